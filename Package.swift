@@ -1,0 +1,33 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Recurrent",
+    // MARK: products
+    products: [
+        .library(name: "Recurrent", targets: ["Recurrent"]),
+        .executable(name: "recurrent", targets: ["recurrent"]),
+        .executable(name: "recurrent-bench", targets: ["recurrent-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    // MARK: targets
+    targets: [
+        // Hot loops (matrix products, gate nonlinearities) in C, compiled once per instruction set
+        // and chosen at run time, so the package needs no compiler flags and runs on any CPU.
+        .target(name: "CRecurrentKernels"),
+        .target(name: "Recurrent", dependencies: ["CRecurrentKernels"]),
+        .executableTarget(
+            name: "recurrent",
+            dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "recurrent-bench", dependencies: ["Recurrent"]),
+        // MARK: tests
+        .testTarget(
+            name: "RecurrentTests",
+            dependencies: ["Recurrent"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

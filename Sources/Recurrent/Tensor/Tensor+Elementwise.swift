@@ -1,0 +1,62 @@
+/// Elementwise arithmetic on tensors of equal shape, and a few reductions.
+extension Tensor {
+    @inline(__always)
+    func zipped(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
+        precondition(shape == other.shape, "elementwise shapes differ: \(shape) and \(other.shape)")
+        var result = self
+        result.scalars.withUnsafeMutableBufferPointer { r in
+            other.scalars.withUnsafeBufferPointer { o in
+                for i in r.indices { r[i] = op(r[i], o[i]) }
+            }
+        }
+        return result
+    }
+
+    /// Applies `op` to every value.
+    public func map(_ op: (Float) -> Float) -> Tensor {
+        var result = self
+        result.scalars.withUnsafeMutableBufferPointer { r in
+            for i in r.indices { r[i] = op(r[i]) }
+        }
+        return result
+    }
+
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, +) }
+    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, -) }
+    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, *) }
+    public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 * rhs } }
+    public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs.map { $0 * lhs } }
+    public static prefix func - (operand: Tensor) -> Tensor { operand.map { -$0 } }
+
+    public static func += (lhs: inout Tensor, rhs: Tensor) {
+        precondition(lhs.shape == rhs.shape, "elementwise shapes differ: \(lhs.shape) and \(rhs.shape)")
+        lhs.scalars.withUnsafeMutableBufferPointer { l in
+            rhs.scalars.withUnsafeBufferPointer { r in
+                for i in l.indices { l[i] += r[i] }
+            }
+        }
+    }
+
+    /// The sum of all values, accumulated in Double.
+    public func sum() -> Float {
+        var total = 0.0
+        for value in scalars { total += Double(value) }
+        return Float(total)
+    }
+
+    /// Sums a [rows, columns] view over its rows: the result has `columns` values.
+    /// Used for bias gradients.
+    func sumRows(columns: Int) -> Tensor {
+        var result = [Float](repeating: 0, count: columns)
+        scalars.withUnsafeBufferPointer { s in
+            let rows = columns == 0 ? 0 : s.count / columns
+            for row in 0..<rows {
+                for column in 0..<columns { result[column] += s[row * columns + column] }
+            }
+        }
+        return Tensor(shape: [columns], scalars: result)
+    }
+
+    /// The largest absolute value, or 0 for an empty tensor.
+    public var maxAbs: Float { scalars.reduce(0) { max($0, abs($1)) } }
+}
