@@ -1,0 +1,157 @@
+/// One recurrent layer in one direction over a whole batch of sequences: the time loop, with a
+/// fused forward and a fused backward (backpropagation through time), shared by every cell kind.
+///
+/// Shapes: B batch, T time, I input, H hidden, G gates per unit (1 rnn, 4 lstm, 3 gru),
+/// S saved values per unit (cell specific). Buffers indexed by "row" r = b*T + t are batch-first,
+/// like the input x [B, T, I], so the input projection of the whole sequence is ONE product.
+///
+/// Variable lengths: a sequence b takes part in steps t < lengths[b] only. At other steps its
+/// state passes through unchanged and its output is zero, so the final state is the one at its
+/// own last step, and a reverse direction starts there.
+struct SequenceKernel {
+    let batch: Int, time: Int, input: Int, hidden: Int
+    let cell: CellKernel
+    let lengths: [Int]
+    let reverse: Bool
+
+    var gateWidth: Int { cell.gateCount * hidden }
+
+    /// The time index processed at position `k` of the loop.
+    func timeAt(_ k: Int) -> Int { reverse ? time - 1 - k : k }
+
+    func activeRows(at t: Int) -> [Int] { (0..<batch).filter { t < lengths[$0] } }
+
+    /// What the forward pass keeps for the backward pass, all [B*T, ...] batch-first.
+    final class Saved {
+        let gateInputs: FloatBuffer      // [B*T, G*H] x W_ih^T + b_ih
+        let cellValues: FloatBuffer      // [B*T, S*H] activations the cell's backward needs
+        let hiddenBefore: FloatBuffer    // [B*T, H] the state entering each step
+        let cellBefore: FloatBuffer?     // [B*T, H] LSTM memory entering each step
+        init(gateInputs: FloatBuffer, cellValues: FloatBuffer, hiddenBefore: FloatBuffer, cellBefore: FloatBuffer?) {
+            self.gateInputs = gateInputs
+            self.cellValues = cellValues
+            self.hiddenBefore = hiddenBefore
+            self.cellBefore = cellBefore
+        }
+    }
+
+    /// Runs the sequence. `weights`: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H]
+    /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM).
+    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor]) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved) {
+        let rows = batch * time, width = gateWidth
+        let saved = Saved(
+            gateInputs: FloatBuffer(count: rows * width),
+            cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
+            hiddenBefore: FloatBuffer(count: rows * hidden),
+            cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
+        let y = FloatBuffer(count: rows * hidden)
+        let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
+        withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
+            let (xp, h0p, c0p, wIH, wHH, bIH, bHH) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+            state.hidden.pointer.update(from: h0p, count: batch * hidden)
+            if let c = state.cell, c0 != nil { c.pointer.update(from: c0p, count: batch * hidden) }
+            // The input projection of every step at once.
+            let gx = saved.gateInputs.pointer
+            Kernels.gemm(transB: true, m: rows, n: width, k: input, xp, lda: input, wIH, ldb: input, gx, ldc: width)
+            addRowBias(bIH, to: gx, rows: rows, width: width)
+            for k in 0..<time {
+                let t = timeAt(k)
+                let active = activeRows(at: t)
+                if active.isEmpty { continue }
+                for b in active {
+                    let r = b * time + t
+                    (saved.hiddenBefore.pointer + r * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
+                    if let before = saved.cellBefore, let c = state.cell {
+                        (before.pointer + r * hidden).update(from: c.pointer + b * hidden, count: hidden)
+                    }
+                }
+                cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, state: state,
+                                             hiddenWeight: wHH, hiddenBias: bHH))
+                for b in active {
+                    (y.pointer + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
+                }
+            }
+        }
+        return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
+                state.cell?.tensor([batch, hidden]), saved)
+    }
+
+    /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
+    /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh.
+    func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?)
+        -> (dX: Tensor, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
+    {
+        let rows = batch * time, width = gateWidth
+        let dGateInputs = FloatBuffer(count: rows * width)
+        // LSTM and Elman cells add x and h projections before the nonlinearity, so both get the
+        // same gradient; GRU's candidate gate sees them apart.
+        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: rows * width) : dGateInputs
+        let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
+        var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
+        var dX = Tensor(zeros: [batch, time, input])
+        withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
+            let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
+            if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
+            if let dc = state.cell, dCN != nil { dc.pointer.update(from: dCNp, count: batch * hidden) }
+            for k in stride(from: time - 1, through: 0, by: -1) {
+                let t = timeAt(k)
+                let active = activeRows(at: t)
+                if active.isEmpty { continue }
+                if dY != nil {
+                    for b in active {
+                        let dh = state.hidden.pointer + b * hidden, dy = dYp + (b * time + t) * hidden
+                        for j in 0..<hidden { dh[j] += dy[j] }
+                    }
+                }
+                cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
+                                                  dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer,
+                                                  hiddenWeight: wHH))
+            }
+            let dGX = dGateInputs.pointer
+            dX.withUnsafeMutableBufferPointer { dx in
+                Kernels.gemm(m: rows, n: input, k: width, dGX, lda: width, wIH, ldb: input, dx.baseAddress!, ldc: input)
+            }
+            dWeightIH.withUnsafeMutableBufferPointer { dw in
+                Kernels.gemm(transA: true, m: width, n: input, k: rows, dGX, lda: width, xp, ldb: input, dw.baseAddress!, ldc: input)
+            }
+            dWeightHH.withUnsafeMutableBufferPointer { dw in
+                cell.accumulateHiddenWeightGradient(kernel: self, saved: saved, dGateHidden: dGateHidden.pointer, into: dw.baseAddress!)
+            }
+        }
+        let dBiasIH = columnSums(dGateInputs.pointer, rows: rows, width: width)
+        let dBiasHH = columnSums(dGateHidden.pointer, rows: rows, width: width)
+        return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
+                [dWeightIH, dWeightHH, dBiasIH, dBiasHH])
+    }
+}
+
+/// The running state of the time loop (values forward, gradients backward): [B, H] each, and a
+/// [B, G*H] scratch row block for the recurrent product.
+final class StateBuffers {
+    let hidden: FloatBuffer
+    let cell: FloatBuffer?
+    let scratch: FloatBuffer
+    init(batch: Int, hidden: Int, gateWidth: Int, hasCell: Bool) {
+        self.hidden = FloatBuffer(count: batch * hidden)
+        self.cell = hasCell ? FloatBuffer(count: batch * hidden) : nil
+        self.scratch = FloatBuffer(count: batch * gateWidth)
+    }
+}
+
+func addRowBias(_ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+    for r in 0..<rows {
+        let row = matrix + r * width
+        for j in 0..<width { row[j] += bias[j] }
+    }
+}
+
+func columnSums(_ matrix: UnsafePointer<Float>, rows: Int, width: Int) -> Tensor {
+    var sums = [Float](repeating: 0, count: width)
+    sums.withUnsafeMutableBufferPointer { s in
+        for r in 0..<rows {
+            let row = matrix + r * width
+            for j in 0..<width { s[j] += row[j] }
+        }
+    }
+    return Tensor(shape: [width], scalars: sums)
+}
