@@ -4,11 +4,12 @@ import XCTest
 /// Central finite differences for backward passes that no PyTorch fixture covers.
 ///
 /// Tensors are Float32, so the check uses a step of `epsilon` (1e-2 by default, large enough to
-/// rise above rounding) on smooth functions and compares within `tolerance` relative to the
+/// rise above rounding) on smooth functions and compares within `tolerance` (2e-3; correct
+/// backward passes of the recurrent layers land near 1e-4) relative to the
 /// larger of the two gradients (floored at 1). A wrong backward is off by O(1), far outside it.
 /// The loss is sum(output * weights) with fixed random weights, accumulated in Double.
 func checkGradients(
-    of variables: [Variable], epsilon: Float = 1e-2, tolerance: Float = 2e-2,
+    of variables: [Variable], epsilon: Float = 1e-2, tolerance: Float = 2e-3,
     file: StaticString = #filePath, line: UInt = #line,
     _ function: () -> Variable
 ) {
@@ -41,6 +42,7 @@ func checkGradients(
             let difference = abs(numeric - analytic.scalars[position]) / max(1, abs(numeric), abs(analytic.scalars[position]))
             if difference > worst { worst = difference; worstAt = position }
         }
+        if ProcessInfo.processInfo.environment["SHOW_DIFF"] != nil { print("fd", index, worst) }
         XCTAssertLessThan(worst, tolerance,
             "variable \(index) \(variable.value.shape): largest relative difference \(worst) at \(worstAt)",
             file: file, line: line)

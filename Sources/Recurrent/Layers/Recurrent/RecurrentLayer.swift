@@ -210,3 +210,26 @@ public final class RNN: RecurrentLayer {
                                           output: returnSequences ? .sequence : .lastState), seed: seed)
     }
 }
+
+// MARK: - Streaming
+
+extension RecurrentLayer {
+    /// Advances the stack by one time step for streaming: x [B, I] -> the top layer's output
+    /// [B, H], and the new state. Nothing is recorded. Pass `nil` to start from zeros.
+    /// Bidirectional stacks need the whole sequence and cannot stream.
+    public func step(_ x: Tensor, state: State?) throws -> (output: Tensor, state: State) {
+        guard !configuration.bidirectional else {
+            throw RecurrentError.invalidArgument("a bidirectional layer needs the whole sequence; it cannot run step by step")
+        }
+        guard x.rank == 2 else { throw RecurrentError.shapeMismatch("x is \(x.shape), expected [batch, \(configuration.inputSize)]") }
+        let input = x.reshaped([x.shape[0], 1, x.shape[1]])
+        let result = try GradientMode.withoutRecording { try run(Variable(input), initialState: state) }
+        return (result.output.value.reshaped([x.shape[0], result.output.shape[2]]), result.state)
+    }
+
+    /// A zero state for a batch of `batch` sequences.
+    public func zeroState(batch: Int) -> State {
+        let shape = [configuration.numLayers * configuration.directions, batch, configuration.hiddenSize]
+        return State(hidden: Variable(Tensor(zeros: shape)), cell: configuration.cell == .lstm ? Variable(Tensor(zeros: shape)) : nil)
+    }
+}

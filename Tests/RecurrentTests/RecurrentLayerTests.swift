@@ -1,0 +1,97 @@
+import XCTest
+@testable import Recurrent
+
+/// What the PyTorch fixtures do not cover: the reset-before GRU, bias-free layers, streaming,
+/// truncated backpropagation through time and the checks on user input.
+final class RecurrentLayerTests: XCTestCase {
+    func randomInput(_ shape: [Int], seed: UInt64) -> Variable {
+        var rng = SplitMix64(seed: seed)
+        return Variable(Tensor.uniform(shape: shape, low: -1, high: 1, using: &rng), requiresGrad: true)
+    }
+
+    func testFiniteDifferencesForEveryCellWithoutFixture() {
+        let cases: [RecurrentConfiguration] = [
+            .init(cell: .gru, inputSize: 3, hiddenSize: 4, gruResetAfter: false),
+            .init(cell: .gru, inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, gruResetAfter: false),
+            .init(cell: .lstm, inputSize: 3, hiddenSize: 4, bias: false),
+            .init(cell: .rnn, inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true, nonlinearity: .tanh),
+        ]
+        for (index, configuration) in cases.enumerated() {
+            let layer = RecurrentLayer(configuration, seed: UInt64(index))
+            let x = randomInput([2, 4, configuration.inputSize], seed: 7)
+            let h0 = randomInput([configuration.numLayers * configuration.directions, 2, configuration.hiddenSize], seed: 8)
+            let lengths = [4, 2]
+            checkGradients(of: [x, h0] + layer.parameters) {
+                let result = layer.forward(x, initialState: .init(hidden: h0, cell: nil), lengths: lengths)
+                return Variable.concatenateLastAxis([result.output.select(0), result.output.select(1)])
+            }
+            checkGradients(of: [x, h0] + layer.parameters) {
+                layer.forward(x, initialState: .init(hidden: h0, cell: nil), lengths: lengths).state.hidden
+            }
+        }
+    }
+
+    func testResetBeforeDiffersFromResetAfter() {
+        let after = RecurrentLayer(.init(cell: .gru, inputSize: 3, hiddenSize: 4, output: .sequence), seed: 1)
+        let before = RecurrentLayer(.init(cell: .gru, inputSize: 3, hiddenSize: 4, gruResetAfter: false, output: .sequence), seed: 1)
+        let x = randomInput([2, 5, 3], seed: 3)
+        let difference = (after(x).value - before(x).value).maxAbs
+        XCTAssertGreaterThan(difference, 1e-3, "the two GRU forms should differ on random weights")
+    }
+
+    func testStreamingStepsEqualTheWholeSequence() throws {
+        for cell in CellKind.allCases {
+            let layer = RecurrentLayer(.init(cell: cell, inputSize: 3, hiddenSize: 5, numLayers: 2), seed: 11)
+            let x = randomInput([2, 6, 3], seed: 12).value
+            let whole = try layer.run(Variable(x))
+            var state: RecurrentLayer.State? = nil
+            for t in 0..<6 {
+                let stepInput = Tensor(shape: [2, 3], scalars: (0..<2).flatMap { b in x.scalars[(b * 6 + t) * 3..<(b * 6 + t + 1) * 3] })
+                let (output, next) = try layer.step(stepInput, state: state)
+                state = next
+                let expected = Tensor(shape: [2, 5], scalars: (0..<2).flatMap { b in whole.output.value.scalars[(b * 6 + t) * 5..<(b * 6 + t + 1) * 5] })
+                assertClose(output, expected, tolerance: 1e-6, "\(cell) step \(t)")
+            }
+            assertClose(state?.hidden.value, whole.state.hidden.value, tolerance: 1e-6, "\(cell) final state")
+        }
+    }
+
+    func testTruncatedBackpropagationCarriesStateButNotGradient() throws {
+        let layer = LSTM(inputSize: 2, hiddenSize: 3, returnSequences: true, seed: 5)
+        let x = randomInput([1, 8, 2], seed: 6).value
+        let first = Variable(Tensor(shape: [1, 4, 2], scalars: Array(x.scalars[0..<8])), requiresGrad: true)
+        let second = Variable(Tensor(shape: [1, 4, 2], scalars: Array(x.scalars[8..<16])), requiresGrad: true)
+        let whole = try layer.run(Variable(x))
+        let chunk1 = try layer.run(first)
+        let chunk2 = try layer.run(second, initialState: chunk1.state.detached())
+        // State carried: the second chunk continues exactly where the whole sequence is.
+        assertClose(chunk2.state.hidden.value, whole.state.hidden.value, tolerance: 1e-6, "carried state")
+        // Gradient not carried: the loss on chunk 2 does not reach chunk 1's input.
+        chunk2.output.backward(seed: Tensor(repeating: 1, shape: chunk2.output.shape))
+        XCTAssertNotNil(second.grad)
+        XCTAssertNil(first.grad)
+    }
+
+    func testBadInputIsAnErrorNamingTheTensor() {
+        let layer = LSTM(inputSize: 3, hiddenSize: 4)
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message { _ = try layer.run(Variable(Tensor(zeros: [2, 5, 2]))) }.contains("x is [2, 5, 2]"))
+        XCTAssertTrue(message { _ = try layer.run(Variable(Tensor(zeros: [2, 5]))) }.contains("x is [2, 5]"))
+        XCTAssertTrue(message { _ = try layer.run(Variable(Tensor(zeros: [2, 5, 3])), lengths: [5, 6]) }.contains("lengths[1] = 6"))
+        XCTAssertTrue(message { _ = try layer.run(Variable(Tensor(zeros: [2, 5, 3])), lengths: [0, 5]) }.contains("lengths[0] = 0"))
+        XCTAssertTrue(message { _ = try layer.run(Variable(Tensor(zeros: [2, 5, 3])), lengths: [5]) }.contains("lengths has 1"))
+        XCTAssertTrue(message {
+            _ = try layer.run(Variable(Tensor(zeros: [2, 5, 3])), initialState: .init(hidden: Variable(Tensor(zeros: [1, 3, 4]))))
+        }.contains("h0 is [1, 3, 4]"))
+        let bidirectional = LSTM(inputSize: 3, hiddenSize: 4, bidirectional: true)
+        XCTAssertTrue(message { _ = try bidirectional.step(Tensor(zeros: [1, 3]), state: nil) }.contains("bidirectional"))
+    }
+
+    func testJoiningOperationsGradients() {
+        let a = randomInput([2, 3], seed: 1), b = randomInput([2, 2], seed: 2), c = randomInput([2, 3], seed: 3)
+        checkGradients(of: [a, b]) { Variable.concatenateLastAxis([a, b]) }
+        checkGradients(of: [a, c]) { Variable.stack([a, c]).select(1) }
+    }
+}
