@@ -233,3 +233,10 @@ extension RecurrentLayer {
         return State(hidden: Variable(Tensor(zeros: shape)), cell: configuration.cell == .lstm ? Variable(Tensor(zeros: shape)) : nil)
     }
 }
+
+extension RecurrentLayer: InputValidating {
+    /// x must be [batch, seq, inputSize].
+    public func validate(_ input: Tensor) throws {
+        try validate(input: input.shape, initialState: nil, lengths: nil)
+    }
+}

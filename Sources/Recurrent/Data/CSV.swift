@@ -1,0 +1,115 @@
+import Foundation
+
+/// A table read from a CSV file (RFC 4180: quoted fields, doubled quotes inside them, CRLF or LF
+/// line ends). Every cell remembers where it came from, so errors can name file, line and column.
+public struct CSVTable: Sendable {
+    public let path: String
+    public let header: [String]
+    /// Data rows, without the header; each has `header.count` fields.
+    public let rows: [[String]]
+    /// The 1-based file line where each data row starts.
+    public let lineNumbers: [Int]
+
+    /// Reads and parses `path`. The first record is the header.
+    public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RecurrentError.io(path: path, reason: "no such file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RecurrentError.io(path: path, reason: "cannot be read")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RecurrentError.invalidFile(path: path, reason: "is not UTF-8 text")
+        }
+        try self.init(text: text, path: path)
+    }
+
+    /// Parses CSV text; `path` is only used in error messages.
+    public init(text: String, path: String = "<text>") throws {
+        self.path = path
+        var records = try Self.parse(text, path: path)
+        // A trailing empty line is not a record.
+        records.removeAll { $0.fields == [""] }
+        guard let first = records.first else {
+            throw RecurrentError.invalidFile(path: path, reason: "is empty: no header and no rows")
+        }
+        header = first.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        var rows: [[String]] = [], lines: [Int] = []
+        for record in records.dropFirst() {
+            guard record.fields.count == header.count else {
+                throw RecurrentError.invalidFile(path: path,
+                    reason: "line \(record.line): \(record.fields.count) fields, but the header has \(header.count)")
+            }
+            rows.append(record.fields)
+            lines.append(record.line)
+        }
+        self.rows = rows
+        lineNumbers = lines
+    }
+
+    /// The index of column `name`, or an error listing the columns there are.
+    public func columnIndex(_ name: String) throws -> Int {
+        guard let index = header.firstIndex(of: name) else {
+            throw RecurrentError.invalidFile(path: path,
+                reason: "no column \"\(name)\"; the columns are \(header.map { "\"\($0)\"" }.joined(separator: ", "))")
+        }
+        return index
+    }
+
+    /// Where a cell is, as "file:line: column NAME (number K)" for error messages.
+    public func location(row: Int, column: Int) -> String {
+        "line \(lineNumbers[row]), column \(column + 1) (\"\(header[column])\")"
+    }
+
+    struct Record { var fields: [String]; var line: Int }
+
+    static func parse(_ text: String, path: String) throws -> [Record] {
+        var records: [Record] = []
+        var fields: [String] = [], field = ""
+        var line = 1, recordLine = 1
+        var inQuotes = false, wasQuoted = false
+        var scalars = text.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar? = nil
+        func next() -> Unicode.Scalar? {
+            if let p = pending { pending = nil; return p }
+            return scalars.next()
+        }
+        while let c = next() {
+            if inQuotes {
+                if c == "\"" {
+                    if let following = next() {
+                        if following == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; pending = following }
+                    } else { inQuotes = false }
+                } else {
+                    if c == "\n" { line += 1 }
+                    field.unicodeScalars.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\"" where field.isEmpty && !wasQuoted:
+                inQuotes = true; wasQuoted = true
+            case "\"":
+                throw RecurrentError.invalidFile(path: path, reason: "line \(line): a quote inside an unquoted field")
+            case ",":
+                fields.append(field); field = ""; wasQuoted = false
+            case "\r":
+                continue
+            case "\n":
+                fields.append(field); field = ""; wasQuoted = false
+                records.append(Record(fields: fields, line: recordLine))
+                fields = []
+                line += 1
+                recordLine = line
+            default:
+                field.unicodeScalars.append(c)
+            }
+        }
+        if inQuotes { throw RecurrentError.invalidFile(path: path, reason: "line \(recordLine): a quoted field is never closed") }
+        if !field.isEmpty || !fields.isEmpty || wasQuoted {
+            fields.append(field)
+            records.append(Record(fields: fields, line: recordLine))
+        }
+        return records
+    }
+}

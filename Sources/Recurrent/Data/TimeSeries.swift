@@ -1,0 +1,135 @@
+import Foundation
+
+/// What to do with an empty or "NA"-like cell in a numeric column. Never silent: the default
+/// refuses and names the cell.
+public enum MissingValuePolicy: String, Codable, Sendable, CaseIterable {
+    /// Stop with an error naming the file, line and column.
+    case refuse
+    /// Fill a gap linearly from its neighbours (ends take the nearest value).
+    case interpolate
+    /// Leave the row out.
+    case drop
+}
+
+extension CSVTable {
+    static let missingMarkers: Set<String> = ["", "na", "nan", "n/a", "null", "none", "?", "-"]
+
+    /// The values of numeric columns, one row per kept data row, under `policy` for gaps.
+    /// A cell that is neither a number nor a missing marker is always an error.
+    public func numericColumns(_ names: [String], missing policy: MissingValuePolicy = .refuse) throws -> [[Double]] {
+        let indices = try names.map(columnIndex)
+        var columns: [[Double?]] = Array(repeating: [], count: names.count)
+        for (rowIndex, row) in rows.enumerated() {
+            for (k, column) in indices.enumerated() {
+                let cell = row[column].trimmingCharacters(in: .whitespaces)
+                if let value = Double(cell), value.isFinite {
+                    columns[k].append(value)
+                } else if Self.missingMarkers.contains(cell.lowercased()) {
+                    if policy == .refuse {
+                        throw RecurrentError.invalidFile(path: path,
+                            reason: "\(location(row: rowIndex, column: column)): missing value (choose a policy: interpolate or drop)")
+                    }
+                    columns[k].append(nil)
+                } else {
+                    throw RecurrentError.invalidFile(path: path,
+                        reason: "\(location(row: rowIndex, column: column)): \"\(cell)\" is not a number")
+                }
+            }
+        }
+        switch policy {
+        case .refuse:
+            return columns.map { $0.map { $0 ?? 0 } }
+        case .drop:
+            let keep = (0..<rows.count).filter { r in columns.allSatisfy { $0[r] != nil } }
+            return columns.map { column in keep.map { column[$0] ?? 0 } }
+        case .interpolate:
+            return try columns.enumerated().map { k, column in
+                guard column.contains(where: { $0 != nil }) else {
+                    throw RecurrentError.invalidFile(path: path, reason: "column \"\(names[k])\" has no values at all")
+                }
+                return Self.interpolated(column)
+            }
+        }
+    }
+
+    static func interpolated(_ column: [Double?]) -> [Double] {
+        var result = [Double](repeating: 0, count: column.count)
+        var lastKnown: Int? = nil
+        for (i, value) in column.enumerated() {
+            guard let value else { continue }
+            result[i] = value
+            let start = lastKnown.map { $0 + 1 } ?? 0
+            for gap in start..<i {
+                if let last = lastKnown, let before = column[last] {
+                    let fraction = Double(gap - last) / Double(i - last)
+                    result[gap] = before + (value - before) * fraction
+                } else {
+                    result[gap] = value
+                }
+            }
+            lastKnown = i
+        }
+        if let last = lastKnown, let value = column[last] {
+            for gap in (last + 1)..<column.count { result[gap] = value }
+        }
+        return result
+    }
+}
+
+/// A per-feature affine map fitted on training data only: standard (zero mean, unit variance)
+/// or min-max (to [0, 1]). Stored in model files so predictions undo it.
+public struct Scaler: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case standard, minMax }
+    public var kind: Kind
+    public var offsets: [Double]
+    public var scales: [Double]
+
+    /// Fits on `columns` (one array per feature).
+    public init(kind: Kind, fittingColumns columns: [[Double]]) {
+        self.kind = kind
+        offsets = []; scales = []
+        for column in columns {
+            let count = Double(max(column.count, 1))
+            switch kind {
+            case .standard:
+                let mean = column.reduce(0, +) / count
+                let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / count
+                offsets.append(mean)
+                scales.append(variance > 0 ? variance.squareRoot() : 1)
+            case .minMax:
+                let low = column.min() ?? 0, high = column.max() ?? 1
+                offsets.append(low)
+                scales.append(high > low ? high - low : 1)
+            }
+        }
+    }
+
+    public func transform(_ value: Double, feature: Int) -> Double { (value - offsets[feature]) / scales[feature] }
+    public func inverse(_ value: Double, feature: Int) -> Double { value * scales[feature] + offsets[feature] }
+}
+
+/// Sliding windows over a multivariate series: each sample is `window` consecutive steps of all
+/// features, and its target the next `horizon` values of one feature.
+public struct SlidingWindows: Sendable {
+    /// [N, window, F]
+    public let inputs: Tensor
+    /// [N, horizon]
+    public let targets: Tensor
+
+    /// `steps[t][f]`: feature f at step t. Windows start at every step that leaves room for the
+    /// horizon; none when the series is shorter than window + horizon.
+    public init(steps: [[Float]], window: Int, horizon: Int, targetFeature: Int) {
+        let features = steps.first?.count ?? 0
+        let count = max(0, steps.count - window - horizon + 1)
+        var inputs = [Float](), targets = [Float]()
+        inputs.reserveCapacity(count * window * features)
+        for start in 0..<count {
+            for t in start..<(start + window) { inputs += steps[t] }
+            for t in (start + window)..<(start + window + horizon) { targets.append(steps[t][targetFeature]) }
+        }
+        self.inputs = Tensor(shape: [count, window, features], scalars: inputs)
+        self.targets = Tensor(shape: [count, horizon], scalars: targets)
+    }
+
+    public var count: Int { inputs.shape[0] }
+}

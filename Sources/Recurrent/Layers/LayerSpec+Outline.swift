@@ -1,0 +1,71 @@
+extension LayerSpec {
+    /// A short name of the layer kind.
+    public var kindName: String {
+        switch self {
+        case .dense: return "dense"
+        case .embedding: return "embedding"
+        case .dropout: return "dropout"
+        case .layerNorm: return "layer norm"
+        case .recurrent(let c): return c.cell.rawValue
+        case .sequential: return "sequential"
+        }
+    }
+
+    /// One line per layer, nested layers indented, for `recurrent info`.
+    public func outline() -> [String] {
+        switch self {
+        case .dense(let inputSize, let outputSize, let bias):
+            return ["Dense(\(inputSize) -> \(outputSize)\(bias ? "" : ", no bias"))"]
+        case .embedding(let vocabularySize, let embeddingSize):
+            return ["Embedding(\(vocabularySize) tokens -> \(embeddingSize))"]
+        case .dropout(let probability):
+            return ["Dropout(\(probability))"]
+        case .layerNorm(let size, _):
+            return ["LayerNorm(\(size))"]
+        case .recurrent(let c):
+            var parts = ["\(c.inputSize) -> \(c.hiddenSize)"]
+            if c.numLayers > 1 { parts.append("\(c.numLayers) layers") }
+            if c.bidirectional { parts.append("bidirectional") }
+            if c.cell == .rnn { parts.append(c.nonlinearity.rawValue) }
+            if c.cell == .gru && !c.gruResetAfter { parts.append("reset before") }
+            if c.dropout > 0 { parts.append("dropout \(c.dropout)") }
+            if !c.bias { parts.append("no bias") }
+            parts.append(c.output == .sequence ? "returns every step" : "returns the last state")
+            return ["\(c.cell.rawValue.uppercased())(\(parts.joined(separator: ", ")))"]
+        case .sequential(let specs):
+            return ["Sequential"] + specs.enumerated().flatMap { index, spec in
+                spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
+            }
+        }
+    }
+
+    /// The feature size a layer takes and gives (nil where any size fits), to check that the
+    /// layers of a stored architecture fit together before building it.
+    var featureSizes: (input: Int?, output: Int?) {
+        switch self {
+        case .dense(let inputSize, let outputSize, _): return (inputSize, outputSize)
+        case .embedding(_, let embeddingSize): return (nil, embeddingSize)
+        case .dropout: return (nil, nil)
+        case .layerNorm(let size, _): return (size, size)
+        case .recurrent(let c): return (c.inputSize, c.hiddenSize * c.directions)
+        case .sequential(let specs):
+            let input = specs.lazy.compactMap { $0.featureSizes.input }.first
+            let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first
+            return (input, output)
+        }
+    }
+
+    /// Throws when consecutive layers of a sequential architecture disagree on sizes.
+    func checkSizesFit() throws {
+        guard case .sequential(let specs) = self else { return }
+        var current: Int? = nil
+        for (index, spec) in specs.enumerated() {
+            try spec.checkSizesFit()
+            let sizes = spec.featureSizes
+            if let current, let expected = sizes.input, current != expected {
+                throw RecurrentError.invalidArgument("architecture: layer \(index) (\(spec.kindName)) takes \(expected) features but receives \(current)")
+            }
+            if let output = sizes.output { current = output }
+        }
+    }
+}

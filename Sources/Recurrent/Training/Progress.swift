@@ -1,0 +1,78 @@
+import Foundation
+
+/// Where long work reports how it is going. The library prints nothing itself; the command line
+/// hands it a `ConsoleProgress`.
+public protocol ProgressReporter: AnyObject {
+    /// Called after every optimization step.
+    func step(_ status: TrainingStatus)
+    /// Called at the end of every epoch.
+    func epochEnded(_ status: TrainingStatus)
+    /// A line worth telling the user (early stop, divergence, a checkpoint written).
+    func note(_ message: String)
+}
+
+/// A snapshot of a training run.
+public struct TrainingStatus: Sendable {
+    public var epoch: Int
+    public var epochs: Int
+    public var step: Int
+    /// The planned number of steps (epochs x batches, or --max-steps), for the time left.
+    public var plannedSteps: Int
+    public var trainLoss: Double
+    public var validationLoss: Double?
+    public var elapsedSeconds: Double
+    public var stepsPerSecond: Double { elapsedSeconds > 0 ? Double(step) / elapsedSeconds : 0 }
+    public var secondsLeft: Double {
+        stepsPerSecond > 0 ? Double(max(0, plannedSteps - step)) / stepsPerSecond : 0
+    }
+}
+
+/// Progress on standard error: a bar redrawn in place on a terminal, one plain line per epoch
+/// otherwise (logs, CI, pipes).
+public final class ConsoleProgress: ProgressReporter {
+    let isTerminal: Bool
+    let describeValidation: (Double) -> String
+    var lastDraw = Date.distantPast
+
+    /// `describeValidation` turns a validation loss into the figure users know (RMSE, bits per
+    /// character, perplexity).
+    public init(isTerminal: Bool = isatty(2) != 0,
+                describeValidation: @escaping (Double) -> String = { String(format: "val loss %.4f", $0) }) {
+        self.isTerminal = isTerminal
+        self.describeValidation = describeValidation
+    }
+
+    public func step(_ status: TrainingStatus) {
+        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || status.step == status.plannedSteps else { return }
+        lastDraw = Date()
+        let width = 24
+        let fraction = status.plannedSteps > 0 ? min(1, Double(status.step) / Double(status.plannedSteps)) : 0
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        var line = "\r[\(bar)] " + String(format: "%3.0f%% epoch %d/%d loss %.4f %.1f steps/s ",
+                                             fraction * 100, status.epoch, status.epochs, status.trainLoss, status.stepsPerSecond)
+        line += Self.duration(status.secondsLeft) + " left"
+        if let validation = status.validationLoss { line += " | " + describeValidation(validation) }
+        write(line + "\u{1B}[K")
+    }
+
+    public func epochEnded(_ status: TrainingStatus) {
+        var line = String(format: "epoch %d/%d  step %d  loss %.4f", status.epoch, status.epochs, status.step, status.trainLoss)
+        if let validation = status.validationLoss { line += "  " + describeValidation(validation) }
+        line += String(format: "  %.1f steps/s  ", status.stepsPerSecond) + Self.duration(status.secondsLeft) + " left"
+        write(isTerminal ? "\r" + line + "\u{1B}[K\n" : line + "\n")
+    }
+
+    public func note(_ message: String) {
+        write((isTerminal ? "\r\u{1B}[K" : "") + message + "\n")
+    }
+
+    func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded())
+        return whole >= 60 ? "\(whole / 60)m" + String(format: "%02d", whole % 60) + "s" : "\(whole)s"
+    }
+}
