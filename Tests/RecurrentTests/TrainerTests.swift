@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+final class TrainerTests: XCTestCase {
+    /// Yearly sunspots, the demo's real series.
+    func sunspots() throws -> [Double] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let table = try CSVTable(path: root.appendingPathComponent("Data/sunspots-yearly.csv").path)
+        return try table.numericColumns(["SUNACTIVITY"])[0]
+    }
+
+    func quickOptions(seed: UInt64) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 16
+        options.seed = seed
+        return options
+    }
+
+    func testSameSeedAndThreadsGiveTheSameModelBitForBit() throws {
+        let series = try sunspots()
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        for threads in [1, 2] {
+            Parallel.threadCount = threads
+            var configuration = ForecastConfiguration()
+            configuration.hiddenSize = 64   // large enough that products are split across threads
+            configuration.numLayers = 2
+            configuration.dropout = 0.2
+            let (first, _) = try Forecaster.train(series: series, configuration: configuration, options: quickOptions(seed: 7))
+            let (second, _) = try Forecaster.train(series: series, configuration: configuration, options: quickOptions(seed: 7))
+            let (other, _) = try Forecaster.train(series: series, configuration: configuration, options: quickOptions(seed: 8))
+            let a = first.model.layer.namedTensors, b = second.model.layer.namedTensors, c = other.model.layer.namedTensors
+            XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
+            for key in a.keys {
+                XCTAssertEqual(a[key]?.scalars, b[key]?.scalars, "\(key) differs between two runs with seed 7 on \(threads) threads")
+            }
+            XCTAssertNotEqual(a["1.weight"]?.scalars, c["1.weight"]?.scalars, "another seed should give another model")
+        }
+    }
+
+    func testTrainingLowersTheLossAndKeepsTheBestEpoch() throws {
+        var options = quickOptions(seed: 1)
+        options.epochs = 12
+        let (_, report) = try Forecaster.train(series: try sunspots(), configuration: ForecastConfiguration(), options: options)
+        let history = report.history
+        XCTAssertEqual(history.trainLoss.count, 12)
+        XCTAssertLessThan(history.trainLoss.last ?? .infinity, history.trainLoss.first ?? 0)
+        let best = try XCTUnwrap(history.bestEpoch)
+        XCTAssertEqual(history.validationLoss[best - 1], history.validationLoss.min())
+        XCTAssertLessThan(report.modelRMSE, report.naiveRMSE)
+    }
+
+    func testNonFiniteLossStopsAndKeepsTheLastGoodParameters() throws {
+        let dense = Dense(inputSize: 2, outputSize: 1, seed: 3)
+        let optimizer = try SGD(dense.parameters, learningRate: 0.1)
+        var options = TrainingOptions()
+        options.epochs = 5
+        options.batchSize = 1
+        let trainer = Trainer(optimizer: optimizer, options: options)
+        let x = Tensor(shape: [4, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
+        var calls = 0
+        var parametersBeforeBadStep: [Tensor] = []
+        let history = try trainer.fit(sampleCount: 4, loss: { batch in
+            calls += 1
+            if calls == 6 {
+                parametersBeforeBadStep = dense.parameters.map(\.value)
+                // The step that diverges: the loss is infinite.
+                return dense(Variable(x.gathering(batch))).sum() * Float.infinity
+            }
+            return dense(Variable(x.gathering(batch))).sum()
+        })
+        XCTAssertEqual(history.stopReason, .diverged)
+        XCTAssertEqual(history.steps, 5)
+        XCTAssertTrue(history.message?.contains("step 6") ?? false, history.message ?? "")
+        XCTAssertEqual(dense.parameters.map(\.value), parametersBeforeBadStep)
+        XCTAssertTrue(dense.parameters.allSatisfy { $0.value.scalars.allSatisfy(\.isFinite) })
+    }
+
+    func testLimitsOnStepsAndEarlyStopping() throws {
+        let dense = Dense(inputSize: 1, outputSize: 1, seed: 3)
+        var options = TrainingOptions()
+        options.epochs = 50
+        options.batchSize = 2
+        options.maxSteps = 7
+        let trainer = Trainer(optimizer: try SGD(dense.parameters, learningRate: 0.01), options: options)
+        let x = Tensor(shape: [4, 1], scalars: [1, 2, 3, 4])
+        let history = try trainer.fit(sampleCount: 4, loss: { try Loss.meanSquaredError(dense(Variable(x.gathering($0))), x.gathering($0)) })
+        XCTAssertEqual(history.steps, 7)
+        XCTAssertEqual(history.stopReason, .maxSteps)
+
+        options.maxSteps = nil
+        options.patience = 2
+        let stalled = Trainer(optimizer: try SGD(dense.parameters, learningRate: 0.01), options: options)
+        var validations = [5.0, 4.0, 4.5, 4.2, 1.0].makeIterator()
+        let early = try stalled.fit(sampleCount: 4, loss: { try Loss.meanSquaredError(dense(Variable(x.gathering($0))), x.gathering($0)) },
+                                    validationLoss: { validations.next() ?? 0 })
+        XCTAssertEqual(early.stopReason, .earlyStopping)
+        XCTAssertEqual(early.bestEpoch, 2)
+        XCTAssertEqual(early.validationLoss, [5.0, 4.0, 4.5, 4.2])
+    }
+
+    func testShuffleIsSeededAndAPermutation() {
+        var a = Array(0..<100), b = Array(0..<100), c = Array(0..<100)
+        var rngA = SplitMix64(seed: 5), rngB = SplitMix64(seed: 5), rngC = SplitMix64(seed: 6)
+        shuffle(&a, using: &rngA); shuffle(&b, using: &rngB); shuffle(&c, using: &rngC)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertEqual(a.sorted(), Array(0..<100))
+    }
+}
