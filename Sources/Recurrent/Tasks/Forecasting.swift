@@ -10,7 +10,7 @@ public struct ForecastConfiguration: Codable, Sendable {
     public var hiddenSize: Int = 32
     public var numLayers: Int = 1
     public var dropout: Float = 0
-    public var learningRate: Float = 0.01
+    public var learningRate: Double = 0.01
     /// Fractions of the series, in time order, kept for validation and for the test.
     public var validationFraction: Double = 0.15
     public var testFraction: Double = 0.15

@@ -16,6 +16,8 @@ public struct TrainingOptions: Codable, Sendable {
     public var clipValue: Float? = nil
     /// Stop when the validation loss has not improved for this many epochs (nil: never).
     public var patience: Int? = nil
+    /// How the learning rate moves from the optimizer's base rate, step by step.
+    public var schedule: LearningRateSchedule = .constant
 
     public init() {}
 }
@@ -66,6 +68,8 @@ public final class Trainer {
         guard options.batchSize > 0, options.epochs > 0 else {
             throw RecurrentError.invalidArgument("batch size and epochs must be positive (got \(options.batchSize) and \(options.epochs))")
         }
+        try options.schedule.validate()
+        let baseLearningRate = optimizer.learningRate
         var history = TrainingHistory()
         var rng = SplitMix64(seed: options.seed)
         let batchesPerEpoch = (sampleCount + options.batchSize - 1) / options.batchSize
@@ -104,6 +108,7 @@ public final class Trainer {
                     diverge(&history, restoring: lastGood, message: "the gradient became \(norm) at step \(history.steps + 1) (epoch \(epoch))")
                     break training
                 }
+                options.schedule.apply(to: optimizer, base: baseLearningRate, step: history.steps)
                 optimizer.step()
                 history.steps += 1
                 epochLoss += lossValue
