@@ -110,3 +110,31 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(a.sorted(), Array(0..<100))
     }
 }
+
+final class FitTests: XCTestCase {
+    /// The seeds' small example: after training on rising patterns, [1, 2, 3, 4] -> about 5.
+    func testKerasStyleFitLearnsToContinueASequence() throws {
+        var samples: [Float] = [], targets: [Float] = []
+        for start in stride(from: Float(0), to: 20, by: 0.5) {
+            for step in 0..<4 { samples.append((start + Float(step)) / 10) }
+            targets.append((start + 4) / 10)
+        }
+        let count = targets.count
+        let model = Sequential {
+            LSTM(inputSize: 1, hiddenSize: 16, seed: 1)
+            Dense(inputSize: 16, outputSize: 1, seed: 2)
+        }
+        var options = TrainingOptions()
+        options.epochs = 150
+        options.batchSize = 8
+        let history = try model.fit(inputs: Tensor(shape: [count, 4, 1], scalars: samples), targets: Tensor(shape: [count, 1], scalars: targets),
+                                    loss: .meanSquaredError, optimizer: try Adam(model.parameters, learningRate: 0.01),
+                                    options: options, validationFraction: 0.1)
+        XCTAssertNotNil(history.bestEpoch)
+        let next = try model.predict(Tensor(shape: [1, 4, 1], scalars: [0.1, 0.2, 0.3, 0.4])).scalar * 10
+        XCTAssertEqual(next, 5, accuracy: 0.3, "[1, 2, 3, 4] should give about 5")
+        XCTAssertThrowsError(try model.predict(Tensor(zeros: [1, 4, 2]))) { error in
+            XCTAssertTrue("\(error)".contains("x is [1, 4, 2]"), "\(error)")
+        }
+    }
+}
