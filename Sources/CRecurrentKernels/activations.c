@@ -1,10 +1,50 @@
+// Gate nonlinearities: one vector body (activations_impl.h) per instruction set, chosen at run
+// time like the matrix product.
 #include "RecurrentKernels.h"
-#include <math.h>
+#include "kernels_internal.h"
+
+#pragma clang fp contract(fast)
+
+#if RK_X86
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX512))), apply_to = function)
+#define RK_ISA avx512
+#define RK_VL 16
+#include "activations_impl.h"
+#undef RK_ISA
+#undef RK_VL
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX2))), apply_to = function)
+#define RK_ISA avx2
+#define RK_VL 8
+#include "activations_impl.h"
+#undef RK_ISA
+#undef RK_VL
+#pragma clang attribute pop
+#endif
+
+#define RK_ISA generic
+#define RK_VL 4
+#include "activations_impl.h"
+#undef RK_ISA
+#undef RK_VL
 
 void rk_sigmoid(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: sigmoid_avx512(x, y, n); return;
+    case RK_ISA_AVX2: sigmoid_avx2(x, y, n); return;
+#endif
+    default: sigmoid_generic(x, y, n);
+    }
 }
 
 void rk_tanh(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: tanh_avx512(x, y, n); return;
+    case RK_ISA_AVX2: tanh_avx2(x, y, n); return;
+#endif
+    default: tanh_generic(x, y, n);
+    }
 }

@@ -1,97 +1,197 @@
-// Blocked matrix product. One portable body, compiled for several instruction sets through
-// clang's target attribute, the best one picked once at run time.
+// Single-precision matrix product, C = alpha * op(A) op(B) + beta * C, row-major.
+//
+// Design
+// ------
+// * One body (gemm_impl.h) written with clang vector extensions, included once per instruction
+//   set under `#pragma clang attribute push(target(...))`: AVX-512 (16-float vectors, 8 x 32
+//   register tile), AVX2+FMA (8-float, 6 x 16) and a generic build (4-float: SSE2 on x86-64 with
+//   a 4 x 8 tile, NEON on ARM64 with 8 x 12). The best one this CPU runs is chosen once, at run
+//   time, with __builtin_cpu_supports (dispatch.c). No compiler flags are needed, and the package
+//   runs on any x86-64 or ARM64 CPU.
+// * BLIS-style packed product for everything but very few rows. Vectors run along the columns of C;
+//   the micro-kernel broadcasts one value of op(A) per row. Loops, outermost first: rows of A in
+//   blocks of RK_MB (A block RK_MB x RK_KC packed, L3-resident) -> depth in blocks of RK_KC = 256
+//   -> columns in blocks of RK_NB = 512 (B block 256 x 512 = 512 KB packed, half of a 1 MB L2)
+//   -> micro-panels of A (8 x 256 = 8 KB, stays in L1) -> micro-panels of B streamed from L2.
+//   Packing transposes when needed (8 x 8 shuffles), so all four transpose cases run the same
+//   micro-kernel; edge tiles use kernels for fewer rows and a masked store, never padding work
+//   along M.
+// * Few rows (the recurrent step at small batch): for op(A) * B with M <= RK_STREAM_M, B is read in
+//   place with wide register tiles (packing it would cost more than the product); for A * B^T with
+//   M <= RK_DOT_M, dot products along K over rows of both operands, summed across lanes by a fixed
+//   shuffle tree.
+// * Determinism: the sum for each element of C runs over k in order, in blocks of 256, in one
+//   accumulator, and stores round alpha * sum and beta * C separately (no contraction there), so
+//   an element's bits do not depend on the tile, the column range or the row block it falls in.
+//   The Swift side splits columns (or rows) across threads; any split gives the same bits as one
+//   thread. Results differ between instruction sets (FMA or not, vector width in the dot path).
+// * Packing buffers are per thread (_Thread_local), grown on demand and reused: no allocation per
+//   call once warm; Swift may call from several threads at once on disjoint parts of C.
+//
+// Measured
+// --------
+// (filled in below)
 #include "RecurrentKernels.h"
+#include "kernels_internal.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
 
-#define KC 256
-#define NC 512
+#pragma clang fp contract(fast)
+
+// How a micro-kernel leaves its tile in C.
+enum { RK_STORE_SET = 0, RK_STORE_ADD = 1, RK_STORE_SCALE = 2 };
+// The ways a product can be computed (see the path function in gemm_impl.h).
+enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2 };
+
+// ---- Instances of gemm_impl.h, one per instruction set ----
+
+#if RK_X86
+// AVX-512: 32 registers of 16 floats. 8 x 32 tile = 16 accumulators.
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX512))), apply_to = function)
+#define RK_ISA avx512
+#define RK_VL 16
+#define RK_NREGS 32
+#define RK_MR 8
+#define RK_NR 32
+#define RK_KC 256
+#define RK_NB 512
+#define RK_MB 2400
+#define RK_SW1 8
+#define RK_SW2 8
+#define RK_SW3 8
+#define RK_SW4 6
+#define RK_DOT_M 6
+#define RK_STREAM_M 8
+#define RK_ROWS_R 0
+#include "gemm_impl.h"
+#include "gemm_undef.h"
+#pragma clang attribute pop
+
+// AVX2 + FMA: 16 registers of 8 floats. 6 x 16 tile = 12 accumulators.
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX2))), apply_to = function)
+#define RK_ISA avx2
+#define RK_VL 8
+#define RK_NREGS 16
+#define RK_MR 6
+#define RK_NR 16
+#define RK_KC 256
+#define RK_NB 512
+#define RK_MB 2400
+#define RK_SW1 8
+#define RK_SW2 4
+#define RK_SW3 4
+#define RK_SW4 3
+#define RK_DOT_M 4
+#define RK_STREAM_M 6
+#define RK_ROWS_R 4
+#include "gemm_impl.h"
+#include "gemm_undef.h"
+#pragma clang attribute pop
+#endif
+
+// The portable instance: SSE2 on x86-64 (16 registers, no FMA), NEON on ARM64 (32 registers).
+#define RK_ISA generic
+#define RK_VL 4
+#if defined(__aarch64__)
+#define RK_NREGS 32
+#define RK_MR 8
+#define RK_NR 12
+#define RK_SW1 8
+#define RK_SW2 8
+#define RK_SW3 6
+#define RK_SW4 4
+#else
+#define RK_NREGS 15
+#define RK_MR 4
+#define RK_NR 8
+#define RK_SW1 4
+#define RK_SW2 2
+#define RK_SW3 2
+#define RK_SW4 2
+#endif
+#define RK_KC 256
+#define RK_NB 384
+#define RK_MB 2400
+#define RK_DOT_M 4
+#define RK_STREAM_M 4
+#define RK_ROWS_R 4
+#include "gemm_impl.h"
+#include "gemm_undef.h"
+
+typedef void (*gemm_fn)(int, int, int, int, float, const float *, int64_t, const float *, int64_t,
+                        float, float *, int64_t, int, int, float *);
+
+// ---- Per-thread packing buffers ----
+
+// Each thread keeps one buffer, grown on demand and reused by every later call on that thread,
+// so products allocate nothing once warm; it is freed when the thread exits.
+static _Thread_local float *work_buffer = 0;
+static _Thread_local size_t work_capacity = 0;
+
+#if !defined(_WIN32)
+#include <pthread.h>
+static pthread_key_t work_key;
+static pthread_once_t work_key_once = PTHREAD_ONCE_INIT;
+static void make_work_key(void) { pthread_key_create(&work_key, free); }
+#endif
+
+static float *thread_work(size_t floats) {
+    if (floats <= work_capacity) return work_buffer;
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *fresh = (float *)aligned_alloc(64, bytes);
+    if (!fresh) {
+        // A few MB at most; without them there is no way to compute the product.
+        fputs("rk_sgemm: out of memory for packing buffers\n", stderr);
+        abort();
+    }
+    free(work_buffer);
+    work_buffer = fresh;
+    work_capacity = bytes / sizeof(float);
+#if !defined(_WIN32)
+    pthread_once(&work_key_once, make_work_key);
+    pthread_setspecific(work_key, fresh);
+#endif
+    return fresh;
+}
 
 // Scales the columns [n0,n1) of C by beta (beta == 0 clears, so NaNs in C do not survive).
-static void scale_columns(int M, float beta, float *C, int ldc, int n0, int n1) {
+static void scale_columns(int M, float beta, float *C, int64_t ldc, int n0, int n1) {
     if (beta == 1.0f) return;
     for (int i = 0; i < M; i++) {
-        float *row = C + (int64_t)i * ldc;
+        float *row = C + i * ldc;
         if (beta == 0.0f) memset(row + n0, 0, sizeof(float) * (size_t)(n1 - n0));
         else for (int j = n0; j < n1; j++) row[j] *= beta;
     }
-}
-
-// C[i, j0:j1] += sum_k a(i,k) * b(k, j0:j1) with B packed row-major as [kc, nb].
-#define GEMM_BODY                                                                              \
-    for (int k0 = 0; k0 < K; k0 += KC) {                                                       \
-        int kc = K - k0 < KC ? K - k0 : KC;                                                    \
-        for (int j0 = n0; j0 < n1; j0 += NC) {                                                 \
-            int nb = n1 - j0 < NC ? n1 - j0 : NC;                                              \
-            for (int k = 0; k < kc; k++) {                                                     \
-                float *dst = packed + (int64_t)k * nb;                                         \
-                if (transB) for (int j = 0; j < nb; j++) dst[j] = B[(int64_t)(j0 + j) * ldb + k0 + k]; \
-                else memcpy(dst, B + (int64_t)(k0 + k) * ldb + j0, sizeof(float) * (size_t)nb); \
-            }                                                                                  \
-            for (int i = 0; i < M; i++) {                                                      \
-                float *c = C + (int64_t)i * ldc + j0;                                          \
-                for (int k = 0; k < kc; k++) {                                                 \
-                    float a = alpha * (transA ? A[(int64_t)(k0 + k) * lda + i]                 \
-                                              : A[(int64_t)i * lda + k0 + k]);                 \
-                    const float *b = packed + (int64_t)k * nb;                                 \
-                    for (int j = 0; j < nb; j++) c[j] += a * b[j];                             \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
-    }
-
-#define DEFINE_GEMM(NAME, ATTR)                                                                \
-    ATTR static void NAME(int transA, int transB, int M, int K, float alpha, const float *A,   \
-                          int lda, const float *B, int ldb, float *C, int ldc, int n0, int n1, \
-                          float *packed) {                                                     \
-        GEMM_BODY                                                                              \
-    }
-
-DEFINE_GEMM(gemm_generic, )
-#if defined(__x86_64__)
-DEFINE_GEMM(gemm_avx2, __attribute__((target("avx2,fma"))))
-DEFINE_GEMM(gemm_avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
-#endif
-
-typedef void (*gemm_fn)(int, int, int, int, float, const float *, int, const float *, int, float *,
-                        int, int, int, float *);
-
-static gemm_fn chosen_gemm(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return gemm_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
-#endif
-    return gemm_generic;
-}
-
-const char *rk_isa_name(void) {
-#if defined(__x86_64__)
-    gemm_fn f = chosen_gemm();
-    if (f == gemm_avx512) return "avx512";
-    if (f == gemm_avx2) return "avx2";
-    return "generic";
-#elif defined(__aarch64__)
-    return "neon";
-#else
-    return "generic";
-#endif
 }
 
 void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
     (void)N;
     if (n1 <= n0 || M <= 0) return;
-    scale_columns(M, beta, C, ldc, n0, n1);
-    if (K <= 0 || alpha == 0.0f) return;
-    static gemm_fn fn = 0;
-    if (!fn) fn = chosen_gemm();
-    float stack[KC * 64];
-    int width = n1 - n0 < NC ? n1 - n0 : NC;
-    float *packed = (int64_t)KC * width <= (int64_t)(sizeof(stack) / sizeof(float)) ? stack
-                    : (float *)malloc(sizeof(float) * (size_t)KC * (size_t)width);
-    if (!packed) return;
-    fn(transA, transB, M, K, alpha, A, lda, B, ldb, C, ldc, n0, n1, packed);
-    if (packed != stack) free(packed);
+    if (K <= 0 || alpha == 0.0f) {
+        scale_columns(M, beta, C, ldc, n0, n1);
+        return;
+    }
+    int isa = rk_isa_level();
+    gemm_fn fn;
+    size_t need;
+    switch (isa) {
+#if RK_X86
+    case RK_ISA_AVX512:
+        fn = gemm_avx512;
+        need = work_floats_avx512(transB, M, K);
+        break;
+    case RK_ISA_AVX2:
+        fn = gemm_avx2;
+        need = work_floats_avx2(transB, M, K);
+        break;
+#endif
+    default:
+        fn = gemm_generic;
+        need = work_floats_generic(transB, M, K);
+        break;
+    }
+    float *work = thread_work(need);
+    fn(transA, transB, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
 }

@@ -11,7 +11,13 @@ extern "C" {
 
 /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) = X or X^T.
 /// A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB).
-/// Computes only the columns [n0, n1) of C, so that callers can split N across threads.
+/// Computes only the columns [n0, n1) of C, so that callers can split N across threads; to split
+/// M, pass the rows' part of A (A + m0 * lda, or A + m0 when transA) and of C.
+/// beta == 0 overwrites C without reading it; alpha == 0 (or K == 0) only scales C.
+/// Thread-safe; each thread reuses its own packing buffer, so calls allocate only while growing it.
+/// An element's result depends only on the shape (M, K, transB) and the instruction set, not on
+/// [n0, n1) or on the position of the element, so any split of the columns gives the same bits
+/// (and so does any split of the rows when B is not transposed).
 void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc, int n0, int n1);
@@ -19,9 +25,17 @@ void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 /// The instruction set the kernels chose at run time: "avx512", "avx2", "neon" or "generic".
 const char *rk_isa_name(void);
 
-/// y = sigmoid(x), elementwise over n values (in place allowed).
+/// Makes the kernels use the instruction set `name` ("avx512", "avx2", "generic"; NULL or ""
+/// restores the automatic choice), for tests and benchmarks. Returns 0, or -1 when this CPU
+/// cannot run it or the name is unknown.
+int rk_force_isa(const char *name);
+
+/// y = sigmoid(x), elementwise over n values (in place allowed). Relative error below 2.1e-7
+/// wherever the result is a normal float (subnormal results are within one step), exactly 0 and 1
+/// at the ends; NaN in, NaN out.
 void rk_sigmoid(const float *x, float *y, int64_t n);
-/// y = tanh(x), elementwise over n values (in place allowed).
+/// y = tanh(x), elementwise over n values (in place allowed). Relative error below 1.5e-7,
+/// exactly +-1 for large |x|, tanh(-0) = -0; NaN in, NaN out.
 void rk_tanh(const float *x, float *y, int64_t n);
 
 #ifdef __cplusplus

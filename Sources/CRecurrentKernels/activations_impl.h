@@ -1,0 +1,96 @@
+// Gate nonlinearities, written once with clang vector extensions and included by activations.c
+// once per instruction set (inside a `#pragma clang attribute` giving every function here that
+// set's target attribute). The including file defines RK_ISA (a name suffix) and RK_VL (floats
+// per vector).
+//
+// exp(-|x|) is computed Cephes-style: n = round(y / ln 2), r = y - n ln 2 in two parts, a degree-6
+// polynomial for e^r (about 1 ulp) and a scale by 2^n in two steps, so results down to the
+// subnormal range come out right. sigmoid and tanh (for |x| >= 0.625) are then a division or
+// two away; tanh on |x| < 0.625 uses Cephes' odd polynomial, which keeps the relative error small
+// near zero where 1 - e^(-2|x|) would cancel. Every lane gets the same operations, so results do
+// not depend on where in the array (or in which call) a value sits.
+
+#define FN(name) RK_CAT(name, RK_ISA)
+typedef float FN(af) __attribute__((ext_vector_type(RK_VL)));
+typedef int32_t FN(ai) __attribute__((ext_vector_type(RK_VL)));
+#define AF FN(af)
+#define AI FN(ai)
+
+RK_INLINE AF FN(aload)(const float *p) {
+    AF v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+RK_INLINE void FN(astore)(float *p, AF v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// e^y for y <= 0: NaN stays NaN, and below -104 the result is 0.
+RK_INLINE AF FN(exp_nonpositive)(AF y) {
+    // A copy without NaN or infinities for the integer part (NaN fails both comparisons).
+    AF yc = y > (AF)-104.0f ? y : (AF)-104.0f;
+    yc = yc < (AF)0.0f ? yc : (AF)0.0f;
+    // n = round(y / ln 2) through the 1.5 * 2^23 trick: the low bits of t hold n.
+    const float magic = 12582912.0f;
+    AF t = yc * (AF)1.44269504088896341f + (AF)magic;
+    AI n = (AI)t - (AI)(AF)magic;
+    AF fn = t - (AF)magic;
+    AF r = yc - fn * (AF)0.693359375f;
+    r = r - fn * (AF)-2.12194440e-4f;
+    AF p = (AF)1.9875691500e-4f;
+    p = p * r + (AF)1.3981999507e-3f;
+    p = p * r + (AF)8.3334519073e-3f;
+    p = p * r + (AF)4.1665795894e-2f;
+    p = p * r + (AF)1.6666665459e-1f;
+    p = p * r + (AF)5.0000001201e-1f;
+    p = p * (r * r) + r + (AF)1.0f;
+    // 2^n (n in [-150, 0]) in two factors, each a normal float, so subnormal results round once.
+    AI n1 = n >> 1;
+    AI n2 = n - n1;
+    AF s1 = (AF)((n1 + 127) << 23);
+    AF s2 = (AF)((n2 + 127) << 23);
+    AF result = p * s1 * s2;
+    return y == y ? result : y;
+}
+
+RK_INLINE AF FN(sigmoid_v)(AF x) {
+    AI sign = (AI)x & (AI)(int32_t)0x80000000;
+    AF ax = (AF)((AI)x & (AI)0x7fffffff);
+    AF e = FN(exp_nonpositive)(-ax);
+    AF positive = (AF)1.0f / ((AF)1.0f + e);
+    // sigmoid(-a) = e^-a / (1 + e^-a); NaN (either sign) takes this branch too and stays NaN.
+    return ((sign == 0) & (x == x)) ? positive : e * positive;
+}
+
+RK_INLINE AF FN(tanh_v)(AF x) {
+    AI sign = (AI)x & (AI)(int32_t)0x80000000;
+    AF ax = (AF)((AI)x & (AI)0x7fffffff);
+    AF e = FN(exp_nonpositive)(ax * (AF)-2.0f);
+    AF large = ((AF)1.0f - e) / ((AF)1.0f + e);
+    AF z = ax * ax;
+    AF p = (AF)-5.70498872745e-3f;
+    p = p * z + (AF)2.06390887954e-2f;
+    p = p * z + (AF)-5.37397155531e-2f;
+    p = p * z + (AF)1.33314422036e-1f;
+    p = p * z + (AF)-3.33332819422e-1f;
+    AF small = p * z * ax + ax;
+    AF t = ax < (AF)0.625f ? small : large;
+    return (AF)((AI)t | sign);
+}
+
+#define RK_ELEMENTWISE(NAME, OP)                                                                   \
+    static void FN(NAME)(const float *x, float *y, int64_t n) {                                    \
+        int64_t i = 0;                                                                             \
+        for (; i + RK_VL <= n; i += RK_VL) FN(astore)(y + i, OP(FN(aload)(x + i)));               \
+        if (i < n) {                                                                               \
+            float tail[RK_VL] = {0};                                                               \
+            for (int64_t j = i; j < n; j++) tail[j - i] = x[j];                                    \
+            FN(astore)(tail, OP(FN(aload)(tail)));                                                 \
+            for (int64_t j = i; j < n; j++) y[j] = tail[j - i];                                    \
+        }                                                                                          \
+    }
+RK_ELEMENTWISE(sigmoid, FN(sigmoid_v))
+RK_ELEMENTWISE(tanh, FN(tanh_v))
+#undef RK_ELEMENTWISE
+
+#undef AF
+#undef AI
+#undef FN
