@@ -96,13 +96,12 @@ struct ForecastTrainCommand: ParsableCommand {
             configuration.learningRate = training.learningRate ?? 0.005
             var options = training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 32)
             options.patience = validationFraction > 0 ? patience : nil
-            note("\(data): \(series.count) rows of \"\(column)\"" + (covariateNames.isEmpty ? "" : " with \(covariateNames.joined(separator: ", "))")
-                 + (series.dates.map { " from \($0.format(ordinal: $0.ordinals[0])) to \($0.format(ordinal: $0.ordinals[$0.ordinals.count - 1]))" } ?? ""))
-
             let progress = ConsoleProgress()
             let (forecaster, report) = try Forecaster.train(series, configuration: configuration, options: options, progress: progress)
             try forecaster.save(to: training.output)
             if let plot { try drawPlot(plot, series, forecaster, report) }
+            print("\(data): \(series.count) rows of \"\(column)\"" + (covariateNames.isEmpty ? "" : " with \(covariateNames.joined(separator: ", "))")
+                  + (series.dates.map { " from \($0.format(ordinal: $0.ordinals[0])) to \($0.format(ordinal: $0.ordinals[$0.ordinals.count - 1]))" } ?? ""))
             printTable(series, forecaster, report)
             if report.history.stopReason == .diverged {
                 note("training diverged: \(report.history.message ?? "")")

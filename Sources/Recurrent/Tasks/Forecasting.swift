@@ -107,7 +107,7 @@ public final class Forecaster {
     /// Loads a forecaster saved with `save(to:)`.
     public convenience init(contentsOf path: String) throws {
         let model = try Model(contentsOf: path)
-        guard model.metadata["task"] == "forecast", let configuration = try model.metadata("forecast", as: ForecastConfiguration.self),
+        guard try model.metadata("task", as: String.self) == "forecast", let configuration = try model.metadata("forecast", as: ForecastConfiguration.self),
               let scaler = try model.metadata("scaler", as: Scaler.self), scaler.offsets.count == configuration.features.count,
               configuration.window ?? 0 > 0, configuration.horizon > 0 else {
             throw RecurrentError.invalidFile(path: path, reason: "is not a forecasting model (no \"forecast\" task in its metadata)")
@@ -213,14 +213,15 @@ public final class Forecaster {
         return Tensor(shape: [count, window, features + 1], scalars: result)
     }
 
-    /// The standard deviation of each column of `values` [N, K] (1 where it is 0).
+    /// The standard deviation of each column of `values` [N, K]; 1 where it is below 1e-3 (the
+    /// values being in units of the series' spread, such a column is constant but for rounding).
     static func standardDeviations(_ values: Tensor) -> [Double] {
         let (rows, columns) = (values.shape[0], values.shape[1])
         return (0..<columns).map { k in
             let column = (0..<rows).map { Double(values.scalars[$0 * columns + k]) }
             let mean = column.reduce(0, +) / Double(max(rows, 1))
             let deviation = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(rows, 1))).squareRoot()
-            return deviation > 0 ? deviation : 1
+            return deviation > 1e-3 ? deviation : 1
         }
     }
 
