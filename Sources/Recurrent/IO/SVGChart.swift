@@ -201,7 +201,8 @@ struct AxisScale {
     }
 }
 
-func tickLabel(_ value: Double, decimals: Int? = nil) -> String {
+func tickLabel(_ signedValue: Double, decimals: Int? = nil) -> String {
+    let value = abs(signedValue) < 1e-12 ? 0 : signedValue  // no "-0"
     if let decimals, abs(value) < 1e7 { return String(format: "%.\(min(decimals, 8))f", value) }
     if value == value.rounded(), abs(value) < 1e7 { return String(Int(value)) }
     return abs(value) >= 0.001 && abs(value) < 1e5 ? String(format: "%.3g", value) : String(format: "%.2e", value)
