@@ -138,3 +138,30 @@ final class FitTests: XCTestCase {
         }
     }
 }
+
+/// A user's own model type: a GRU whose last state is added to a linear shortcut of the last
+/// input, composed without any backward code.
+final class ShortcutForecaster: Layer {
+    let recurrent = GRU(inputSize: 2, hiddenSize: 3, seed: 4)
+    let head = Dense(inputSize: 3, outputSize: 1, seed: 5)
+    let shortcut = Dense(inputSize: 2, outputSize: 1, seed: 6)
+
+    func callAsFunction(_ input: Variable) -> Variable {
+        head(recurrent(input)) + shortcut(input.selectingTimeStep(-1))
+    }
+    var namedParameters: [(name: String, parameter: Variable)] {
+        recurrent.namedParameters.map { ("recurrent." + $0.name, $0.parameter) }
+            + head.namedParameters.map { ("head." + $0.name, $0.parameter) }
+            + shortcut.namedParameters.map { ("shortcut." + $0.name, $0.parameter) }
+    }
+    var spec: LayerSpec { .sequential([]) }
+}
+
+final class CustomLayerTests: XCTestCase {
+    func testGradientsFlowThroughAUsersOwnComposition() {
+        let model = ShortcutForecaster()
+        var rng = SplitMix64(seed: 1)
+        let x = Variable(Tensor.uniform(shape: [2, 5, 2], low: -1, high: 1, using: &rng), requiresGrad: true)
+        checkGradients(of: [x] + model.parameters) { model(x) }
+    }
+}
