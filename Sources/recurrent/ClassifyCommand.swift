@@ -21,7 +21,7 @@ struct ClassifyTrainCommand: ParsableCommand {
             Each row is one sequence and its label. With --text-column, the text is split into words \
             (or characters) and read through an embedding; with --features-per-step K, every column but \
             the label's is read in order as steps of K values (784 pixel columns with K = 28 are 28 rows \
-            of 28 pixels). The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
+            of 28 pixels). Training stops early when the validation loss has not improved for 5 epochs. The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
             of the rest validate (the best epoch is kept). An empty label or text, a value that is not a \
             number, a row of the wrong width or a single class stop with an error naming the file, line \
             and column.
@@ -46,8 +46,8 @@ struct ClassifyTrainCommand: ParsableCommand {
     @Flag(help: "Read each sequence in both directions.")
     var bidirectional = false
 
-    @Option(help: "How the recurrent outputs become one vector: last, mean or max.")
-    var pooling: Pooling = .mean
+    @Option(help: "How the recurrent outputs become one vector: last, mean or max (default: mean for text, last for numeric sequences).")
+    var pooling: Pooling?
 
     @Option(help: "The fraction of rows kept for the test.")
     var testFraction: Double = 0.2
@@ -85,7 +85,8 @@ struct ClassifyTrainCommand: ParsableCommand {
             }
             let rows = try ClassificationRows(table: CSVTable(path: data), input: input, requireLabels: true)
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 10, defaultBatchSize: 32)
+            var options = training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
+            options.patience = 5
             note("\(rows.count) rows from \(data); \(describe(configuration, input: rows.input))")
             let (classifier, report, history) = try Classifier.train(
                 rows: rows, configuration: configuration, options: options, progress: ConsoleProgress())
@@ -108,7 +109,7 @@ struct ClassifyTrainCommand: ParsableCommand {
         c.learningRate = training.learningRate ?? c.learningRate
         c.embeddingSize = embeddingSize ?? c.embeddingSize
         c.bidirectional = bidirectional
-        c.pooling = pooling
+        c.pooling = pooling ?? Pooling.standard(forText: textColumn != nil)
         c.testFraction = testFraction
         c.balanceClasses = balanceClasses
         return c
@@ -159,7 +160,8 @@ struct ClassifyPredictCommand: ParsableCommand {
         discussion: """
             Prints one line per input: the label, its probability and every class's probability. With \
             --json, each line is {"label": .., "probabilities": {label: p, ...}} (with "line" for rows \
-            of --input). Words the model never saw read as its unknown token.
+            of --input). Words the model never saw read as its unknown token. When the CSV has the label \
+            column, rows with a label excluded in training are skipped, as in evaluate.
             """
     )
 
@@ -186,9 +188,7 @@ struct ClassifyPredictCommand: ParsableCommand {
             var predictions: [(prediction: ClassPrediction, line: Int?)] = []
             if !texts.isEmpty { predictions += try classifier.predict(texts: texts).map { ($0, nil) } }
             if let input {
-                var reading = classifier.input
-                reading.excludedLabels = []
-                let rows = try ClassificationRows(table: CSVTable(path: input), input: reading, requireLabels: false)
+                let rows = try ClassificationRows(table: CSVTable(path: input), input: classifier.input, requireLabels: false)
                 predictions += try zip(classifier.predict(rows), rows.lineNumbers).map { ($0, $1) }
             }
             for (prediction, line) in predictions {

@@ -8,6 +8,10 @@ public enum Pooling: String, Codable, Sendable, CaseIterable {
     case mean
     /// The feature-wise maximum of the top layer's outputs over the valid steps.
     case max
+
+    /// What works best in the measurements of the README: mean for text, where the evidence is
+    /// spread over the words; the last state for images read row by row.
+    public static func standard(forText: Bool) -> Pooling { forText ? .mean : .last }
 }
 
 /// What a sequence classifier is made of and how it trains. Stored in the model file.
