@@ -57,9 +57,12 @@ func measure(_ w: Workload, threads: Int) throws {
         _ = GradientMode.withoutRecording { recurrent(Variable(x)) }
     }
     let x1 = Tensor.normal(shape: [1, I], using: &rng)
-    let stream = bestTime(budget: 0, minimumRepeats: 3) {
-        var state: RecurrentLayer.State? = nil
-        for _ in 0..<100 { state = (try? recurrent.step(x1, state: state))?.state }
+    let streamer = try RecurrentStream(recurrent)
+    let stream = x1.scalars.withUnsafeBufferPointer { input in
+        bestTime(budget: 0, minimumRepeats: 3) {
+            streamer.reset()
+            for _ in 0..<100 { streamer.step(input.baseAddress!) }
+        }
     }
     // What training must hold: parameters, gradients, Adam's two moments, and the activations
     // the backward pass keeps (per layer: gate inputs, cell values, states entering each step,
