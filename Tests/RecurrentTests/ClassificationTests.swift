@@ -23,6 +23,12 @@ final class ClassificationTests: XCTestCase {
         XCTAssertThrowsError(try ConfusionMatrix(classCount: 2, truth: [0], predicted: [0, 1]))
     }
 
+    func testBalancedClassWeightsEqualiseTheClasses() {
+        // n / (C * count): 4 / (2 * 3) and 4 / (2 * 1); an absent class gets 1.
+        XCTAssertEqual(Classifier.balancedWeights([0, 0, 0, 1], classCount: 3), [4.0 / 9, 4.0 / 3, 1])
+        XCTAssertEqual(Classifier.balancedWeights([0, 0, 0, 1], classCount: 2), [4.0 / 6, 2])
+    }
+
     // MARK: - Batching
 
     func testBucketsArePermutationsWithLittlePadding() {
