@@ -56,14 +56,28 @@ enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2 };
 #define RK_NR 32
 #define RK_KC 256
 #define RK_NB 512
-#define RK_MB 2400
+#define RK_MB 960
 #define RK_SW1 8
 #define RK_SW2 8
 #define RK_SW3 8
 #define RK_SW4 6
 #define RK_DOT_M 6
+#define RK_DJ1 16
+#define RK_DU1 1
+#define RK_DJ2 8
+#define RK_DU2 1
+#define RK_DJ4 4
+#define RK_DU4 1
+#define RK_SJ1 4
+#define RK_SU1 2
+#define RK_SJ2 4
+#define RK_SU2 2
+#define RK_SJ4 4
+#define RK_SU4 1
+#define RK_SPF 256
+#define RK_DOT_CACHED (256 * 1024)
 #define RK_STREAM_M 8
-#define RK_ROWS_R 0
+#define RK_ROWS_R 1
 #include "gemm_impl.h"
 #include "gemm_undef.h"
 #pragma clang attribute pop
@@ -77,12 +91,26 @@ enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2 };
 #define RK_NR 16
 #define RK_KC 256
 #define RK_NB 512
-#define RK_MB 2400
+#define RK_MB 960
 #define RK_SW1 8
 #define RK_SW2 4
 #define RK_SW3 4
 #define RK_SW4 3
 #define RK_DOT_M 4
+#define RK_DJ1 8
+#define RK_DU1 1
+#define RK_DJ2 4
+#define RK_DU2 1
+#define RK_DJ4 2
+#define RK_DU4 1
+#define RK_SJ1 4
+#define RK_SU1 2
+#define RK_SJ2 2
+#define RK_SU2 2
+#define RK_SJ4 2
+#define RK_SU4 1
+#define RK_SPF 256
+#define RK_DOT_CACHED (256 * 1024)
 #define RK_STREAM_M 6
 #define RK_ROWS_R 4
 #include "gemm_impl.h"
@@ -112,15 +140,29 @@ enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2 };
 #endif
 #define RK_KC 256
 #define RK_NB 384
-#define RK_MB 2400
+#define RK_MB 960
 #define RK_DOT_M 4
+#define RK_DJ1 4
+#define RK_DU1 1
+#define RK_DJ2 2
+#define RK_DU2 1
+#define RK_DJ4 1
+#define RK_DU4 1
+#define RK_SJ1 4
+#define RK_SU1 1
+#define RK_SJ2 2
+#define RK_SU2 1
+#define RK_SJ4 1
+#define RK_SU4 1
+#define RK_SPF 256
+#define RK_DOT_CACHED (256 * 1024)
 #define RK_STREAM_M 4
 #define RK_ROWS_R 4
 #include "gemm_impl.h"
 #include "gemm_undef.h"
 
-typedef void (*gemm_fn)(int, int, int, int, float, const float *, int64_t, const float *, int64_t,
-                        float, float *, int64_t, int, int, float *);
+typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int64_t, const float *,
+                        int64_t, float, float *, int64_t, int, int, float *);
 
 // ---- Per-thread packing buffers ----
 
@@ -167,7 +209,6 @@ static void scale_columns(int M, float beta, float *C, int64_t ldc, int n0, int 
 
 void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
-    (void)N;
     if (n1 <= n0 || M <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_columns(M, beta, C, ldc, n0, n1);
@@ -193,5 +234,5 @@ void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
         break;
     }
     float *work = thread_work(need);
-    fn(transA, transB, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
+    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
 }
