@@ -15,24 +15,21 @@ enum Kernels {
     static let columnGrain = 32
     static let rowGrain = 24
 
-    /// How a product is divided between threads: part p covers [bounds[p], bounds[p + 1]) of the
-    /// columns or of the rows.
+    /// How a product is divided between threads: `parts` ranges of columns or of rows, part p
+    /// covering [cut(p), cut(p + 1)) (see `cut`).
     enum Split: Equatable {
         case none
-        case columns([Int])
-        case rows([Int])
+        case columns(parts: Int)
+        case rows(parts: Int)
     }
 
-    /// Boundaries of `parts` nearly equal ranges of `extent`, on multiples of `grain`.
-    static func bounds(_ extent: Int, parts: Int, grain: Int) -> [Int] {
-        var result = [0]
-        for p in 1..<parts {
-            let ideal = Double(extent) * Double(p) / Double(parts)
-            let cut = Int((ideal / Double(grain)).rounded()) * grain
-            if cut > result.last! && cut < extent { result.append(cut) }
-        }
-        result.append(extent)
-        return result
+    /// The start of part p of `parts` nearly equal ranges of `extent`, on a multiple of `grain`
+    /// (cut(0) = 0, cut(parts) = extent). With extent >= parts * grain every part is non-empty.
+    @inline(__always)
+    static func cut(_ p: Int, of extent: Int, parts: Int, grain: Int) -> Int {
+        if p >= parts { return extent }
+        let ideal = Double(extent) * Double(p) / Double(parts)
+        return Int((ideal / Double(grain)).rounded()) * grain
     }
 
     /// The split for an m x n x k product on `threads` threads. Depends only on these numbers,
@@ -46,14 +43,8 @@ enum Kernels {
         let columnParts = min(threads, n / columnGrain)
         let rowParts = min(threads, m / rowGrain)
         let byColumns = columnParts == rowParts ? n >= m : columnParts > rowParts
-        if byColumns && columnParts > 1 {
-            let cuts = bounds(n, parts: columnParts, grain: columnGrain)
-            return cuts.count > 2 ? .columns(cuts) : .none
-        }
-        if !byColumns && rowParts > 1 {
-            let cuts = bounds(m, parts: rowParts, grain: rowGrain)
-            return cuts.count > 2 ? .rows(cuts) : .none
-        }
+        if byColumns && columnParts > 1 { return .columns(parts: columnParts) }
+        if !byColumns && rowParts > 1 { return .rows(parts: rowParts) }
         return .none
     }
 
@@ -69,18 +60,21 @@ enum Kernels {
         case .none:
             rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                      beta, c, Int32(ldc), 0, Int32(n))
-        case let .columns(cuts):
+        case let .columns(parts):
             let pointers = UncheckedSendable((a, b, c))
-            Parallel.forEach(parts: cuts.count - 1) { part in
+            Parallel.forEach(parts: parts) { part in
                 let (a, b, c) = pointers.value
+                let n0 = cut(part, of: n, parts: parts, grain: columnGrain)
+                let n1 = cut(part + 1, of: n, parts: parts, grain: columnGrain)
                 rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                         beta, c, Int32(ldc), Int32(cuts[part]), Int32(cuts[part + 1]))
+                         beta, c, Int32(ldc), Int32(n0), Int32(n1))
             }
-        case let .rows(cuts):
+        case let .rows(parts):
             let pointers = UncheckedSendable((a, b, c))
-            Parallel.forEach(parts: cuts.count - 1) { part in
+            Parallel.forEach(parts: parts) { part in
                 let (a, b, c) = pointers.value
-                let m0 = cuts[part], rows = cuts[part + 1] - cuts[part]
+                let m0 = cut(part, of: m, parts: parts, grain: rowGrain)
+                let rows = cut(part + 1, of: m, parts: parts, grain: rowGrain) - m0
                 // Rows m0..<m0+rows of op(A) start at row m0 of A, or at column m0 of A^T.
                 let aPart = transA ? a + m0 : a + m0 * lda
                 rk_sgemm(ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aPart, Int32(lda), b,
