@@ -147,7 +147,11 @@ public final class LanguageModel {
         try languageModel.model.setMetadata("language_model", c)
         try languageModel.model.setMetadata("vocabulary", vocabulary)
         try languageModel.model.setMetadata("training", history)
-        let figures = try validationStreams.map { try languageModel.evaluate($0) }
+        // The Trainer kept the parameters of the best validation, so that figure is the model's.
+        let figures = try validationStreams.map { held -> LanguageModelEvaluation in
+            guard let best = history.validationLoss.filter(\.isFinite).min() else { return try languageModel.evaluate(held) }
+            return LanguageModelEvaluation(tokens: held.streams * held.predictedPerRow, crossEntropy: best, level: c.tokenizer.level)
+        }
         if let figures { try languageModel.model.setMetadata("validation", figures) }
         return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures))
     }
