@@ -155,18 +155,14 @@ struct TextGenerateCommand: ParsableCommand {
 
     func validate() throws {
         if length < 0 { throw ValidationError("--length must not be negative, got \(length)") }
-        do {
-            try SamplingOptions(temperature: temperature, topK: topK, topP: topP).validate()
-        } catch let error as RecurrentError {
-            throw ValidationError(error.description)
-        }
     }
 
     func run() throws {
         try reportingErrors {
+            let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
+            try sampling.validate()
             let languageModel = try LanguageModel(contentsOf: model)
             let output = FileHandle.standardOutput
-            let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
             _ = try languageModel.encode(prompt)
             output.write(Data(prompt.utf8))
             try languageModel.generate(prompt: prompt, length: length, sampling: sampling, seed: seed) { output.write(Data($0.utf8)) }

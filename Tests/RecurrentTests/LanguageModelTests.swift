@@ -33,8 +33,8 @@ final class LanguageModelTests: XCTestCase {
         let network = LanguageModelNetwork(LanguageModelArchitecture(vocabularySize: 9, embeddingSize: 3, hiddenSize: 5, numLayers: 2), seed: 2)
         let ids: [Float] = [1, 4, 2, 8, 3, 3, 0, 7, 5, 6, 2, 1]
         let whole = network(Variable(Tensor(shape: [2, 6], scalars: ids))).value
-        let first = network.run(Variable(Tensor(shape: [2, 4], scalars: ids[0..<4] + ids[6..<10])), state: nil)
-        let second = network.run(Variable(Tensor(shape: [2, 2], scalars: ids[4..<6] + ids[10..<12])), state: first.state.detached())
+        let first = network.run(Variable(Tensor(shape: [2, 4], scalars: Array(ids[0..<4]) + ids[6..<10])), state: nil)
+        let second = network.run(Variable(Tensor(shape: [2, 2], scalars: Array(ids[4..<6]) + ids[10..<12])), state: first.state.detached())
         let width = 9
         for row in 0..<2 {
             let expected = Array(whole.scalars[(row * 6 + 4) * width..<(row * 6 + 6) * width])

@@ -98,7 +98,7 @@ final class TextCommandTests: XCTestCase {
 
         let model = try train(level: "char", extra: ["--embedding", "8", "--epochs", "1"])
         try assertFails(["text", "generate", model, "--temperature", "0"], mentioning: ["temperature must be positive"])
-        try assertFails(["text", "generate", model, "--temperature", "-1"], mentioning: ["temperature must be positive"])
+        try assertFails(["text", "generate", model, "--temperature=-1"], mentioning: ["temperature must be positive"])
         try assertFails(["text", "generate", model, "--prompt", "\u{1F600}\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "complete", model, "\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "evaluate", model, path("latin.txt")], mentioning: ["latin.txt", "not UTF-8"])
