@@ -1,4 +1,7 @@
-// Benchmarks for Recurrent. Usage: recurrent-bench <mode> [options]; prints JSON lines.
+// Benchmarks for Recurrent. Usage: recurrent-bench [mode] [options]; prints JSON lines.
+//
+//   [workloads] [--threads N] [--only a,b] [--workloads PATH]
+//       The shared workloads of ../shared/bench/workloads.json: train, infer, stream.
 //
 //   gemm [--threads N] [--sizes 128,256,...]
 //       Square single-precision products C = A * B, best of several repeats, in GFLOP/s.
@@ -100,6 +103,8 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
+    case nil, "workloads", .some(_) where arguments.first?.hasPrefix("--") == true:
+        try runWorkloads(Options(arguments.first == "workloads" ? arguments.dropFirst() : arguments))
     default:
         throw BenchError.usage("unknown or missing mode \(arguments.first.map { "'\($0)'" } ?? "")")
     }

@@ -58,6 +58,9 @@ public final class Trainer {
     /// Called with the epoch and the validation loss each time the best model improves (write a
     /// checkpoint here).
     public var onImprovement: ((Int, Double) throws -> Void)?
+    /// Cuts each epoch's shuffled sample order and the 1-based epoch into mini-batches (for
+    /// instance `Batching.bucketedByLength`); nil cuts consecutive slices of `batchSize`.
+    public var batchPlan: ((_ shuffledOrder: [Int], _ epoch: Int) -> [[Int]])?
 
     public init(optimizer: any Optimizer, options: TrainingOptions, progress: ProgressReporter? = nil) {
         self.parameters = optimizer.parameters
@@ -93,12 +96,12 @@ public final class Trainer {
             // A limit reached inside an epoch still validates the steps taken since the last
             // validation, so that the model kept is the best of everything trained.
             var limitReached = false
-            for batchStart in stride(from: 0, to: sampleCount, by: options.batchSize) {
+            let batches = batchPlan?(order, epoch) ?? Batching.consecutive(order, batchSize: options.batchSize)
+            for batch in batches {
                 if let maxSteps = options.maxSteps, history.steps >= maxSteps { history.stopReason = .maxSteps; limitReached = true; break }
                 if let minutes = options.maxMinutes, Date().timeIntervalSince(start) >= minutes * 60 {
                     history.stopReason = .maxMinutes; limitReached = true; break
                 }
-                let batch = Array(order[batchStart..<min(sampleCount, batchStart + options.batchSize)])
                 let lastGood = parameters.map(\.value)
                 for parameter in parameters { parameter.grad = nil }
                 let value = try LearningPhase.training { try loss(batch) }
