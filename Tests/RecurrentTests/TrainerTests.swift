@@ -78,6 +78,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(dense.parameters.allSatisfy { $0.value.scalars.allSatisfy(\.isFinite) })
     }
 
+    func testUnshuffledBatchesComeInOrderAndAStepLimitStillValidates() throws {
+        let dense = Dense(inputSize: 1, outputSize: 1, seed: 3)
+        var options = TrainingOptions()
+        options.epochs = 5
+        options.batchSize = 2
+        options.shuffle = false
+        options.maxSteps = 4
+        let trainer = Trainer(optimizer: try SGD(dense.parameters, learningRate: 0.01), options: options)
+        let x = Tensor(shape: [6, 1], scalars: [1, 2, 3, 4, 5, 6])
+        var batches: [[Int]] = [], validations = 0
+        let history = try trainer.fit(sampleCount: 6, loss: { batch in
+            batches.append(batch)
+            return try Loss.meanSquaredError(dense(Variable(x.gathering(batch))), x.gathering(batch))
+        }, validationLoss: { validations += 1; return Double(10 - validations) })
+        XCTAssertEqual(batches, [[0, 1], [2, 3], [4, 5], [0, 1]])
+        // Epoch 1, then the one step of epoch 2 the limit allowed: both validated, the later kept.
+        XCTAssertEqual(validations, 2)
+        XCTAssertEqual(history.validationLoss, [9, 8])
+        XCTAssertEqual(history.bestEpoch, 2)
+        XCTAssertEqual(history.stopReason, .maxSteps)
+    }
+
     func testLimitsOnStepsAndEarlyStopping() throws {
         let dense = Dense(inputSize: 1, outputSize: 1, seed: 3)
         var options = TrainingOptions()
