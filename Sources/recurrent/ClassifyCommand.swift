@@ -3,7 +3,6 @@ import Foundation
 import Recurrent
 
 extension Pooling: ExpressibleByArgument {}
-extension Tokenizer.Level: ExpressibleByArgument {}
 
 struct ClassifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
