@@ -159,6 +159,10 @@ final class CommandLineTests: XCTestCase {
         try assertFails(["run", path("missing.model"), "--input", good, "-o", output], mentioning: ["missing.model"], leavesNo: output)
         try assertFails(["run", "\(directory)/lstm_1layer.safetensors", "--input", good, "-o", output],
                         mentioning: ["lstm_1layer.safetensors", "not a Recurrent model file"], leavesNo: output)
+        try assertFails(["run", model, "--input", path("missing.safetensors"), "-o", output],
+                        mentioning: ["missing.safetensors", "No such file"], leavesNo: output)
+        try assertFails(["run", model, "--input", good, "-o", path("no-such-directory/out.safetensors")],
+                        mentioning: ["no-such-directory/out.safetensors"], leavesNo: path("no-such-directory/out.safetensors"))
         try assertFails(["info", path("missing.model")], mentioning: ["missing.model"])
     }
 }

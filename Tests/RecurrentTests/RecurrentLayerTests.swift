@@ -56,6 +56,26 @@ final class RecurrentLayerTests: XCTestCase {
         }
     }
 
+    func testStreamMatchesTheLayerStepBitForBit() throws {
+        for cell in CellKind.allCases {
+            let layer = RecurrentLayer(.init(cell: cell, inputSize: 3, hiddenSize: 5, numLayers: 2), seed: 21)
+            let stream = try RecurrentStream(layer, batch: 2)
+            var rng = SplitMix64(seed: 22)
+            var state: RecurrentLayer.State? = nil
+            for t in 0..<4 {
+                let x = Tensor.uniform(shape: [2, 3], low: -1, high: 1, using: &rng)
+                let (expected, next) = try layer.step(x, state: state)
+                state = next
+                XCTAssertEqual(try stream.step(x.scalars), expected.scalars, "\(cell) step \(t)")
+            }
+            XCTAssertEqual(stream.state.hidden.value, state?.hidden.value)
+            stream.reset()
+            XCTAssertEqual(stream.state.hidden.value.maxAbs, 0)
+        }
+        XCTAssertThrowsError(try RecurrentStream(LSTM(inputSize: 1, hiddenSize: 2, bidirectional: true)))
+        XCTAssertThrowsError(try RecurrentStream(LSTM(inputSize: 1, hiddenSize: 2)).step([1, 2]))
+    }
+
     func testTruncatedBackpropagationCarriesStateButNotGradient() throws {
         let layer = LSTM(inputSize: 2, hiddenSize: 3, returnSequences: true, seed: 5)
         let x = randomInput([1, 8, 2], seed: 6).value

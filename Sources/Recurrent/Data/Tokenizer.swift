@@ -44,14 +44,19 @@ public struct Tokenizer: Codable, Equatable, Sendable {
             return String(decoding: bytes, as: UTF8.self)
         case .word:
             var text = ""
-            for token in tokens {
-                let attachesLeft = token.count == 1 && ".,;:!?)]}'\u{2019}".contains(token)
-                let previousOpens = text.last.map { "([{".contains($0) } ?? true
-                if !text.isEmpty && !attachesLeft && !previousOpens { text += " " }
-                text += token
-            }
+            for token in tokens { text += separator(before: token, after: text) + token }
             return text
         }
+    }
+
+    /// What goes between `text` and the next word token: a space, or nothing before closing
+    /// punctuation, after an opening bracket and after white space. Lets text be shown as it is produced, a token
+    /// at a time, exactly as `detokenize` would join it. Characters and bytes need none.
+    public func separator(before token: String, after text: String) -> String {
+        guard level == .word else { return "" }
+        let attachesLeft = token.count == 1 && ".,;:!?)]}'\u{2019}".contains(token)
+        let previousOpens = text.last.map { "([{".contains($0) || $0.isWhitespace } ?? true
+        return !text.isEmpty && !attachesLeft && !previousOpens ? " " : ""
     }
 
     /// Runs of letters, digits and inner apostrophes ("don't", "o'er") are words; every other

@@ -27,6 +27,9 @@ extension LayerSpec {
         case .recurrent(let configuration):
             try configuration.validate()
             return RecurrentLayer(configuration, seed: seed)
+        case .languageModel(let architecture):
+            try architecture.validate()
+            return LanguageModelNetwork(architecture, seed: seed)
         case .sequential(let specs):
             try checkSizesFit()
             return Sequential(try specs.enumerated().map { try $1.makeLayer(seed: seed &+ UInt64($0)) })

@@ -22,6 +22,19 @@ public final class Dense: Layer {
             : nil
     }
 
+    /// A layer around an existing weight [O, I], which it shares rather than copies: weight
+    /// tying (an output layer reusing an `Embedding`'s table [V, E] as its [V, E] weight). The
+    /// bias, if any, is fresh: uniform in (-1/sqrt(I), 1/sqrt(I)) from `seed`.
+    public init(sharing weight: Variable, bias: Bool = true, seed: UInt64 = 0) {
+        precondition(weight.shape.count == 2, "Dense(sharing:) needs a weight [O, I], got \(weight.shape)")
+        var rng = SplitMix64(seed: seed)
+        let bound: Float = weight.shape[1] > 0 ? 1 / Float(weight.shape[1]).squareRoot() : 0
+        self.weight = weight
+        self.bias = bias
+            ? Variable(.uniform(shape: [weight.shape[0]], low: -bound, high: bound, using: &rng), requiresGrad: true)
+            : nil
+    }
+
     /// [..., I] -> [..., O]. The last axis must be `inputSize` (see `validate`).
     public func callAsFunction(_ input: Variable) -> Variable {
         input.linear(weight: weight, bias: bias)

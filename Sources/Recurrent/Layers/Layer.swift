@@ -37,4 +37,7 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
     case layerNorm(size: Int, epsilon: Float)
     case recurrent(RecurrentConfiguration)
     case sequential([LayerSpec])
+    /// Embedding -> recurrent stack -> Dense over the vocabulary, the output weight possibly
+    /// tied to the embedding table.
+    case languageModel(LanguageModelArchitecture)
 }

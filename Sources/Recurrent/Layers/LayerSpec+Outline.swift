@@ -8,6 +8,7 @@ extension LayerSpec {
         case .layerNorm: return "layer norm"
         case .recurrent(let c): return c.cell.rawValue
         case .sequential: return "sequential"
+        case .languageModel: return "language model"
         }
     }
 
@@ -32,6 +33,11 @@ extension LayerSpec {
             if !c.bias { parts.append("no bias") }
             parts.append(c.output == .sequence ? "returns every step" : "returns the last state")
             return ["\(c.cell.rawValue.uppercased())(\(parts.joined(separator: ", ")))"]
+        case .languageModel(let a):
+            let recurrent = LayerSpec.recurrent(a.recurrentConfiguration).outline()
+            return ["LanguageModel"] + ["  Embedding(\(a.vocabularySize) tokens -> \(a.embeddingSize))"] + recurrent.map { "  " + $0 }
+                + (a.dropout > 0 ? ["  Dropout(\(a.dropout)) on the embeddings and the recurrent outputs"] : [])
+                + ["  Dense(\(a.hiddenSize) -> \(a.vocabularySize))" + (a.tiedWeights ? ", weight tied to the embedding" : "")]
         case .sequential(let specs):
             return ["Sequential"] + specs.enumerated().flatMap { index, spec in
                 spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
@@ -48,6 +54,7 @@ extension LayerSpec {
         case .dropout: return (nil, nil)
         case .layerNorm(let size, _): return (size, size)
         case .recurrent(let c): return (c.inputSize, c.hiddenSize * c.directions)
+        case .languageModel(let a): return (nil, a.vocabularySize)
         case .sequential(let specs):
             let input = specs.lazy.compactMap { $0.featureSizes.input }.first
             let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first

@@ -18,6 +18,9 @@ public struct TrainingOptions: Codable, Sendable {
     public var patience: Int? = nil
     /// How the learning rate moves from the optimizer's base rate, step by step.
     public var schedule: LearningRateSchedule = .constant
+    /// Shuffle the samples every epoch. Off, batches come in order (0..<B, B..<2B, ...), which
+    /// truncated backpropagation through time needs to carry state from one batch to the next.
+    public var shuffle: Bool = true
 
     public init() {}
 }
@@ -55,6 +58,9 @@ public final class Trainer {
     /// Called with the epoch and the validation loss each time the best model improves (write a
     /// checkpoint here).
     public var onImprovement: ((Int, Double) throws -> Void)?
+    /// Cuts each epoch's shuffled sample order and the 1-based epoch into mini-batches (for
+    /// instance `Batching.bucketedByLength`); nil cuts consecutive slices of `batchSize`.
+    public var batchPlan: ((_ shuffledOrder: [Int], _ epoch: Int) -> [[Int]])?
 
     public init(optimizer: any Optimizer, options: TrainingOptions, progress: ProgressReporter? = nil) {
         self.parameters = optimizer.parameters
@@ -85,14 +91,17 @@ public final class Trainer {
         }
 
         training: for epoch in 1...options.epochs {
-            shuffle(&order, using: &rng)
+            if options.shuffle { shuffle(&order, using: &rng) }
             var epochLoss = 0.0, epochBatches = 0
-            for batchStart in stride(from: 0, to: sampleCount, by: options.batchSize) {
-                if let maxSteps = options.maxSteps, history.steps >= maxSteps { history.stopReason = .maxSteps; break training }
+            // A limit reached inside an epoch still validates the steps taken since the last
+            // validation, so that the model kept is the best of everything trained.
+            var limitReached = false
+            let batches = batchPlan?(order, epoch) ?? Batching.consecutive(order, batchSize: options.batchSize)
+            for batch in batches {
+                if let maxSteps = options.maxSteps, history.steps >= maxSteps { history.stopReason = .maxSteps; limitReached = true; break }
                 if let minutes = options.maxMinutes, Date().timeIntervalSince(start) >= minutes * 60 {
-                    history.stopReason = .maxMinutes; break training
+                    history.stopReason = .maxMinutes; limitReached = true; break
                 }
-                let batch = Array(order[batchStart..<min(sampleCount, batchStart + options.batchSize)])
                 let lastGood = parameters.map(\.value)
                 for parameter in parameters { parameter.grad = nil }
                 let value = try LearningPhase.training { try loss(batch) }
@@ -115,6 +124,7 @@ public final class Trainer {
                 epochBatches += 1
                 progress?.step(status(epoch, trainLoss: epochLoss / Double(epochBatches), validation: history.validationLoss.last))
             }
+            if limitReached && epochBatches == 0 { break training }
             let trainLoss = epochLoss / Double(max(epochBatches, 1))
             history.trainLoss.append(trainLoss)
             var validation: Double? = nil
@@ -132,6 +142,7 @@ public final class Trainer {
                 }
             }
             progress?.epochEnded(status(epoch, trainLoss: trainLoss, validation: validation))
+            if limitReached { break training }
             if let patience = options.patience, epochsWithoutImprovement >= patience {
                 history.stopReason = .earlyStopping
                 progress?.note("stopping early: no improvement for \(patience) epochs; keeping epoch \(history.bestEpoch ?? epoch)")

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// The cell-specific part of a recurrent step: gate nonlinearities, the state update and their
@@ -84,7 +85,6 @@ struct BackwardContext {
     }
 }
 
-@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
 // MARK: - Elman
 
@@ -102,12 +102,13 @@ struct ElmanKernel: CellKernel {
         for b in step.active {
             let gx = step.gateInput(b), gh = step.recurrent(b), h = step.state.hidden.pointer + b * hidden
             let out = step.cellValues(b)
-            for j in 0..<hidden {
-                let pre = gx[j] + gh[j] + step.hiddenBias[j]
-                let value = relu ? max(pre, 0) : tanhf(pre)
-                out[j] = value
-                h[j] = value
+            for j in 0..<hidden { out[j] = gx[j] + gh[j] + step.hiddenBias[j] }
+            if relu {
+                for j in 0..<hidden { out[j] = max(out[j], 0) }
+            } else {
+                rk_tanh(out, out, Int64(hidden))
             }
+            h.update(from: out, count: hidden)
         }
     }
 
@@ -142,18 +143,15 @@ struct LSTMKernel: CellKernel {
         for b in step.active {
             let gx = step.gateInput(b), gh = step.recurrent(b), bias = step.hiddenBias
             let h = step.state.hidden.pointer + b * H, c = cellState.pointer + b * H, s = step.cellValues(b)
-            for j in 0..<H {
-                let inputGate = sigmoid(gx[j] + gh[j] + bias[j])
-                let forgetGate = sigmoid(gx[H + j] + gh[H + j] + bias[H + j])
-                let cellCandidate = tanhf(gx[2 * H + j] + gh[2 * H + j] + bias[2 * H + j])
-                let outputGate = sigmoid(gx[3 * H + j] + gh[3 * H + j] + bias[3 * H + j])
-                let newCell = forgetGate * c[j] + inputGate * cellCandidate
-                let squashed = tanhf(newCell)
-                s[j] = inputGate; s[H + j] = forgetGate; s[2 * H + j] = cellCandidate
-                s[3 * H + j] = outputGate; s[4 * H + j] = squashed
-                c[j] = newCell
-                h[j] = outputGate * squashed
-            }
+            // The gates are activated in place in the saved row: i|f|g|o, then tanh(c').
+            for j in 0..<4 * H { s[j] = gx[j] + gh[j] + bias[j] }
+            rk_sigmoid(s, s, Int64(2 * H))
+            rk_tanh(s + 2 * H, s + 2 * H, Int64(H))
+            rk_sigmoid(s + 3 * H, s + 3 * H, Int64(H))
+            let squashed = s + 4 * H
+            for j in 0..<H { c[j] = s[H + j] * c[j] + s[j] * s[2 * H + j] }
+            rk_tanh(c, squashed, Int64(H))
+            for j in 0..<H { h[j] = s[3 * H + j] * squashed[j] }
         }
     }
 
@@ -198,11 +196,9 @@ struct GRUKernel: CellKernel {
         for b in step.active {
             let gx = step.gateInput(b), gh = step.recurrent(b), h = step.state.hidden.pointer + b * H
             let s = step.cellValues(b)
-            for j in 0..<H {
-                s[j] = sigmoid(gx[j] + gh[j] + bias[j])
-                s[H + j] = sigmoid(gx[H + j] + gh[H + j] + bias[H + j])
-                s[3 * H + j] = resetAfter ? gh[2 * H + j] + bias[2 * H + j] : s[j] * h[j]
-            }
+            for j in 0..<2 * H { s[j] = gx[j] + gh[j] + bias[j] }
+            rk_sigmoid(s, s, Int64(2 * H))
+            for j in 0..<H { s[3 * H + j] = resetAfter ? gh[2 * H + j] + bias[2 * H + j] : s[j] * h[j] }
         }
         if !resetAfter {
             // W_hn (r * h) for all rows at once; rows that are not active read zeros.
@@ -213,13 +209,15 @@ struct GRUKernel: CellKernel {
         }
         for b in step.active {
             let gx = step.gateInput(b), gh = step.recurrent(b), h = step.state.hidden.pointer + b * H
-            let s = step.cellValues(b)
+            let s = step.cellValues(b), candidate = s + 2 * H
             for j in 0..<H {
-                let reset = s[j], update = s[H + j]
-                let hiddenPart = resetAfter ? reset * s[3 * H + j] : gh[2 * H + j] + bias[2 * H + j]
-                let candidate = tanhf(gx[2 * H + j] + hiddenPart)
-                s[2 * H + j] = candidate
-                h[j] = (1 - update) * candidate + update * h[j]
+                let hiddenPart = resetAfter ? s[j] * s[3 * H + j] : gh[2 * H + j] + bias[2 * H + j]
+                candidate[j] = gx[2 * H + j] + hiddenPart
+            }
+            rk_tanh(candidate, candidate, Int64(H))
+            for j in 0..<H {
+                let update = s[H + j]
+                h[j] = (1 - update) * candidate[j] + update * h[j]
             }
         }
     }

@@ -38,42 +38,56 @@ struct SequenceKernel {
     /// Runs the sequence. `weights`: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H]
     /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM).
     func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor]) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved) {
-        let rows = batch * time, width = gateWidth
-        let saved = Saved(
-            gateInputs: FloatBuffer(count: rows * width),
-            cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
-            hiddenBefore: FloatBuffer(count: rows * hidden),
-            cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
-        let y = FloatBuffer(count: rows * hidden)
-        let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
+        let saved = makeSaved()
+        let y = FloatBuffer(count: batch * time * hidden)
+        let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
         withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
-            let (xp, h0p, c0p, wIH, wHH, bIH, bHH) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-            state.hidden.pointer.update(from: h0p, count: batch * hidden)
-            if let c = state.cell, c0 != nil { c.pointer.update(from: c0p, count: batch * hidden) }
-            // The input projection of every step at once.
-            let gx = saved.gateInputs.pointer
-            Kernels.gemm(transB: true, m: rows, n: width, k: input, xp, lda: input, wIH, ldb: input, gx, ldc: width)
-            addRowBias(bIH, to: gx, rows: rows, width: width)
-            for k in 0..<time {
-                let t = timeAt(k)
-                let active = activeRows(at: t)
-                if active.isEmpty { continue }
-                for b in active {
-                    let r = b * time + t
-                    (saved.hiddenBefore.pointer + r * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
-                    if let before = saved.cellBefore, let c = state.cell {
-                        (before.pointer + r * hidden).update(from: c.pointer + b * hidden, count: hidden)
-                    }
-                }
-                cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, state: state,
-                                             hiddenWeight: wHH, hiddenBias: bHH))
-                for b in active {
-                    (y.pointer + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
-                }
-            }
+            state.hidden.pointer.update(from: p[1], count: batch * hidden)
+            if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
+            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), saved: saved, state: state, y: y.pointer)
         }
         return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
                 state.cell?.tensor([batch, hidden]), saved)
+    }
+
+    func makeSaved() -> Saved {
+        let rows = batch * time
+        return Saved(
+            gateInputs: FloatBuffer(count: rows * gateWidth),
+            cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
+            hiddenBefore: FloatBuffer(count: rows * hidden),
+            cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
+    }
+
+    /// The time loop on caller-owned memory, allocating nothing but the list of active rows:
+    /// `state` holds h0 (and c0) on entry and h_n (and c_n) on exit; y [B, T, H] receives the
+    /// outputs of active steps (the caller zeroes it once if lengths vary).
+    func run(x: UnsafePointer<Float>, weights: (inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
+                                              inputBias: UnsafePointer<Float>, hiddenBias: UnsafePointer<Float>),
+             saved: Saved, state: StateBuffers, y: UnsafeMutablePointer<Float>) {
+        let rows = batch * time, width = gateWidth
+        // The input projection of every step at once.
+        let gx = saved.gateInputs.pointer
+        Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
+        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+        let everyRow = Array(0..<batch)
+        for k in 0..<time {
+            let t = timeAt(k)
+            let active = lengths.allSatisfy({ t < $0 }) ? everyRow : activeRows(at: t)
+            if active.isEmpty { continue }
+            for b in active {
+                let r = b * time + t
+                (saved.hiddenBefore.pointer + r * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
+                if let before = saved.cellBefore, let c = state.cell {
+                    (before.pointer + r * hidden).update(from: c.pointer + b * hidden, count: hidden)
+                }
+            }
+            cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, state: state,
+                                         hiddenWeight: weights.hiddenWeight, hiddenBias: weights.hiddenBias))
+            for b in active {
+                (y + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
+            }
+        }
     }
 
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and

@@ -1,0 +1,185 @@
+import Foundation
+
+/// What a language model is made of and how it reads text. Stored in the model file.
+public struct LanguageModelConfiguration: Codable, Sendable {
+    public var tokenizer = Tokenizer(level: .char)
+    /// The vocabulary's size cap, the unknown token included (nil: every training token).
+    public var maximumVocabulary: Int? = nil
+    public var cell: CellKind = .lstm
+    public var embeddingSize = 64
+    public var hiddenSize = 256
+    public var numLayers = 2
+    public var dropout: Float = 0
+    /// Steps of truncated backpropagation through time: the length of each training window.
+    public var sequenceLength = 100
+    public var learningRate = 0.002
+    /// Share the embedding table with the output layer when the embedding and hidden sizes agree.
+    public var tieWeights = true
+
+    public init() {}
+
+    public func validate() throws {
+        for (value, name) in [(embeddingSize, "embedding size"), (hiddenSize, "hidden size"), (numLayers, "layer count"),
+                              (sequenceLength, "sequence length")] where value < 1 {
+            throw RecurrentError.invalidArgument("the \(name) must be positive, got \(value)")
+        }
+        if let maximumVocabulary, maximumVocabulary < 2 {
+            throw RecurrentError.invalidArgument("the vocabulary cap must leave room beside the unknown token, got \(maximumVocabulary)")
+        }
+    }
+}
+
+/// Cross-entropy of a text under a model, in the units people quote.
+public struct LanguageModelEvaluation: Codable, Sendable {
+    /// Tokens predicted.
+    public var tokens: Int
+    /// Mean negative log-likelihood, in nats per token.
+    public var crossEntropy: Double
+    public var level: Tokenizer.Level
+
+    public init(tokens: Int, crossEntropy: Double, level: Tokenizer.Level) {
+        self.tokens = tokens
+        self.crossEntropy = crossEntropy
+        self.level = level
+    }
+
+    /// Bits per character (per byte at byte level); nil at word level.
+    public var bitsPerCharacter: Double? { level == .word ? nil : crossEntropy / log(2) }
+    /// e^cross-entropy; word level only.
+    public var perplexity: Double? { level == .word ? exp(crossEntropy) : nil }
+
+    /// "1.234 bits per character" or "perplexity 123.4".
+    public var summary: String {
+        if let perplexity { return String(format: "perplexity %.2f", perplexity) }
+        return String(format: "%.4f bits per %@", bitsPerCharacter ?? 0, level == .byte ? "byte" : "character")
+    }
+
+    /// One JSON line: {"tokens": N, "cross_entropy": .., "bits_per_char": ..} or "perplexity".
+    public var jsonLine: String {
+        var fields = ["\"tokens\": \(tokens)", "\"cross_entropy\": \(crossEntropy)"]
+        if let bitsPerCharacter { fields.append("\"bits_per_char\": \(bitsPerCharacter)") }
+        if let perplexity { fields.append("\"perplexity\": \(perplexity)") }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+}
+
+public struct LanguageModelReport: Sendable {
+    public var history: TrainingHistory
+    public var trainingTokens: Int
+    /// On the validation text, with the model kept (nil without validation text).
+    public var validation: LanguageModelEvaluation?
+}
+
+/// A character-, byte- or word-level language model: the network, its tokenizer and its
+/// vocabulary, trained by truncated backpropagation through time.
+public final class LanguageModel {
+    public let model: Model
+    public let network: LanguageModelNetwork
+    public let configuration: LanguageModelConfiguration
+    public let vocabulary: Vocabulary
+    public var tokenizer: Tokenizer { configuration.tokenizer }
+
+    init(model: Model, network: LanguageModelNetwork, configuration: LanguageModelConfiguration, vocabulary: Vocabulary) {
+        self.model = model
+        self.network = network
+        self.configuration = configuration
+        self.vocabulary = vocabulary
+    }
+
+    /// Loads a model written by `train` and `model.save(to:)`.
+    public convenience init(contentsOf path: String) throws {
+        let model = try Model(contentsOf: path)
+        guard model.metadata["task"] == "language-model", let network = model.layer as? LanguageModelNetwork else {
+            throw RecurrentError.invalidFile(path: path, reason: "not a language model (task is \"\(model.metadata["task"] ?? "none")\")")
+        }
+        guard let configuration = try model.metadata("language_model", as: LanguageModelConfiguration.self),
+              let vocabulary = try model.metadata("vocabulary", as: Vocabulary.self) else {
+            throw RecurrentError.invalidFile(path: path, reason: "the language model has no tokenizer settings or vocabulary in its metadata")
+        }
+        guard vocabulary.count == network.architecture.vocabularySize else {
+            throw RecurrentError.invalidFile(path: path,
+                reason: "the vocabulary has \(vocabulary.count) tokens but the network \(network.architecture.vocabularySize)")
+        }
+        self.init(model: model, network: network, configuration: configuration, vocabulary: vocabulary)
+    }
+
+    /// Learns from `training` texts (joined by newlines into one stream), validating on
+    /// `validation` after every epoch and when a limit stops the run; the best validated
+    /// parameters are kept. Windows are read in order (no shuffle), each of the
+    /// `options.batchSize` rows continuing its own stretch of text with the state carried over.
+    public static func train(training: [String], validation: [String], configuration: LanguageModelConfiguration,
+                             options: TrainingOptions, progress: ProgressReporter? = nil) throws -> (LanguageModel, LanguageModelReport) {
+        let c = configuration
+        try c.validate()
+        let trainingTokens = c.tokenizer.tokenize(training.joined(separator: "\n"))
+        let vocabulary = Vocabulary(counting: trainingTokens, maximumSize: c.maximumVocabulary)
+        let streams = TokenStreams(ids: vocabulary.ids(trainingTokens), streams: options.batchSize, windowLength: c.sequenceLength)
+        guard streams.windowCount > 0 else {
+            throw RecurrentError.invalidArgument(
+                "the training text has \(trainingTokens.count) tokens, too few for \(options.batchSize) rows of a batch (each needs at least 2)")
+        }
+        let architecture = LanguageModelArchitecture(
+            vocabularySize: vocabulary.count, embeddingSize: c.embeddingSize, cell: c.cell, hiddenSize: c.hiddenSize,
+            numLayers: c.numLayers, dropout: c.dropout, tiedWeights: c.tieWeights && c.embeddingSize == c.hiddenSize)
+        try architecture.validate()
+        let network = LanguageModelNetwork(architecture, seed: options.seed)
+        let languageModel = LanguageModel(model: Model(network), network: network, configuration: c, vocabulary: vocabulary)
+
+        let validationIDs = validation.isEmpty ? [] : vocabulary.ids(c.tokenizer.tokenize(validation.joined(separator: "\n")))
+        let validationStreams = validationIDs.count < 2 ? nil : TokenStreams(
+            ids: validationIDs, streams: min(options.batchSize, validationIDs.count / (c.sequenceLength + 1)), windowLength: c.sequenceLength)
+
+        var trainerOptions = options
+        trainerOptions.shuffle = false
+        let trainer = Trainer(optimizer: try Adam(network.parameters, learningRate: c.learningRate), options: trainerOptions, progress: progress)
+        var state: RecurrentLayer.State? = nil
+        let history = try trainer.fit(sampleCount: streams.windowCount * streams.streams, loss: { batch in
+            // Batch k holds samples kB..<(k+1)B: window k of every row.
+            let window = (batch.first ?? 0) / streams.streams
+            if window == 0 { state = nil }
+            let (inputs, targets) = streams.window(window)
+            let result = network.run(Variable(inputs), state: state)
+            state = result.state.detached()
+            return try crossEntropy(logits: result.logits, targets: targets)
+        }, validationLoss: validationStreams.map { held in { try languageModel.evaluate(held).crossEntropy } })
+
+        languageModel.model.metadata["task"] = "language-model"
+        try languageModel.model.setMetadata("language_model", c)
+        try languageModel.model.setMetadata("vocabulary", vocabulary)
+        try languageModel.model.setMetadata("training", history)
+        // The Trainer kept the parameters of the best validation, so that figure is the model's.
+        let figures = try validationStreams.map { held -> LanguageModelEvaluation in
+            guard let best = history.validationLoss.filter(\.isFinite).min() else { return try languageModel.evaluate(held) }
+            return LanguageModelEvaluation(tokens: held.streams * held.predictedPerRow, crossEntropy: best, level: c.tokenizer.level)
+        }
+        if let figures { try languageModel.model.setMetadata("validation", figures) }
+        return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures))
+    }
+
+    /// Cross-entropy of `text`, read in `streams` rows (default: up to 32, each at least a
+    /// window long) with the state carried across windows. Tokens the vocabulary lacks count as
+    /// the unknown token.
+    public func evaluate(_ text: String, streams: Int? = nil) throws -> LanguageModelEvaluation {
+        let ids = vocabulary.ids(tokenizer.tokenize(text))
+        guard ids.count >= 2 else {
+            throw RecurrentError.invalidArgument("the text has \(ids.count) token\(ids.count == 1 ? "" : "s"); evaluation needs at least 2")
+        }
+        let rows = streams ?? min(32, max(1, ids.count / (configuration.sequenceLength + 1)))
+        return try evaluate(TokenStreams(ids: ids, streams: rows, windowLength: configuration.sequenceLength))
+    }
+
+    func evaluate(_ streams: TokenStreams) throws -> LanguageModelEvaluation {
+        var state: RecurrentLayer.State? = nil
+        var total = 0.0, count = 0
+        try GradientMode.withoutRecording {
+            for k in 0..<streams.windowCount {
+                let (inputs, targets) = streams.window(k)
+                let result = network.run(Variable(inputs), state: state)
+                state = result.state
+                total += Double(try crossEntropy(logits: result.logits, targets: targets, reduction: .sum).value.scalar)
+                count += targets.count
+            }
+        }
+        return LanguageModelEvaluation(tokens: count, crossEntropy: total / Double(max(count, 1)), level: tokenizer.level)
+    }
+}

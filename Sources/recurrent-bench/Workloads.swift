@@ -1,0 +1,95 @@
+// The shared recurrent workloads (workloads.json): training, inference and streaming throughput,
+// exactly as the anchors' scripts measure them.
+import Foundation
+import Recurrent
+
+struct Workload: Decodable {
+    var name: String
+    var cell: CellKind
+    var input: Int
+    var hidden: Int
+    var layers: Int
+    var seq: Int
+    var batch: Int
+}
+
+struct WorkloadFile: Decodable {
+    var workloads: [Workload]
+}
+
+/// Runs every workload (or those named in --only a,b) and prints one JSON line each.
+func runWorkloads(_ options: Options) throws {
+    let threads = try options.int("threads", default: 2)
+    Parallel.threadCount = threads
+    let path = options.values["workloads"] ?? "../shared/bench/workloads.json"
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw BenchError.usage("cannot read \(path) (pass --workloads PATH)")
+    }
+    let file = try JSONDecoder().decode(WorkloadFile.self, from: data)
+    let only = options.values["only"].map { Set($0.split(separator: ",").map(String.init)) }
+    for workload in file.workloads where only?.contains(workload.name) ?? true {
+        try measure(workload, threads: threads)
+    }
+}
+
+func measure(_ w: Workload, threads: Int) throws {
+    let (B, T, I, H) = (w.batch, w.seq, w.input, w.hidden)
+    let recurrent = RecurrentLayer(RecurrentConfiguration(cell: w.cell, inputSize: I, hiddenSize: H, numLayers: w.layers), seed: 0)
+    let head = Dense(inputSize: H, outputSize: I, seed: 1)
+    let parameters = recurrent.parameters + head.parameters
+    let optimizer = try Adam(parameters, learningRate: 1e-3)
+    var rng = SplitMix64(seed: 2)
+    let x = Tensor.normal(shape: [B, T, I], using: &rng), target = Tensor.normal(shape: [B, T, I], using: &rng)
+    let reps = H >= 1024 ? 5 : 10
+
+    func trainStep() {
+        optimizer.zeroGrad()
+        let prediction = head(recurrent(Variable(x)))
+        guard let loss = try? Loss.meanSquaredError(prediction, target) else { return }
+        loss.backward()
+        clipGradientNorm(parameters, maxNorm: 1)
+        optimizer.step()
+    }
+    let rssBefore = peakResidentMegabytes()
+    let train = bestTime(budget: 0, minimumRepeats: reps, trainStep)
+    let rssTrain = peakResidentMegabytes()
+    let infer = bestTime(budget: 0, minimumRepeats: reps) {
+        _ = GradientMode.withoutRecording { recurrent(Variable(x)) }
+    }
+    let x1 = Tensor.normal(shape: [1, I], using: &rng)
+    let streamer = try RecurrentStream(recurrent)
+    let stream = x1.scalars.withUnsafeBufferPointer { input in
+        bestTime(budget: 0, minimumRepeats: 3) {
+            streamer.reset()
+            for _ in 0..<100 { streamer.step(input.baseAddress!) }
+        }
+    }
+    // What training must hold: parameters, gradients, Adam's two moments, and the activations
+    // the backward pass keeps (per layer: gate inputs, cell values, states entering each step,
+    // the output; the head's output and its gradient).
+    let parameterCount = parameters.reduce(0) { $0 + $1.value.count }
+    let savedPerUnit: Int
+    switch w.cell {
+    case .lstm: savedPerUnit = 4 + 5 + 2 + 1
+    case .gru: savedPerUnit = 3 + 4 + 1 + 1
+    case .rnn: savedPerUnit = 1 + 1 + 1 + 1
+    }
+    let activations = w.layers * B * T * H * savedPerUnit + 2 * B * T * I
+    let modelBytes = Double(4 * (4 * parameterCount + activations)) / 1_048_576
+    printJSON([
+        "system": "recurrent", "threads": threads, "workload": w.name,
+        "train_steps_per_s": (Double(B * T) / train).rounded(),
+        "infer_steps_per_s": (Double(B * T) / infer).rounded(),
+        "stream_step_us": stream / 100 * 1e6,
+        "peak_rss_mb": rssTrain, "rss_before_train_mb": rssBefore,
+        "training_state_mb": modelBytes,
+    ])
+}
+
+/// The process's peak resident set so far (VmHWM), in MB; 0 where /proc is not there.
+func peakResidentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kilobytes / 1024
+}

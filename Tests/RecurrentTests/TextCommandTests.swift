@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// `recurrent text ...` through the built binary, on excerpts of the bundled plays.
+final class TextCommandTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-text-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("plays"), withIntermediateDirectories: true)
+        for (name, size) in [("hamlet", 30_000), ("macbeth", 6_000)] {
+            try playExcerpt(name, characters: size).write(to: folder.appendingPathComponent("plays/\(name).txt"), atomically: true, encoding: .utf8)
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func train(level: String, extra: [String] = []) throws -> String {
+        let model = path("\(level).model")
+        let result = try runCLI(["text", "train", path("plays"), "--level", level, "--hidden", "32", "--layers", "1", "--seq-len", "32",
+                                 "--batch-size", "8", "--epochs", "2", "--learning-rate", "0.01", "--validation-fraction", "0.5",
+                                 "-o", model] + extra)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("2 files: 1 for training, 1 for validation"), result.stderr)
+        return model
+    }
+
+    func testCharacterModelTrainsEvaluatesGeneratesAndCompletes() throws {
+        let model = try train(level: "char", extra: ["--embedding", "16"])
+        let evaluation = try runCLI(["text", "evaluate", model, path("plays/macbeth.txt"), "--json"])
+        XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        let last = try XCTUnwrap(evaluation.stdout.split(separator: "\n").last)
+        let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Double])
+        let crossEntropy = try XCTUnwrap(figures["cross_entropy"]), bits = try XCTUnwrap(figures["bits_per_char"])
+        XCTAssertEqual(bits, crossEntropy / log(2), accuracy: 1e-9)
+        XCTAssertGreaterThan(figures["tokens"] ?? 0, 5_000)
+        XCTAssertLessThan(bits, 4.5, "a trained model beats guessing among ~60 characters (5.9 bits)")
+        XCTAssertNil(figures["perplexity"])
+
+        let generated = try runCLI(["text", "generate", model, "--prompt", "HAMLET.", "--length", "60", "--temperature", "0.7", "--top-k", "10", "--seed", "4"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        XCTAssertTrue(generated.stdout.hasPrefix("HAMLET."), generated.stdout)
+        XCTAssertEqual(generated.stdout.unicodeScalars.count, "HAMLET.".count + 60 + 1)
+
+        let completed = try runCLI(["text", "complete", model, "Good my lo", "--top", "3", "--json"])
+        XCTAssertEqual(completed.status, 0, completed.stderr)
+        let line = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(completed.stdout.utf8)) as? [String: Any])
+        let completions = try XCTUnwrap(line["completions"] as? [[String: Any]])
+        XCTAssertEqual(completions.count, 3)
+        XCTAssertTrue(completions.allSatisfy { ($0["text"] as? String)?.hasPrefix("lo") ?? false }, "\(completions)")
+    }
+
+    func testWordModelGivesNextWordsWithPerplexity() throws {
+        let model = try train(level: "word", extra: ["--lowercase", "--max-vocabulary", "500"])
+        let info = try runCLI(["info", model])
+        XCTAssertTrue(info.stdout.contains("weight tied to the embedding"), info.stdout)
+        let evaluation = try runCLI(["text", "evaluate", model, path("plays/macbeth.txt"), "--json"])
+        let last = try XCTUnwrap(evaluation.stdout.split(separator: "\n").last)
+        let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Double])
+        XCTAssertEqual(figures["perplexity"] ?? 0, exp(figures["cross_entropy"] ?? 0), accuracy: 1e-6)
+        XCTAssertLessThan(figures["perplexity"] ?? .infinity, 500, "beats a uniform guess over the vocabulary")
+        let completed = try runCLI(["text", "complete", model, "I am going to", "--top", "4"])
+        XCTAssertEqual(completed.status, 0, completed.stderr)
+        let lines = completed.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        let probabilities = lines.compactMap { Double($0.split(separator: " ").last ?? "") }
+        XCTAssertEqual(probabilities, probabilities.sorted(by: >))
+        XCTAssertFalse(completed.stdout.contains("<unk>"))
+        // Interactive: one set of candidates per line read.
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("recurrent")
+        process.arguments = ["text", "complete", model, "--top", "2"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        input.fileHandleForWriting.write(Data("to be or not\nwhat is\n".utf8))
+        input.fileHandleForWriting.closeFile()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(printed.split(separator: "\n").count, 4, printed)
+    }
+
+    func testBadInputsFailWithOneLine() throws {
+        let output = path("out.model")
+        try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
+        try assertFails(["text", "train", path("empty-folder"), "--level", "char", "-o", output],
+                            mentioning: ["empty-folder", "no .txt files"], leavesNo: output)
+        try Data("Fair is foul\nand foul is \u{E9}".utf8.dropLast()).write(to: URL(fileURLWithPath: path("latin.txt")))
+        try assertFails(["text", "train", path("latin.txt"), "--level", "char", "-o", output],
+                            mentioning: ["latin.txt", "line 2, column 13", "not UTF-8"], leavesNo: output)
+        try "\n  \n".write(toFile: path("blank.txt"), atomically: true, encoding: .utf8)
+        try assertFails(["text", "train", path("blank.txt"), "--level", "char", "-o", output], mentioning: ["empty"], leavesNo: output)
+
+        let model = try train(level: "char", extra: ["--embedding", "8", "--epochs", "1"])
+        try assertFails(["text", "generate", model, "--temperature", "0"], mentioning: ["temperature must be positive"])
+        try assertFails(["text", "generate", model, "--temperature=-1"], mentioning: ["temperature must be positive"])
+        try assertFails(["text", "generate", model, "--prompt", "\u{1F600}\u{1F600}"], mentioning: ["knows none of its characters"])
+        try assertFails(["text", "complete", model, "\u{1F600}"], mentioning: ["knows none of its characters"])
+        try assertFails(["text", "evaluate", model, path("latin.txt")], mentioning: ["latin.txt", "not UTF-8"])
+        try assertFails(["text", "evaluate", path("plays/hamlet.txt"), path("plays/hamlet.txt")], mentioning: ["hamlet.txt"])
+    }
+}
