@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Recurrent
 
-extension Tokenizer.Level: ExpressibleByArgument {}
 
 struct TextCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
