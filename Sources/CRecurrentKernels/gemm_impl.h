@@ -12,6 +12,9 @@
 //   RK_NB            columns of one packed B block (RK_KC x RK_NB stays in L2)
 //   RK_MB            rows of one packed A block (RK_MB x RK_KC stays in L3)
 //   RK_DOT_M         largest M for which A * B^T is computed by dot products instead of packing
+//   RK_DJ<R>, RK_DU<R>  dot-product tiles for R = 1, 2, 4 rows (columns, accumulators per column)
+//   RK_SJ<R>, RK_SU<R>, RK_SPF  the same when B is larger than RK_DOT_CACHED floats, and how far
+//                    ahead (floats) those prefetch B
 //   RK_STREAM_M      largest M for which A * B reads B in place instead of packing it
 //
 // Everything is in terms of row-major C = alpha * op(A) * op(B) + beta * C. Vectors run along the
@@ -86,6 +89,11 @@ RK_INLINE void FN(micro_body)(const int R, const int W, int kc, const float *res
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < W; v++) acc[i][v] = (VF)0.0f;
+    // The tile of C is needed only at the end: start fetching it now.
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+        for (int l = 0; l < W * RK_VL; l += 16) __builtin_prefetch(c + i * ldc + l, 1, 3);
 
 #pragma clang loop unroll_count(4)
     for (int k = 0; k < kc; k++) {
@@ -347,21 +355,53 @@ RK_INLINE void FN(store_scalar)(float *c, float s, float alpha, float beta, int 
     *c = r;
 }
 
+// The sum of the lanes of one vector, by the same tree reduce_lanes uses for each of its sums
+// (lane l with lane l + half, halving each step), so the two give identical results.
+RK_INLINE float FN(reduce_one)(VF x) {
+    float t[RK_VL];
+    FN(store)(t, x);
+    for (int h = RK_VL / 2; h >= 1; h /= 2)
+        for (int l = 0; l < h; l++) t[l] = t[l] + t[l + h];
+    return t[0];
+}
+
 // A * B^T for few rows, by dot products along K (both operands contiguous along K, nothing
-// packed): C[i, j] (op)= alpha * dot(a row i, b row j) for R rows i and RK_VL / R columns j.
-// Lane l of an accumulator sums k = l, l + RK_VL, ...; the lanes are then summed by
-// reduce_lanes and the last K % RK_VL products added in order.
-RK_INLINE void FN(dot_body)(const int R, int K, const float *a, int64_t lda, const float *b,
-                            int64_t ldb, float *c, int64_t ldc, int ncols, float alpha,
-                            float beta, int mode) {
-    const int J = RK_VL / R;
+// packed): C[i, j] (op)= alpha * dot(a row i, b row j) for R rows i and J columns j.
+// Each dot product has U accumulators: lane l of accumulator u sums k = l + u * RK_VL modulo
+// U * RK_VL, in order (a last partial group of vectors goes to the first accumulators); the U
+// accumulators are added pairwise, their lanes summed by a fixed tree, and the last K % RK_VL
+// products added in order.
+RK_INLINE void FN(dot_body)(const int R, const int J, const int U, const int PF, int K, const float *a,
+                            int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+                            int ncols, float alpha, float beta, int mode) {
     const float *bj[RK_VL];
     for (int j = 0; j < J; j++) bj[j] = b + (int64_t)(j < ncols ? j : ncols - 1) * ldb;
-    VF acc[RK_VL];
+    VF acc[4][RK_VL][4];
 #pragma clang loop unroll(full)
-    for (int q = 0; q < RK_VL; q++) acc[q] = (VF)0.0f;
+    for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < J; j++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < U; u++) acc[i][j][u] = (VF)0.0f;
     int k = 0;
-    for (; k + RK_VL <= K; k += RK_VL) {
+    for (; k + U * RK_VL <= K; k += U * RK_VL) {
+#pragma clang loop unroll(full)
+        for (int u = 0; u < U; u++) {
+            VF av[4];
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) av[i] = FN(load)(a + i * lda + k + u * RK_VL);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < J; j++) {
+                if (PF) __builtin_prefetch(bj[j] + k + u * RK_VL + PF, 0, 0);
+                VF bv = FN(load)(bj[j] + k + u * RK_VL);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < R; i++) acc[i][j][u] = av[i] * bv + acc[i][j][u];
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int u = 0; u < U - 1; u++) {
+        if (k + RK_VL > K) break;
         VF av[4];
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) av[i] = FN(load)(a + i * lda + k);
@@ -369,11 +409,24 @@ RK_INLINE void FN(dot_body)(const int R, int K, const float *a, int64_t lda, con
         for (int j = 0; j < J; j++) {
             VF bv = FN(load)(bj[j] + k);
 #pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) acc[i * J + j] = av[i] * bv + acc[i * J + j];
+            for (int i = 0; i < R; i++) acc[i][j][u] = av[i] * bv + acc[i][j][u];
         }
+        k += RK_VL;
     }
-    float sums[RK_VL];
-    FN(store)(sums, FN(reduce_lanes)(acc));
+    VF sum[4 * RK_VL];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < J; j++) {
+            VF v = acc[i][j][0];
+            if (U == 2) v = acc[i][j][0] + acc[i][j][1];
+            if (U == 4) v = (acc[i][j][0] + acc[i][j][1]) + (acc[i][j][2] + acc[i][j][3]);
+            sum[i * J + j] = v;
+        }
+    float sums[4 * RK_VL];
+    if (R * J == RK_VL) FN(store)(sums, FN(reduce_lanes)(sum));
+    else
+        for (int q = 0; q < R * J; q++) sums[q] = FN(reduce_one)(sum[q]);
     for (int i = 0; i < R; i++) {
         for (int j = 0; j < ncols; j++) {
             float s = sums[i * J + j];
@@ -383,16 +436,29 @@ RK_INLINE void FN(dot_body)(const int R, int K, const float *a, int64_t lda, con
     }
 }
 
+// Tiles for 1, 2 and 4 rows: RK_DJ<R> columns and RK_DU<R> accumulators per dot product while B
+// fits in cache; RK_SJ<R>, RK_SU<R> and a software prefetch RK_SPF floats ahead when B streams
+// from memory (fewer rows of B at a time keep the hardware prefetchers on track).
 #define RK_DOT(R)                                                                                  \
     static void FN(dot_##R)(int K, const float *a, int64_t lda, const float *b, int64_t ldb,      \
                             float *c, int64_t ldc, int ncols, float alpha, float beta, int mode) { \
-        FN(dot_body)(R, K, a, lda, b, ldb, c, ldc, ncols, alpha, beta, mode);                     \
+        FN(dot_body)(R, RK_DJ##R, RK_DU##R, 0, K, a, lda, b, ldb, c, ldc, ncols, alpha, beta,     \
+                     mode);                                                                        \
+    }                                                                                              \
+    static void FN(dots_##R)(int K, const float *a, int64_t lda, const float *b, int64_t ldb,     \
+                             float *c, int64_t ldc, int ncols, float alpha, float beta,            \
+                             int mode) {                                                           \
+        FN(dot_body)(R, RK_SJ##R, RK_SU##R, RK_SPF, K, a, lda, b, ldb, c, ldc, ncols, alpha, beta, \
+                     mode);                                                                        \
     }
 RK_DOT(1)
 RK_DOT(2)
 RK_DOT(4)
 
-static void FN(gemm_dot)(int ta, int M, int K, float alpha, const float *A, int64_t lda,
+typedef void (*FN(dot_fn))(int, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                           int, float, float, int);
+
+static void FN(gemm_dot)(int ta, int M, int N, int K, float alpha, const float *A, int64_t lda,
                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int n0,
                          int n1, float *work) {
     if (ta) {
@@ -403,54 +469,104 @@ static void FN(gemm_dot)(int ta, int M, int K, float alpha, const float *A, int6
         lda = K;
     }
     int mode = beta == 1.0f ? RK_STORE_ADD : beta == 0.0f ? RK_STORE_SET : RK_STORE_SCALE;
+    // Decided on the whole of B, not on this call's columns, so that any split of the columns
+    // uses the same tiles.
+    int streaming = (int64_t)N * K > RK_DOT_CACHED;
     for (int i0 = 0; i0 < M;) {
         int R = M - i0 >= 4 ? 4 : M - i0 >= 2 ? 2 : 1;
-        int J = RK_VL / R;
+        int J;
+        FN(dot_fn) dot;
+        if (streaming) {
+            J = R == 4 ? RK_SJ4 : R == 2 ? RK_SJ2 : RK_SJ1;
+            dot = R == 4 ? FN(dots_4) : R == 2 ? FN(dots_2) : FN(dots_1);
+        } else {
+            J = R == 4 ? RK_DJ4 : R == 2 ? RK_DJ2 : RK_DJ1;
+            dot = R == 4 ? FN(dot_4) : R == 2 ? FN(dot_2) : FN(dot_1);
+        }
         for (int j0 = n0; j0 < n1; j0 += J) {
             int ncols = n1 - j0 < J ? n1 - j0 : J;
-            const float *a = A + (int64_t)i0 * lda;
-            const float *b = B + (int64_t)j0 * ldb;
-            float *c = C + (int64_t)i0 * ldc + j0;
-            if (R == 4) FN(dot_4)(K, a, lda, b, ldb, c, ldc, ncols, alpha, beta, mode);
-            else if (R == 2) FN(dot_2)(K, a, lda, b, ldb, c, ldc, ncols, alpha, beta, mode);
-            else FN(dot_1)(K, a, lda, b, ldb, c, ldc, ncols, alpha, beta, mode);
+            dot(K, A + (int64_t)i0 * lda, lda, B + (int64_t)j0 * ldb, ldb, C + (int64_t)i0 * ldc + j0,
+                ldc, ncols, alpha, beta, mode);
         }
         i0 += R;
     }
 }
 
-// Few rows of op(A) * B, reading B in place a whole row segment at a time: the sums for
-// R rows x ncols columns (ncols <= RK_ROWS_CB) live in an L1 buffer, and B is read along its rows,
-// which memory streams well. Same per-element arithmetic as micro_body.
-#define RK_ROWS_CB 512
+// Few rows of op(A) * B, reading B in place along its rows: the sums for R rows x ncols columns
+// (ncols <= RK_ROWS_CB) live in an L1 buffer, and four rows of B are read side by side, each
+// contiguously, which memory streams well. Same per-element arithmetic as micro_body (the
+// products for k = 0, 1, 2, ... added in order).
+#define RK_ROWS_CB 1024
 RK_INLINE void FN(rows_body)(const int R, int kc, const float *restrict a,
                              const float *restrict b, int64_t ldb, float *restrict c, int64_t ldc,
                              float alpha, float beta, int mode, int ncols, float *restrict buf) {
     int nv = (ncols + RK_VL - 1) / RK_VL;
+    int full = ncols / RK_VL;
     for (int i = 0; i < R; i++)
         for (int v = 0; v < nv; v++) FN(store)(buf + i * RK_ROWS_CB + v * RK_VL, (VF)0.0f);
-    int full = ncols / RK_VL;
-    for (int k = 0; k < kc; k++) {
+    // The columns past the last whole vector, copied to a zero-padded row per k.
+    float tail[4][RK_VL] = {{0}};
+    int k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        VF ai[4][4];
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 4; q++)
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) ai[q][i] = (VF)a[(k + q) * RK_MR + i];
+        const float *b0 = b + k * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        for (int v = 0; v <= full; v++) {
+            VF bv[4];
+            if (v < full) {
+                // The next four rows, one cache line each per 16 floats (prefetches never fault).
+                if ((v * RK_VL) % 16 == 0) {
+                    __builtin_prefetch(b0 + 4 * ldb + v * RK_VL, 0, 0);
+                    __builtin_prefetch(b1 + 4 * ldb + v * RK_VL, 0, 0);
+                    __builtin_prefetch(b2 + 4 * ldb + v * RK_VL, 0, 0);
+                    __builtin_prefetch(b3 + 4 * ldb + v * RK_VL, 0, 0);
+                }
+                bv[0] = FN(load)(b0 + v * RK_VL);
+                bv[1] = FN(load)(b1 + v * RK_VL);
+                bv[2] = FN(load)(b2 + v * RK_VL);
+                bv[3] = FN(load)(b3 + v * RK_VL);
+            } else {
+                if (full == nv) break;
+                for (int j = full * RK_VL; j < ncols; j++) {
+                    tail[0][j - full * RK_VL] = b0[j];
+                    tail[1][j - full * RK_VL] = b1[j];
+                    tail[2][j - full * RK_VL] = b2[j];
+                    tail[3][j - full * RK_VL] = b3[j];
+                }
+#pragma clang loop unroll(full)
+                for (int q = 0; q < 4; q++) bv[q] = FN(load)(tail[q]);
+            }
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) {
+                float *sp = buf + i * RK_ROWS_CB + v * RK_VL;
+                VF sum = FN(load)(sp);
+                sum = ai[0][i] * bv[0] + sum;
+                sum = ai[1][i] * bv[1] + sum;
+                sum = ai[2][i] * bv[2] + sum;
+                sum = ai[3][i] * bv[3] + sum;
+                FN(store)(sp, sum);
+            }
+        }
+    }
+    for (; k < kc; k++) {
         VF ai[4];
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) ai[i] = (VF)a[k * RK_MR + i];
         const float *bk = b + k * ldb;
-        for (int v = 0; v < full; v++) {
-            VF bv = FN(load)(bk + v * RK_VL);
-#pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) {
-                float *s = buf + i * RK_ROWS_CB + v * RK_VL;
-                FN(store)(s, ai[i] * bv + FN(load)(s));
+        for (int v = 0; v < nv; v++) {
+            VF bv;
+            if (v < full) bv = FN(load)(bk + v * RK_VL);
+            else {
+                for (int j = full * RK_VL; j < ncols; j++) tail[0][j - full * RK_VL] = bk[j];
+                bv = FN(load)(tail[0]);
             }
-        }
-        if (full < nv) {
-            float tail[RK_VL] = {0};
-            for (int j = full * RK_VL; j < ncols; j++) tail[j - full * RK_VL] = bk[j];
-            VF bv = FN(load)(tail);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
-                float *s = buf + i * RK_ROWS_CB + full * RK_VL;
-                FN(store)(s, ai[i] * bv + FN(load)(s));
+                float *sp = buf + i * RK_ROWS_CB + v * RK_VL;
+                FN(store)(sp, ai[i] * bv + FN(load)(sp));
             }
         }
     }
@@ -576,12 +692,12 @@ static size_t FN(work_floats)(int tb, int M, int K) {
     }
 }
 
-static void FN(gemm)(int ta, int tb, int M, int K, float alpha, const float *A, int64_t lda,
+static void FN(gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int n0, int n1,
                      float *work) {
     switch (FN(path)(tb, M)) {
     case RK_PATH_DOT:
-        FN(gemm_dot)(ta, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
+        FN(gemm_dot)(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
         break;
     case RK_PATH_STREAM:
         FN(gemm_stream)(ta, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);

@@ -14,3 +14,17 @@
 #undef RK_DOT_M
 #undef RK_STREAM_M
 #undef RK_ROWS_R
+#undef RK_DJ1
+#undef RK_DU1
+#undef RK_DJ2
+#undef RK_DU2
+#undef RK_DJ4
+#undef RK_DU4
+#undef RK_SJ1
+#undef RK_SU1
+#undef RK_SJ2
+#undef RK_SU2
+#undef RK_SJ4
+#undef RK_SU4
+#undef RK_SPF
+#undef RK_DOT_CACHED

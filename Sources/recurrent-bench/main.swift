@@ -3,9 +3,10 @@
 //   [workloads] [--threads N] [--only a,b] [--workloads PATH]
 //       The shared workloads of ../shared/bench/workloads.json: train, infer, stream.
 //
-//   gemm [--threads N] [--sizes 128,256,...]
-//       Square single-precision products C = A * B, best of several repeats, in GFLOP/s.
-//       Compare with Benchmarks/gemm_numpy.py N, which prints the same lines for numpy.
+//   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
+//       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square
+//       sizes by default, or the given shapes (e.g. a recurrent step, 64x1024x256 with --trans nt).
+//       Compare with Benchmarks/gemm_numpy.py N (same options), which prints the same lines for numpy.
 import Dispatch
 import Foundation
 import Recurrent
@@ -44,7 +45,8 @@ enum BenchError: Error, CustomStringConvertible {
     case usage(String)
     var description: String {
         switch self {
-        case let .usage(message): "\(message)\nusage: recurrent-bench gemm [--threads N] [--sizes 128,256,...]"
+        case let .usage(message):
+            "\(message)\nusage: recurrent-bench gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]"
         }
     }
 }
@@ -84,15 +86,36 @@ func printJSON(_ fields: KeyValuePairs<String, Any>) {
 func benchGemm(_ options: Options) throws {
     let threads = try options.int("threads", default: Parallel.threadCount)
     let sizes = try options.ints("sizes", default: [128, 256, 512, 1024, 2048])
+    let trans = options.values["trans"] ?? "nn"
+    guard ["nn", "nt", "tn", "tt"].contains(trans) else { throw BenchError.usage("--trans takes nn, nt, tn or tt") }
+    let (ta, tb) = (trans.first == "t", trans.last == "t")
+    var shapes: [(m: Int, n: Int, k: Int)] = sizes.map { ($0, $0, $0) }
+    if let text = options.values["shapes"] {
+        shapes = try text.split(separator: ",").map { item in
+            let parts = item.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 3, parts.allSatisfy({ $0 > 0 }) else {
+                throw BenchError.usage("--shapes takes MxNxK items, got \(item)")
+            }
+            return (parts[0], parts[1], parts[2])
+        }
+    }
     Parallel.threadCount = threads
     var rng = SystemRandomNumberGenerator()
-    for n in sizes {
-        let a = Tensor(shape: [n, n], scalars: (0..<(n * n)).map { _ in Float.random(in: -1...1, using: &rng) })
-        let b = Tensor(shape: [n, n], scalars: (0..<(n * n)).map { _ in Float.random(in: -1...1, using: &rng) })
-        var c = Tensor(zeros: [n, n])
-        let seconds = bestTime { Tensor.gemm(a, b, into: &c) }
-        let flops = 2.0 * Double(n) * Double(n) * Double(n)
-        printJSON(["system": "recurrent", "threads": threads, "gemm_n": n, "gflops": flops / seconds / 1e9])
+    func random(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+    for (m, n, k) in shapes {
+        let a = random(ta ? [k, m] : [m, k]), b = random(tb ? [n, k] : [k, n])
+        var c = Tensor(zeros: [m, n])
+        // Small products repeat many times: keep the budget per shape near a second either way.
+        let seconds = bestTime { Tensor.gemm(a, b, into: &c, transposeA: ta, transposeB: tb) }
+        let gflops = 2.0 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+        if options.values["shapes"] == nil {
+            printJSON(["system": "recurrent", "threads": threads, "gemm_n": n, "gflops": gflops])
+        } else {
+            printJSON(["system": "recurrent", "threads": threads, "gemm_m": m, "gemm_n": n, "gemm_k": k,
+                       "trans": trans, "gflops": gflops])
+        }
     }
 }
 

@@ -3,7 +3,6 @@ import Foundation
 import Recurrent
 
 extension Pooling: ExpressibleByArgument {}
-extension Tokenizer.Level: ExpressibleByArgument {}
 
 struct ClassifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +20,7 @@ struct ClassifyTrainCommand: ParsableCommand {
             Each row is one sequence and its label. With --text-column, the text is split into words \
             (or characters) and read through an embedding; with --features-per-step K, every column but \
             the label's is read in order as steps of K values (784 pixel columns with K = 28 are 28 rows \
-            of 28 pixels). Training stops early when the validation loss has not improved for 5 epochs. The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
+            of 28 pixels). The learning rate falls along half a cosine over the epochs, and the epoch with the lowest validation error is kept. The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
             of the rest validate (the best epoch is kept). An empty label or text, a value that is not a \
             number, a row of the wrong width or a single class stop with an error naming the file, line \
             and column.
@@ -46,8 +45,8 @@ struct ClassifyTrainCommand: ParsableCommand {
     @Flag(help: "Read each sequence in both directions.")
     var bidirectional = false
 
-    @Option(help: "How the recurrent outputs become one vector: last, mean or max (default: mean for text, last for numeric sequences).")
-    var pooling: Pooling?
+    @Option(help: "How the recurrent outputs become one vector: last, mean or max.")
+    var pooling: Pooling = .max
 
     @Option(help: "The fraction of rows kept for the test.")
     var testFraction: Double = 0.2
@@ -85,11 +84,11 @@ struct ClassifyTrainCommand: ParsableCommand {
             }
             let rows = try ClassificationRows(table: CSVTable(path: data), input: input, requireLabels: true)
             let configuration = self.configuration()
-            var options = training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
-            options.patience = 5
+            let options = training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
             note("\(rows.count) rows from \(data); \(describe(configuration, input: rows.input))")
             let (classifier, report, history) = try Classifier.train(
-                rows: rows, configuration: configuration, options: options, progress: ConsoleProgress())
+                rows: rows, configuration: configuration, options: options,
+                progress: ConsoleProgress(describeValidation: { String(format: "val error %.4f", $0) }))
             try classifier.save(to: training.output)
             print("wrote \(training.output)")
             printReport(report, title: "Test (\(report.count) rows)", json: json)
@@ -109,7 +108,7 @@ struct ClassifyTrainCommand: ParsableCommand {
         c.learningRate = training.learningRate ?? c.learningRate
         c.embeddingSize = embeddingSize ?? c.embeddingSize
         c.bidirectional = bidirectional
-        c.pooling = pooling ?? Pooling.standard(forText: textColumn != nil)
+        c.pooling = pooling
         c.testFraction = testFraction
         c.balanceClasses = balanceClasses
         return c

@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
             options.batchSize = 16
             options.seed = seed
             options.patience = 15
-            print("Training LSTM(1 -> \(configuration.hiddenSize)) + Dense on windows of \(configuration.window) years "
+            print("Training LSTM(1 -> \(configuration.hiddenSize)) + Dense on windows of \(configuration.window ?? 0) years "
                   + "(70% train, 15% validation, 15% test, in time order)")
             fflush(nil)
             let progress = ConsoleProgress()

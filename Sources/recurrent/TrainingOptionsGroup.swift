@@ -3,6 +3,7 @@ import Foundation
 import Recurrent
 
 extension CellKind: ExpressibleByArgument {}
+extension Tokenizer.Level: ExpressibleByArgument {}
 
 /// The options every `train` verb shares. Each is optional: nil means the task's own default,
 /// so that `forecast`, `text` and `classify` can pick what suits them.

@@ -141,6 +141,12 @@ final class ClassifyCommandTests: XCTestCase {
             for fragment in testCase.fragments { XCTAssertTrue(message.contains(fragment), "case \(index): \(message)") }
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad\(index).model")), "no model after an error")
         }
+        let directory = TorchFixture.directory.path
+        _ = try runCLI(["import", "torch", "\(directory)/gru_bidirectional_2layer.safetensors",
+                        "--config", "\(directory)/gru_bidirectional_2layer.json", "-o", path("gru.model")])
+        let notAClassifier = try runCLI(["classify", "predict", path("gru.model"), "some text"])
+        XCTAssertEqual(notAClassifier.status, 1)
+        XCTAssertTrue(notAClassifier.stderr.contains("gru.model: not a classifier"), notAClassifier.stderr)
         let neither = try runCLI(["classify", "train", path("x.csv"), "--label-column", "category", "-o", path("x.model")])
         XCTAssertNotEqual(neither.status, 0)
         XCTAssertTrue(neither.stderr.contains("exactly one of --text-column NAME and --features-per-step K"), neither.stderr)

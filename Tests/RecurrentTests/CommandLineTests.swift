@@ -72,7 +72,6 @@ final class CommandLineTests: XCTestCase {
 
     // MARK: - Bad input: one line naming the file and the problem, exit 1, no output left behind
 
-
     func testBadImportInputs() throws {
         let directory = TorchFixture.directory.path
         let weights = "\(directory)/lstm_1layer.safetensors", config = "\(directory)/lstm_1layer.json"
@@ -168,6 +167,25 @@ final class CommandLineTests: XCTestCase {
     }
 }
 
+extension XCTestCase {
+    /// Bad input: one line naming the file and the problem, exit 1, no output left behind.
+    func assertFails(_ arguments: [String], mentioning fragments: [String], leavesNo output: String? = nil,
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try runCLI(arguments)
+        XCTAssertNotEqual(result.status, 0, "\(arguments) should fail", file: file, line: line)
+        let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(message.hasPrefix("recurrent: error:") || message.hasPrefix("Error:"), message, file: file, line: line)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, "one line: \(message)", file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(message.contains(fragment), "\"\(fragment)\" not in: \(message)", file: file, line: line)
+        }
+        XCTAssertFalse(message.contains("Fatal error"), message, file: file, line: line)
+        if let output {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output), "\(output) was left behind", file: file, line: line)
+        }
+    }
+}
+
 // MARK: - Running the binary
 
 struct CommandResult {
@@ -206,24 +224,5 @@ final class UncheckedBox<T>: @unchecked Sendable {
     var value: T? {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); stored = newValue; lock.unlock() }
-    }
-}
-
-extension XCTestCase {
-    /// Bad input: one line naming the file and the problem, exit 1, no output left behind.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], leavesNo output: String? = nil,
-                     file: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try runCLI(arguments)
-        XCTAssertNotEqual(result.status, 0, "\(arguments) should fail", file: file, line: line)
-        let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("recurrent: error:") || message.hasPrefix("Error:"), message, file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "one line: \(message)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(fragment)\" not in: \(message)", file: file, line: line)
-        }
-        XCTAssertFalse(message.contains("Fatal error"), message, file: file, line: line)
-        if let output {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: output), "\(output) was left behind", file: file, line: line)
-        }
     }
 }

@@ -123,7 +123,8 @@ final class KernelTests: XCTestCase {
         // Batch x 4*hidden x hidden, forward (A * W^T, A * W) and backward (dY^T * X, dY * W).
         forEachInstructionSet { isa in
             var rng = SplitMix64(seed: 7)
-            for (batch, hidden) in [(1, 64), (2, 64), (5, 128), (8, 96), (16, 256), (33, 64), (64, 128)] {
+            // (1, 512) and (3, 512): B of a million values, read by the streaming tiles.
+            for (batch, hidden) in [(1, 64), (2, 64), (5, 128), (8, 96), (16, 256), (33, 64), (64, 128), (1, 512), (3, 512)] {
                 let n = 4 * hidden
                 for (ta, tb) in [(false, true), (false, false), (true, false), (false, true)] {
                     let problem = Problem(m: ta ? n : batch, n: ta ? hidden : n, k: ta ? batch : hidden,
@@ -248,11 +249,28 @@ final class KernelTests: XCTestCase {
     func testGemmSplitsFollowTheShape() {
         XCTAssertEqual(Kernels.split(m: 8, n: 64, k: 64, threads: 2), .none)
         XCTAssertEqual(Kernels.split(m: 64, n: 1024, k: 256, threads: 1), .none)
-        XCTAssertEqual(Kernels.split(m: 64, n: 1024, k: 256, threads: 2), .columns(parts: 2, chunk: 512))
-        XCTAssertEqual(Kernels.split(m: 1, n: 4096, k: 1024, threads: 2), .columns(parts: 2, chunk: 2048))
-        XCTAssertEqual(Kernels.split(m: 5000, n: 64, k: 256, threads: 2), .rows(parts: 2, chunk: 2520))
-        // Uneven columns: parts end on whole tiles.
-        XCTAssertEqual(Kernels.split(m: 300, n: 1000, k: 300, threads: 2), .columns(parts: 2, chunk: 512))
+        XCTAssertEqual(Kernels.split(m: 64, n: 1024, k: 256, threads: 2), .columns(parts: 2))
+        XCTAssertEqual(Kernels.split(m: 1, n: 4096, k: 1024, threads: 2), .columns(parts: 2))
+        XCTAssertEqual(Kernels.split(m: 5000, n: 64, k: 256, threads: 2), .rows(parts: 2))
+        XCTAssertEqual(Kernels.split(m: 700, n: 40, k: 300, threads: 3), .rows(parts: 3))
+        // Too narrow and too short to share: one thread.
+        XCTAssertEqual(Kernels.split(m: 30, n: 40, k: 5000, threads: 2), .none)
+        // Cuts: near the middle, on whole tiles, every part non-empty.
+        func cuts(_ extent: Int, _ parts: Int, _ grain: Int) -> [Int] {
+            (0...parts).map { Kernels.cut($0, of: extent, parts: parts, grain: grain) }
+        }
+        XCTAssertEqual(cuts(1024, 2, 32), [0, 512, 1024])
+        XCTAssertEqual(cuts(1000, 2, 32), [0, 512, 1000])
+        XCTAssertEqual(cuts(130, 2, 32), [0, 64, 130])
+        XCTAssertEqual(cuts(5000, 2, 24), [0, 2496, 5000])
+        XCTAssertEqual(cuts(700, 3, 24), [0, 240, 456, 700])
+        for extent in 64...700 {
+            for parts in 2...max(2, min(8, extent / 32)) where extent >= parts * 32 {
+                let c = cuts(extent, parts, 32)
+                XCTAssertTrue(zip(c, c.dropFirst()).allSatisfy { $0 < $1 }, "\(extent) in \(parts): \(c)")
+                XCTAssertTrue(c.dropLast().allSatisfy { $0 % 32 == 0 }, "\(extent) in \(parts): \(c)")
+            }
+        }
     }
 
     // MARK: - Gate nonlinearities

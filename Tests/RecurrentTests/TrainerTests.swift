@@ -36,7 +36,8 @@ final class TrainerTests: XCTestCase {
             for key in a.keys {
                 XCTAssertEqual(a[key]?.scalars, b[key]?.scalars, "\(key) differs between two runs with seed 7 on \(threads) threads")
             }
-            XCTAssertNotEqual(a["1.weight"]?.scalars, c["1.weight"]?.scalars, "another seed should give another model")
+            XCTAssertFalse(a.isEmpty)
+            XCTAssertTrue(a.keys.contains { a[$0]?.scalars != c[$0]?.scalars }, "another seed should give another model")
         }
     }
 

@@ -30,6 +30,15 @@ const char *rk_isa_name(void);
 /// cannot run it or the name is unknown.
 int rk_force_isa(const char *name);
 
+/// One part of a job split by rk_parallel_for.
+typedef void (*rk_part_fn)(void *context, int part);
+
+/// Runs fn(context, part) for every part in [0, parts), on the calling thread and up to
+/// threads - 1 pooled worker threads, and returns when all are done. Workers stay awake briefly
+/// between jobs, so back-to-back calls do not pay for waking threads. A call made while another
+/// runs (from another thread, or from inside a part) runs all its parts on the calling thread.
+void rk_parallel_for(int parts, int threads, rk_part_fn fn, void *context);
+
 /// y = sigmoid(x), elementwise over n values (in place allowed). Relative error below 2.1e-7
 /// wherever the result is a normal float (subnormal results are within one step), exactly 0 and 1
 /// at the ends; NaN in, NaN out.

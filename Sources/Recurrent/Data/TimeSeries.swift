@@ -17,6 +17,13 @@ extension CSVTable {
     /// The values of numeric columns, one row per kept data row, under `policy` for gaps.
     /// A cell that is neither a number nor a missing marker is always an error.
     public func numericColumns(_ names: [String], missing policy: MissingValuePolicy = .refuse) throws -> [[Double]] {
+        try numericColumnsWithRows(names, missing: policy).columns
+    }
+
+    /// The same, with the indices of the data rows kept (all of them but under `.drop`), so
+    /// other columns (dates) can follow the same rows.
+    public func numericColumnsWithRows(_ names: [String], missing policy: MissingValuePolicy = .refuse) throws
+        -> (columns: [[Double]], rows: [Int]) {
         let indices = try names.map(columnIndex)
         var columns: [[Double?]] = Array(repeating: [], count: names.count)
         for (rowIndex, row) in rows.enumerated() {
@@ -38,17 +45,17 @@ extension CSVTable {
         }
         switch policy {
         case .refuse:
-            return columns.map { $0.map { $0 ?? 0 } }
+            return (columns.map { $0.map { $0 ?? 0 } }, Array(rows.indices))
         case .drop:
             let keep = (0..<rows.count).filter { r in columns.allSatisfy { $0[r] != nil } }
-            return columns.map { column in keep.map { column[$0] ?? 0 } }
+            return (columns.map { column in keep.map { column[$0] ?? 0 } }, keep)
         case .interpolate:
-            return try columns.enumerated().map { k, column in
+            return (try columns.enumerated().map { k, column in
                 guard column.contains(where: { $0 != nil }) else {
                     throw RecurrentError.invalidFile(path: path, reason: "column \"\(names[k])\" has no values at all")
                 }
                 return Self.interpolated(column)
-            }
+            }, Array(rows.indices))
         }
     }
 
@@ -109,26 +116,34 @@ public struct Scaler: Codable, Equatable, Sendable {
 }
 
 /// Sliding windows over a multivariate series: each sample is `window` consecutive steps of all
-/// features, and its target the next `horizon` values of one feature.
+/// features, and its target the next `horizon` values of some features.
 public struct SlidingWindows: Sendable {
     /// [N, window, F]
     public let inputs: Tensor
-    /// [N, horizon]
+    /// [N, horizon * K]: step-major, the K target features of each future step side by side.
     public let targets: Tensor
 
     /// `steps[t][f]`: feature f at step t. Windows start at every step that leaves room for the
     /// horizon; none when the series is shorter than window + horizon.
     public init(steps: [[Float]], window: Int, horizon: Int, targetFeature: Int) {
+        self.init(steps: steps, window: window, horizon: horizon, targetFeatures: [targetFeature])
+    }
+
+    /// Windows whose targets are several features (for a model that predicts them all, such as
+    /// a recursive multivariate forecaster).
+    public init(steps: [[Float]], window: Int, horizon: Int, targetFeatures: [Int]) {
         let features = steps.first?.count ?? 0
         let count = max(0, steps.count - window - horizon + 1)
         var inputs = [Float](), targets = [Float]()
         inputs.reserveCapacity(count * window * features)
         for start in 0..<count {
             for t in start..<(start + window) { inputs += steps[t] }
-            for t in (start + window)..<(start + window + horizon) { targets.append(steps[t][targetFeature]) }
+            for t in (start + window)..<(start + window + horizon) {
+                for feature in targetFeatures { targets.append(steps[t][feature]) }
+            }
         }
         self.inputs = Tensor(shape: [count, window, features], scalars: inputs)
-        self.targets = Tensor(shape: [count, horizon], scalars: targets)
+        self.targets = Tensor(shape: [count, horizon * targetFeatures.count], scalars: targets)
     }
 
     public var count: Int { inputs.shape[0] }

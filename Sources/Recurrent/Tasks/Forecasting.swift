@@ -1,11 +1,37 @@
 import Foundation
 
+/// How a forecaster reaches steps beyond the next one.
+public enum ForecastStrategy: String, Codable, Sendable, CaseIterable {
+    /// One output per step ahead, all at once (the target only).
+    case direct
+    /// One step of every feature at a time, fed back as input for the next.
+    case recursive
+}
+
+/// The value a forecaster's outputs are changes from.
+public enum ForecastReference: String, Codable, Sendable, CaseIterable {
+    /// The outputs are the values themselves.
+    case none
+    /// The window's last value (the naive forecast).
+    case lastValue
+    /// The value one season before the forecast step (the seasonal naive forecast).
+    case seasonalNaive
+    /// The last value plus the change over the same steps one season earlier: the seasonal
+    /// pattern moved to the current level.
+    case seasonalChange
+}
+
 /// What a forecaster is made of and how it reads its data. Stored in the model file.
 public struct ForecastConfiguration: Codable, Sendable {
-    /// Past steps the model sees.
-    public var window: Int = 20
-    /// Steps it predicts at once (direct multi-output).
+    /// Past steps the model sees; nil: twice the season's half more than a season
+    /// (`defaultWindow(season:)`), 20 without one.
+    public var window: Int? = nil
+    /// Steps it forecasts from each window.
     public var horizon: Int = 1
+    public var strategy: ForecastStrategy = .direct
+    /// The seasonal naive forecast's lag; nil: detected from the dates (`ForecastBaselines.detectSeason`);
+    /// 1: no season.
+    public var season: Int? = nil
     public var cell: CellKind = .lstm
     public var hiddenSize: Int = 32
     public var numLayers: Int = 1
@@ -15,25 +41,61 @@ public struct ForecastConfiguration: Codable, Sendable {
     public var validationFraction: Double = 0.15
     public var testFraction: Double = 0.15
     public var scaler: Scaler.Kind = .standard
+    /// What the network's outputs add to (in scaled units); nil: the last value. A change from
+    /// a reference lets the model follow a trend past the training range and start from a
+    /// sound forecast.
+    public var reference: ForecastReference? = nil
+    /// How gaps in the data are handled, in training and when the model reads new data.
+    public var missing: MissingValuePolicy = .refuse
+    /// The network sees each window minus its last step (per feature) rather than the scaled
+    /// levels, so levels past the training range (a trend) look like the ones it learnt from;
+    /// the last step's level is kept as one extra input feature.
+    public var relativeInputs: Bool = true
+    /// Set by training: the standard deviation of each output on the training windows; outputs
+    /// are trained divided by it, so small changes of a large level (CO2's weekly steps) still
+    /// carry weight. [horizon * outputs per step]
+    public var outputScales: [Double] = []
+    /// Set by training: the target's name, then the covariates', and the date column.
+    public var features: [String] = []
+    public var dateColumn: String? = nil
 
     public init() {}
+
+    /// The window positions and weights whose sum the output for forecast step `step` (from 0)
+    /// adds to. A seasonal reference needs a window longer than the season; with a shorter
+    /// one it falls back to the last value.
+    func referenceTerms(step: Int) -> [(position: Int, weight: Float)] {
+        let window = self.window ?? 1, season = self.season ?? 1
+        let seasonal = window - season + step % season
+        switch reference ?? .lastValue {
+        case .none: return []
+        case .lastValue: return [(window - 1, 1)]
+        case .seasonalNaive where season > 1 && season < window: return [(seasonal, 1)]
+        case .seasonalChange where season > 1 && season < window: return [(window - 1, 1), (seasonal, 1), (window - 1 - season, -1)]
+        case .seasonalNaive, .seasonalChange: return [(window - 1, 1)]
+        }
+    }
+
+    public static func defaultWindow(season: Int?) -> Int {
+        guard let season, season > 1 else { return 20 }
+        return max(20, season + season / 2)
+    }
 }
 
-/// Test figures of a model beside the naive forecast (the last value seen), on the same windows,
-/// in the data's own units.
-public struct ForecastReport: Codable, Sendable {
-    public var testWindows: Int
-    public var modelRMSE: Double
-    public var naiveRMSE: Double
-    public var modelMAE: Double
-    public var naiveMAE: Double
-    public var history: TrainingHistory
-}
-
-/// A univariate forecaster: windows of a series -> recurrent stack -> Dense -> the next values.
+/// A recurrent forecaster: windows of a (multivariate) series -> recurrent stack -> Dense -> the
+/// next values of the target (direct) or the next step of every feature (recursive).
+///
+///     let data = try TimeSeriesData(csv: "Data/airline-passengers.csv", target: "Passengers")
+///     var configuration = ForecastConfiguration()
+///     configuration.horizon = 3
+///     let (forecaster, report) = try Forecaster.train(data, configuration: configuration)
+///     print(report.model.mase, report.seasonalNaive?.mase ?? .nan)
+///     let next = try forecaster.forecast(after: data, steps: 12)
 public final class Forecaster {
     public let model: Model
+    /// Resolved: window and season set, features named.
     public let configuration: ForecastConfiguration
+    /// One feature per column of `configuration.features`, fitted on the training part.
     public let scaler: Scaler
 
     init(model: Model, configuration: ForecastConfiguration, scaler: Scaler) {
@@ -42,92 +104,195 @@ public final class Forecaster {
         self.scaler = scaler
     }
 
-    /// Splits `series` in time order, fits the scaler on the training part only, trains, and
-    /// measures the test part against the naive forecast.
-    public static func train(series: [Double], configuration: ForecastConfiguration, options: TrainingOptions,
-                             progress: ProgressReporter? = nil) throws -> (Forecaster, ForecastReport) {
-        let c = configuration
-        guard c.window > 0, c.horizon > 0 else { throw RecurrentError.invalidArgument("window and horizon must be positive") }
-        let trainEnd = Int(Double(series.count) * (1 - c.validationFraction - c.testFraction))
-        let validationEnd = Int(Double(series.count) * (1 - c.testFraction))
-        guard trainEnd >= c.window + c.horizon + 1 else {
-            throw RecurrentError.invalidArgument(
-                "\(series.count) values are too few for a window of \(c.window) and a horizon of \(c.horizon) "
-                    + "(the training part needs at least \(c.window + c.horizon + 1))")
+    /// Loads a forecaster saved with `save(to:)`.
+    public convenience init(contentsOf path: String) throws {
+        let model = try Model(contentsOf: path)
+        guard try model.metadata("task", as: String.self) == "forecast", let configuration = try model.metadata("forecast", as: ForecastConfiguration.self),
+              let scaler = try model.metadata("scaler", as: Scaler.self), scaler.offsets.count == configuration.features.count,
+              configuration.window ?? 0 > 0, configuration.horizon > 0 else {
+            throw RecurrentError.invalidFile(path: path, reason: "is not a forecasting model (no \"forecast\" task in its metadata)")
         }
-        let scaler = Scaler(kind: c.scaler, fittingColumns: [Array(series[..<trainEnd])])
-        let scaled = series.map { [Float(scaler.transform($0, feature: 0))] }
-        let windows = SlidingWindows(steps: scaled, window: c.window, horizon: c.horizon, targetFeature: 0)
-        // A window belongs to the part where its first target lies, so no target leaks backwards.
-        let targetStart = { (index: Int) in index + c.window }
-        let trainIndices = (0..<windows.count).filter { targetStart($0) + c.horizon <= trainEnd }
-        let validationIndices = (0..<windows.count).filter { targetStart($0) >= trainEnd && targetStart($0) < validationEnd }
-        let testIndices = (0..<windows.count).filter { targetStart($0) >= validationEnd }
-        guard !testIndices.isEmpty else { throw RecurrentError.invalidArgument("no test windows: the series is too short for the test fraction") }
+        self.init(model: model, configuration: configuration, scaler: scaler)
+    }
+
+    public func save(to path: String) throws { try model.save(to: path) }
+
+    var window: Int { configuration.window ?? ForecastConfiguration.defaultWindow(season: configuration.season) }
+    /// Outputs per window: the horizon's target values, or one step of every feature.
+    var outputsPerStep: Int { configuration.strategy == .direct ? 1 : configuration.features.count }
+
+    /// A univariate series in memory.
+    public static func train(series: [Double], configuration: ForecastConfiguration = ForecastConfiguration(),
+                             options: TrainingOptions = TrainingOptions(), progress: ProgressReporter? = nil) throws -> (Forecaster, ForecastReport) {
+        try train(try TimeSeriesData(values: series), configuration: configuration, options: options, progress: progress)
+    }
+
+    /// Splits `data` in time order into train, validation and test parts, fits the scaler on the
+    /// training part only, trains, and scores the test windows beside the naive forecasts.
+    public static func train(_ data: TimeSeriesData, configuration: ForecastConfiguration = ForecastConfiguration(),
+                             options: TrainingOptions = TrainingOptions(), progress: ProgressReporter? = nil) throws -> (Forecaster, ForecastReport) {
+        var c = configuration
+        let split = try ForecastSplit(data: data, configuration: &c)
+        let features = data.featureCount
+        let scaler = Scaler(kind: c.scaler, fittingColumns: data.columns.map { Array($0[..<split.trainEnd]) })
+        let steps = (0..<data.count).map { t in (0..<features).map { Float(scaler.transform(data.columns[$0][t], feature: $0)) } }
+        let direct = c.strategy == .direct
+        let outputs = direct ? c.horizon : features
+        let windows = SlidingWindows(steps: steps, window: split.window, horizon: direct ? c.horizon : 1,
+                                     targetFeatures: direct ? [0] : Array(0..<features))
+        if c.reference == nil { c.reference = ForecastBaselines.bestReference(Array(data.target[..<split.trainEnd]), season: c.season ?? 1) }
+        var targets = Self.changes(windows.targets, from: windows.inputs, featuresPerStep: direct ? 1 : features,
+                                   reference: { c.referenceTerms(step: $0) })
 
         let layer = Sequential {
-            RecurrentLayer(RecurrentConfiguration(cell: c.cell, inputSize: 1, hiddenSize: c.hiddenSize, numLayers: c.numLayers,
+            RecurrentLayer(RecurrentConfiguration(cell: c.cell, inputSize: c.relativeInputs ? features + 1 : features, hiddenSize: c.hiddenSize, numLayers: c.numLayers,
                                                   dropout: c.dropout, output: .lastState), seed: options.seed)
-            Dense(inputSize: c.hiddenSize, outputSize: c.horizon, seed: options.seed &+ 1)
+            if c.dropout > 0 { Dropout(probability: c.dropout, seed: options.seed &+ 2) }
+            Dense(inputSize: c.hiddenSize, outputSize: outputs, seed: options.seed &+ 1)
         }
-        let trainX = windows.inputs.gathering(trainIndices), trainY = windows.targets.gathering(trainIndices)
-        let optimizer = try Adam(layer.parameters, learningRate: c.learningRate)
-        let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
+        let trainIndices = split.windowStarts(endingBy: split.trainEnd, targetsFrom: 0, span: direct ? c.horizon : 1)
+        let validationIndices = split.windowStarts(endingBy: split.validationEnd, targetsFrom: split.trainEnd, span: direct ? c.horizon : 1)
+        c.outputScales = Self.standardDeviations(targets.gathering(trainIndices))
+        let scales = c.outputScales
+        targets.withUnsafeMutableBufferPointer { values in
+            for i in values.indices { values[i] /= Float(scales[i % scales.count]) }
+        }
+        let inputs = c.relativeInputs ? Self.relativeToLastStep(windows.inputs) : windows.inputs
+        let trainX = inputs.gathering(trainIndices), trainY = targets.gathering(trainIndices)
+        let trainer = Trainer(optimizer: try Adam(layer.parameters, learningRate: c.learningRate), options: options, progress: progress)
         let validation: (() throws -> Double)? = validationIndices.isEmpty ? nil : {
-            let x = windows.inputs.gathering(validationIndices), y = windows.targets.gathering(validationIndices)
+            let x = inputs.gathering(validationIndices), y = targets.gathering(validationIndices)
             return Double(try Loss.meanSquaredError(layer(Variable(x)), y).value.scalar)
         }
         let history = try trainer.fit(sampleCount: trainIndices.count, loss: { batch in
             try Loss.meanSquaredError(layer(Variable(trainX.gathering(batch))), trainY.gathering(batch))
         }, validationLoss: validation)
 
+        c.features = data.names
+        c.dateColumn = data.dateColumn
         let forecaster = Forecaster(model: Model(layer), configuration: c, scaler: scaler)
         try forecaster.model.setMetadata("task", "forecast")
         try forecaster.model.setMetadata("forecast", c)
         try forecaster.model.setMetadata("scaler", scaler)
         try forecaster.model.setMetadata("training", history)
-
-        let testX = windows.inputs.gathering(testIndices)
-        let predicted = GradientMode.withoutRecording { layer(Variable(testX)) }.value
-        var modelErrors: [Double] = [], naiveErrors: [Double] = []
-        for (row, index) in testIndices.enumerated() {
-            let lastSeen = series[index + c.window - 1]
-            for h in 0..<c.horizon {
-                let truth = series[index + c.window + h]
-                modelErrors.append(scaler.inverse(Double(predicted.scalars[row * c.horizon + h]), feature: 0) - truth)
-                naiveErrors.append(lastSeen - truth)
-            }
-        }
-        let report = ForecastReport(
-            testWindows: testIndices.count, modelRMSE: rootMeanSquare(modelErrors), naiveRMSE: rootMeanSquare(naiveErrors),
-            modelMAE: meanAbsolute(modelErrors), naiveMAE: meanAbsolute(naiveErrors), history: history)
+        let report = try forecaster.evaluate(data, split: split, history: history)
+        try forecaster.model.setMetadata("test", report.model)
         return (forecaster, report)
     }
 
-    /// The next `steps` values after the end of `series`: direct for up to `horizon` steps, then
-    /// recursively, feeding predictions back as inputs.
-    public func forecast(after series: [Double], steps: Int) throws -> [Double] {
-        let c = configuration
-        guard series.count >= c.window else {
-            throw RecurrentError.invalidArgument("forecasting needs at least \(c.window) values (the window), got \(series.count)")
+    /// `targets` [N, S*K] minus the weighted input steps `reference(s)` of the same features
+    /// ([N, W, F] inputs, the K target features being the first K).
+    static func changes(_ targets: Tensor, from inputs: Tensor, featuresPerStep: Int,
+                        reference: (Int) -> [(position: Int, weight: Float)]) -> Tensor {
+        var result = targets
+        let (count, window, features) = (inputs.shape[0], inputs.shape[1], inputs.shape[2])
+        let perWindow = targets.count / max(count, 1)
+        for j in 0..<perWindow {
+            for term in reference(j / featuresPerStep) {
+                for n in 0..<count {
+                    result.scalars[n * perWindow + j] -= term.weight * inputs.scalars[(n * window + term.position) * features + j % featuresPerStep]
+                }
+            }
         }
-        var known = series.map { scaler.transform($0, feature: 0) }
-        var result: [Double] = []
-        while result.count < steps {
-            let window = known.suffix(c.window).map { Float($0) }
-            let x = Tensor(shape: [1, c.window, 1], scalars: window)
-            let next = GradientMode.withoutRecording { model.layer(Variable(x)) }.value.scalars.map { Double($0) }
-            known += next
-            result += next.map { scaler.inverse($0, feature: 0) }
+        return result
+    }
+
+    /// [N, W, F] -> [N, W, F + 1]: every step minus the window's last step, then the last
+    /// step's level of the target (the same at every step).
+    static func relativeToLastStep(_ inputs: Tensor) -> Tensor {
+        let (count, window, features) = (inputs.shape[0], inputs.shape[1], inputs.shape[2])
+        var result = [Float](repeating: 0, count: count * window * (features + 1))
+        for n in 0..<count {
+            let last = (n * window + window - 1) * features
+            for t in 0..<window {
+                let from = (n * window + t) * features, to = (n * window + t) * (features + 1)
+                for f in 0..<features { result[to + f] = inputs.scalars[from + f] - inputs.scalars[last + f] }
+                result[to + features] = inputs.scalars[last]
+            }
         }
-        return Array(result.prefix(steps))
+        return Tensor(shape: [count, window, features + 1], scalars: result)
+    }
+
+    /// The standard deviation of each column of `values` [N, K]; 1 where it is below 1e-3 (the
+    /// values being in units of the series' spread, such a column is constant but for rounding).
+    static func standardDeviations(_ values: Tensor) -> [Double] {
+        let (rows, columns) = (values.shape[0], values.shape[1])
+        return (0..<columns).map { k in
+            let column = (0..<rows).map { Double(values.scalars[$0 * columns + k]) }
+            let mean = column.reduce(0, +) / Double(max(rows, 1))
+            let deviation = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(rows, 1))).squareRoot()
+            return deviation > 1e-3 ? deviation : 1
+        }
+    }
+
+    /// The model, naive and seasonal naive forecasts of every test window, scored in the data's units.
+    func evaluate(_ data: TimeSeriesData, split: ForecastSplit, history: TrainingHistory) throws -> ForecastReport {
+        let c = configuration, series = data.target, season = c.season ?? 1
+        let starts = split.windowStarts(endingBy: data.count, targetsFrom: split.validationEnd, span: c.horizon)
+            .filter { season <= 1 || ForecastBaselines.seasonalNaive(series, lastSeen: $0 + split.window - 1, step: 0, season: season) != nil }
+        guard !starts.isEmpty else {
+            throw RecurrentError.invalidArgument("\(data.source): no test window: the series is too short for the test fraction")
+        }
+        let predicted = try forecastWindows(data, windowEnds: starts.map { $0 + split.window }, steps: c.horizon)
+        var truths: [Double] = [], model: [Double] = [], naive: [Double] = [], seasonal: [Double] = []
+        for (row, start) in starts.enumerated() {
+            let lastSeen = start + split.window - 1
+            for step in 0..<c.horizon {
+                truths.append(series[lastSeen + 1 + step])
+                model.append(predicted[row][step])
+                naive.append(ForecastBaselines.naive(series, lastSeen: lastSeen, step: step))
+                if season > 1 { seasonal.append(ForecastBaselines.seasonalNaive(series, lastSeen: lastSeen, step: step, season: season) ?? 0) }
+            }
+        }
+        let scale = ForecastBaselines.meanAbsoluteLagDifference(Array(series[..<split.trainEnd]), lag: season)
+        return ForecastReport(
+            testWindows: starts.count, model: ForecastScores(predictions: model, truths: truths, scale: scale),
+            naive: ForecastScores(predictions: naive, truths: truths, scale: scale),
+            seasonalNaive: season > 1 ? ForecastScores(predictions: seasonal, truths: truths, scale: scale) : nil,
+            season: season > 1 ? season : nil, testStart: starts[0] + split.window,
+            testOneStep: predicted.map { $0[0] }, history: history)
     }
 }
 
-func rootMeanSquare(_ values: [Double]) -> Double {
-    values.isEmpty ? 0 : (values.reduce(0) { $0 + $1 * $1 } / Double(values.count)).squareRoot()
-}
+/// Where a series divides into train, validation and test, in time order, and which windows
+/// fall in each part (a window belongs to the part of its first target, and all its targets
+/// lie inside that part or before it, so nothing leaks from a later part into an earlier one).
+struct ForecastSplit {
+    let count: Int
+    let window: Int
+    let trainEnd: Int
+    let validationEnd: Int
 
-func meanAbsolute(_ values: [Double]) -> Double {
-    values.isEmpty ? 0 : values.reduce(0) { $0 + abs($1) } / Double(values.count)
+    /// Resolves the season and window of `configuration` and checks the data are long enough.
+    init(data: TimeSeriesData, configuration c: inout ForecastConfiguration) throws {
+        guard c.horizon > 0, c.window ?? 1 > 0, c.season ?? 1 > 0 else {
+            throw RecurrentError.invalidArgument("window, horizon and season must be positive")
+        }
+        guard c.validationFraction >= 0, c.testFraction > 0, c.validationFraction + c.testFraction < 0.9 else {
+            throw RecurrentError.invalidArgument("test fraction \(c.testFraction) and validation fraction \(c.validationFraction) "
+                + "must be positive and leave at least 10% for training")
+        }
+        count = data.count
+        trainEnd = Int(Double(count) * (1 - c.validationFraction - c.testFraction))
+        validationEnd = Int(Double(count) * (1 - c.testFraction))
+        if c.season == nil { c.season = ForecastBaselines.detectSeason(Array(data.target[..<trainEnd]), dates: data.dates) ?? 1 }
+        window = c.window ?? ForecastConfiguration.defaultWindow(season: c.season)
+        c.window = window
+        let trainingNeeds = window + c.horizon + 1
+        guard trainEnd >= trainingNeeds, count - validationEnd >= c.horizon else {
+            let column = data.names[0]
+            throw RecurrentError.invalidFile(path: data.source, reason:
+                "column \"\(column)\": \(count) rows are too few for a window of \(window) plus a horizon of \(c.horizon) "
+                + "(the training part, \(Int((1 - c.validationFraction - c.testFraction) * 100))% of the rows, needs at least "
+                + "\(trainingNeeds); the test part at least \(c.horizon))")
+        }
+    }
+
+    /// Starts of the windows whose first target is at `targetsFrom` or later and whose `span`
+    /// targets end by `end`.
+    func windowStarts(endingBy end: Int, targetsFrom: Int, span: Int) -> [Int] {
+        let first = max(0, targetsFrom - window)
+        let last = end - span - window
+        return last < first ? [] : Array(first...last)
+    }
 }

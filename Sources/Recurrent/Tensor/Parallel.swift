@@ -1,4 +1,4 @@
-import Dispatch
+import CRecurrentKernels
 import Foundation
 
 /// How many threads the kernels may use. Results depend only on this number (work is split the
@@ -6,15 +6,22 @@ import Foundation
 public enum Parallel {
     nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(part)` for part in 0..<parts, on up to `threadCount` threads.
+    /// Runs `body(part)` for part in 0..<parts, on up to `threadCount` threads (the caller's and
+    /// pooled workers that stay awake briefly between calls; see rk_parallel_for). Parts must
+    /// touch disjoint memory. A call made while another is running runs its parts in order on
+    /// the calling thread.
     static func forEach(parts: Int, _ body: (Int) -> Void) {
         if parts <= 1 || threadCount <= 1 {
             for part in 0..<parts { body(part) }
             return
         }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { box.value($0) }
+            var task = body
+            withUnsafeMutablePointer(to: &task) { pointer in
+                rk_parallel_for(Int32(parts), Int32(min(threadCount, parts)), { context, part in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
+                }, pointer)
+            }
         }
     }
 }

@@ -6,45 +6,45 @@ import CRecurrentKernels
 /// same C kernel with the same blocking along K, so a given thread count gives the same bits on
 /// every run.
 enum Kernels {
-    /// Products below this many multiply-adds run on the calling thread: waking a second one
-    /// costs a few microseconds, about what 1M multiply-adds take on one core.
-    static let parallelThreshold = 1 << 20
-    /// Column split points are multiples of this, so that every part keeps whole register tiles.
-    static let columnGrain = 64
-    /// Row split points are multiples of this (a multiple of every micro-kernel's row count).
+    /// Products cheaper than this run on the calling thread: handing half to a second thread
+    /// costs a few microseconds, about what 2M multiply-adds take on one core. The cost counts
+    /// n * k * (m + 8): with few rows a product is bound by reading B, not by arithmetic.
+    static let parallelThreshold = 1 << 21
+    /// Split points are multiples of these: whole register tiles for every instruction set
+    /// (columns: 32 = the widest tile; rows: 24, a multiple of every tile's row count).
+    static let columnGrain = 32
     static let rowGrain = 24
 
-    /// How a product is divided between threads.
+    /// How a product is divided between threads: `parts` ranges of columns or of rows, part p
+    /// covering [cut(p), cut(p + 1)) (see `cut`).
     enum Split: Equatable {
         case none
-        /// `parts` ranges of columns, each a multiple of `chunk` wide except the last.
-        case columns(parts: Int, chunk: Int)
-        /// `parts` ranges of rows.
-        case rows(parts: Int, chunk: Int)
+        case columns(parts: Int)
+        case rows(parts: Int)
     }
 
-    /// The split for an m x n x k product on `threads` threads.
+    /// The start of part p of `parts` nearly equal ranges of `extent`, on a multiple of `grain`
+    /// (cut(0) = 0, cut(parts) = extent). With extent >= parts * grain every part is non-empty.
+    @inline(__always)
+    static func cut(_ p: Int, of extent: Int, parts: Int, grain: Int) -> Int {
+        if p >= parts { return extent }
+        let ideal = Double(extent) * Double(p) / Double(parts)
+        return Int((ideal / Double(grain)).rounded()) * grain
+    }
+
+    /// The split for an m x n x k product on `threads` threads. Depends only on these numbers,
+    /// and the C kernel gives every element the same bits whichever part computes it, so the
+    /// result is the same for any thread count.
     static func split(m: Int, n: Int, k: Int, threads: Int) -> Split {
-        guard threads > 1, m * n * max(k, 1) >= parallelThreshold else { return .none }
-        func chunk(_ extent: Int, _ parts: Int, _ grain: Int) -> Int {
-            ((extent + parts - 1) / parts + grain - 1) / grain * grain
-        }
-        // Columns first: each thread then packs only its own part of B and reads all of A, which
-        // for the products recurrent layers make (few rows, many columns) is the small operand.
+        guard threads > 1, n * max(k, 1) * (m + 8) >= parallelThreshold else { return .none }
+        // Split the longer side: with columns split, every thread packs all of A (m x k); with rows
+        // split, all of B (k x n). Recurrent layers' products (few rows, many columns) split by
+        // columns, weight gradients with few inputs by rows.
         let columnParts = min(threads, n / columnGrain)
-        if columnParts >= threads || (columnParts > 1 && m < rowGrain * threads) {
-            let width = chunk(n, columnParts, columnGrain)
-            return .columns(parts: (n + width - 1) / width, chunk: width)
-        }
         let rowParts = min(threads, m / rowGrain)
-        if rowParts > 1 {
-            let height = chunk(m, rowParts, rowGrain)
-            return .rows(parts: (m + height - 1) / height, chunk: height)
-        }
-        if columnParts > 1 {
-            let width = chunk(n, columnParts, columnGrain)
-            return .columns(parts: (n + width - 1) / width, chunk: width)
-        }
+        let byColumns = columnParts == rowParts ? n >= m : columnParts > rowParts
+        if byColumns && columnParts > 1 { return .columns(parts: columnParts) }
+        if !byColumns && rowParts > 1 { return .rows(parts: rowParts) }
         return .none
     }
 
@@ -60,19 +60,21 @@ enum Kernels {
         case .none:
             rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                      beta, c, Int32(ldc), 0, Int32(n))
-        case let .columns(parts, chunk):
+        case let .columns(parts):
             let pointers = UncheckedSendable((a, b, c))
             Parallel.forEach(parts: parts) { part in
-                let n0 = part * chunk, n1 = min(n, n0 + chunk)
                 let (a, b, c) = pointers.value
+                let n0 = cut(part, of: n, parts: parts, grain: columnGrain)
+                let n1 = cut(part + 1, of: n, parts: parts, grain: columnGrain)
                 rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                          beta, c, Int32(ldc), Int32(n0), Int32(n1))
             }
-        case let .rows(parts, chunk):
+        case let .rows(parts):
             let pointers = UncheckedSendable((a, b, c))
             Parallel.forEach(parts: parts) { part in
-                let m0 = part * chunk, rows = min(m, m0 + chunk) - m0
                 let (a, b, c) = pointers.value
+                let m0 = cut(part, of: m, parts: parts, grain: rowGrain)
+                let rows = cut(part + 1, of: m, parts: parts, grain: rowGrain) - m0
                 // Rows m0..<m0+rows of op(A) start at row m0 of A, or at column m0 of A^T.
                 let aPart = transA ? a + m0 : a + m0 * lda
                 rk_sgemm(ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aPart, Int32(lda), b,

@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// Forecasting from Swift: dates, reading series, baselines and scores, training and forecasting.
+final class ForecastTests: XCTestCase {
+    static func dataPath(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Data/\(name)").path
+    }
+
+    func testDatesReadInEveryFormAndContinueAfterTheEnd() throws {
+        let cases: [([String], DateFormat, [String])] = [
+            (["1949-01", "1949-02", "1949-03"], .yearMonth, ["1949-04", "1949-05"]),
+            (["1960-11", "1960-12"], .yearMonth, ["1961-01"]),
+            (["2012/02/27", "2012/02/28"], .yearMonthDay, ["2012/02/29", "2012/03/01"]),
+            (["19580329", "19580405", "19580412"], .compactYearMonthDay, ["19580419"]),
+            (["2000-01-01", "2000-02-01"], .yearMonthDay, ["2000-03-01"]),
+            (["2010/12/31 22:00:00", "2010/12/31 23:00:00"], .dateTime, ["2011/01/01 00:00:00"]),
+            (["1700", "1701", "1702"], .decimalYear, ["1703", "1704"]),
+            (["1958.0", "1958.5"], .decimalYear, ["1959"]),
+        ]
+        for (cells, format, expected) in cases {
+            let axis = try XCTUnwrap(DateAxis(cells: cells), "\(cells)")
+            XCTAssertEqual(axis.format, format, "\(cells)")
+            XCTAssertEqual(axis.datesAfterEnd(count: expected.count), expected, "\(cells)")
+        }
+        XCTAssertNil(DateAxis(cells: ["112", "118"]), "passenger counts are no dates")
+        XCTAssertNil(DateAxis(cells: ["2012/02/30"]), "no 30 February")
+        XCTAssertEqual(DateAxis(cells: ["1949-01", "1949-02"])?.calendarSeasons, [12])
+        XCTAssertEqual(DateAxis(cells: ["19580329", "19580405"])?.calendarSeasons, [52])
+        XCTAssertEqual(DateAxis(cells: ["1700", "1701"])?.calendarSeasons, [])
+    }
+
+    func testSeriesFromCSVFollowTheMissingValuePolicyAndKeepDatesInStep() throws {
+        let text = "\"when\",\"level\",\"rain\"\n2020-01,1,5\n2020-02,,6\n2020-03,3,7\n2020-04,4,x\n"
+        let good = try CSVTable(text: text.replacingOccurrences(of: ",x", with: ",8"), path: "levels.csv")
+        let interpolated = try TimeSeriesData(table: good, target: "level", covariates: ["rain"], missing: .interpolate)
+        XCTAssertEqual(interpolated.target, [1, 2, 3, 4])
+        XCTAssertEqual(interpolated.columns[1], [5, 6, 7, 8])
+        XCTAssertEqual(interpolated.dateColumn, "when")
+        let dropped = try TimeSeriesData(table: good, target: "level", missing: .drop)
+        XCTAssertEqual(dropped.target, [1, 3, 4])
+        XCTAssertEqual(dropped.dates.map { $0.ordinals.map { $0 - 2020 * 12 } }, [0, 2, 3])
+        XCTAssertThrowsError(try TimeSeriesData(table: good, target: "level")) { error in
+            XCTAssertEqual("\(error)", "levels.csv: line 3, column 2 (\"level\"): missing value (choose a policy: interpolate or drop)")
+        }
+        let bad = try CSVTable(text: text, path: "levels.csv")
+        XCTAssertThrowsError(try TimeSeriesData(table: bad, target: "level", covariates: ["rain"], missing: .interpolate)) { error in
+            XCTAssertEqual("\(error)", "levels.csv: line 5, column 3 (\"rain\"): \"x\" is not a number")
+        }
+        let backwards = try CSVTable(text: "date,v\n2020-03,1\n2020-02,2\n", path: "b.csv")
+        XCTAssertThrowsError(try TimeSeriesData(table: backwards, target: "v")) { error in
+            XCTAssertTrue("\(error)".contains("b.csv: line 3, column 1 (\"date\"): the date \"2020-02\" does not come after"), "\(error)")
+        }
+    }
+
+    func testBaselinesAndScoresMatchHandComputedValues() {
+        let series: [Double] = [1, 5, 2, 6, 3, 7]
+        // Season 2: after index 3 the next step (index 4) repeats index 2, the one after index 3.
+        XCTAssertEqual(ForecastBaselines.seasonalNaive(series, lastSeen: 3, step: 0, season: 2), 2)
+        XCTAssertEqual(ForecastBaselines.seasonalNaive(series, lastSeen: 3, step: 1, season: 2), 6)
+        XCTAssertEqual(ForecastBaselines.seasonalNaive(series, lastSeen: 3, step: 2, season: 2), 2)
+        XCTAssertNil(ForecastBaselines.seasonalNaive(series, lastSeen: 0, step: 0, season: 2))
+        XCTAssertEqual(ForecastBaselines.meanAbsoluteLagDifference(series, lag: 2), 1)
+        let scores = ForecastScores(predictions: [2, 4], truths: [1, 4], scale: 0.5)
+        XCTAssertEqual(scores.rmse, (0.5).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(scores.mae, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(scores.smape, 100 * (1.0 / 3), accuracy: 1e-9)
+        XCTAssertEqual(scores.mase, 1, accuracy: 1e-12)
+        XCTAssertEqual(ForecastBaselines.bestReference(series, season: 2), .seasonalChange)
+    }
+
+    func testSeasonsAreDetectedWhereTheDataBearThemOut() throws {
+        let airline = try TimeSeriesData(csv: Self.dataPath("airline-passengers.csv"), target: "Passengers")
+        XCTAssertEqual(ForecastBaselines.detectSeason(airline.target, dates: airline.dates), 12)
+        let co2 = try TimeSeriesData(csv: Self.dataPath("co2-weekly.csv"), target: "co2", missing: .interpolate)
+        XCTAssertEqual(ForecastBaselines.detectSeason(co2.target, dates: co2.dates), 52)
+        let sunspots = try TimeSeriesData(csv: Self.dataPath("sunspots-yearly.csv"), target: "SUNACTIVITY")
+        XCTAssertNil(ForecastBaselines.detectSeason(sunspots.target, dates: sunspots.dates))
+    }
+
+    /// The seeds' example: after training on a rising series, [1, 2, 3, 4] gives about 5 and
+    /// [22, 24, 23, 25] about 26.
+    func testSmallExamplesForecastTheNextValue() throws {
+        var configuration = ForecastConfiguration()
+        configuration.window = 4
+        var options = TrainingOptions()
+        options.epochs = 60
+        options.batchSize = 8
+        let (forecaster, report) = try Forecaster.train(series: (1...60).map(Double.init), configuration: configuration, options: options)
+        XCTAssertEqual(try forecaster.forecast(after: [1, 2, 3, 4], steps: 1)[0], 5, accuracy: 0.5)
+        XCTAssertEqual(try forecaster.forecast(after: [22, 24, 23, 25], steps: 1)[0], 26, accuracy: 1)
+        XCTAssertLessThan(report.model.mae, report.naive.mae)
+        // The scaler saw the training part only: 70% of 60 rows, 1...42.
+        XCTAssertEqual(forecaster.scaler.offsets[0], 21.5, accuracy: 1e-9)
+    }
+
+    func testMultivariateDirectAndRecursiveForecastsOnRealWeather() throws {
+        let weather = try TimeSeriesData(csv: Self.dataPath("seattle-weather-daily.csv"), target: "temp_max", covariates: ["temp_min"])
+        XCTAssertEqual(weather.dateColumn, "date")
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 64
+        var configuration = ForecastConfiguration()
+        configuration.window = 14
+        configuration.horizon = 3
+        configuration.hiddenSize = 8
+        for strategy in ForecastStrategy.allCases {
+            configuration.strategy = strategy
+            let (forecaster, report) = try Forecaster.train(weather, configuration: configuration, options: options)
+            XCTAssertEqual(report.testWindows, weather.count - Int(Double(weather.count) * 0.85) - 2, "\(strategy)")
+            XCTAssertTrue(report.model.rmse.isFinite && report.model.rmse < 3 * report.naive.rmse, "\(strategy): \(report.model)")
+            let next = try forecaster.forecast(after: weather, steps: 3)
+            XCTAssertEqual(next.count, 3)
+            XCTAssertTrue(next.allSatisfy { (-10...45).contains($0) }, "\(strategy): \(next)")
+            if strategy == .direct {
+                XCTAssertThrowsError(try forecaster.forecast(after: weather, steps: 4), "covariates' future is unknown")
+            } else {
+                XCTAssertEqual(try forecaster.forecast(after: weather, steps: 5).prefix(3).map { $0 }, next)
+            }
+        }
+    }
+
+    func testSavedForecasterForecastsTheSame() throws {
+        let airline = try TimeSeriesData(csv: Self.dataPath("airline-passengers.csv"), target: "Passengers")
+        var options = TrainingOptions()
+        options.epochs = 3
+        let (forecaster, report) = try Forecaster.train(airline, options: options)
+        XCTAssertEqual(report.season, 12)
+        XCTAssertEqual(forecaster.configuration.window, 20)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("airline-\(UUID().uuidString).model").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try forecaster.save(to: path)
+        let loaded = try Forecaster(contentsOf: path)
+        XCTAssertEqual(try loaded.forecast(after: airline, steps: 14), try forecaster.forecast(after: airline, steps: 14))
+    }
+
+    func testChartsDrawEverySeriesAndCell() {
+        var chart = LineChart(title: "a < b", xLabel: "x", yLabel: "y")
+        chart.add(LineChart.Series(name: "one", x: [0, 1, 2], y: [1, 3, 2]))
+        chart.add(LineChart.Series(name: "two", x: [0, 1, 2], y: [2, .nan, 1], dashed: true))
+        let map = HeatMap(title: "weights", values: [[0, 1, 2], [3, 4, 5]], rowLabels: ["a", "b"])
+        let svg = SVGDocument(panels: [.line(chart), .heatMap(map)]).render()
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        XCTAssertTrue(svg.contains("a &lt; b"))
+        XCTAssertTrue(svg.contains("stroke-dasharray"))
+        XCTAssertTrue(svg.contains("fill=\"rgb(8,48,107)\""), "the largest value is darkest")
+        XCTAssertTrue(svg.contains("fill=\"rgb(255,255,255)\""), "the smallest value is white")
+    }
+}
