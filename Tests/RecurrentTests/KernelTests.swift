@@ -248,6 +248,8 @@ final class KernelTests: XCTestCase {
 
     func testGemmSplitsFollowTheShape() {
         XCTAssertEqual(Kernels.split(m: 8, n: 64, k: 64, threads: 2), .none)
+        XCTAssertEqual(Kernels.split(m: 1, n: 256, k: 64, threads: 2), .none)
+        XCTAssertEqual(Kernels.split(m: 64, n: 64, k: 64, threads: 2), .columns(parts: 2))
         XCTAssertEqual(Kernels.split(m: 64, n: 1024, k: 256, threads: 1), .none)
         XCTAssertEqual(Kernels.split(m: 64, n: 1024, k: 256, threads: 2), .columns(parts: 2))
         XCTAssertEqual(Kernels.split(m: 1, n: 4096, k: 1024, threads: 2), .columns(parts: 2))
@@ -255,6 +257,7 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Kernels.split(m: 700, n: 40, k: 300, threads: 3), .rows(parts: 3))
         // Too narrow and too short to share: one thread.
         XCTAssertEqual(Kernels.split(m: 30, n: 40, k: 5000, threads: 2), .none)
+        XCTAssertEqual(Kernels.split(m: 47, n: 31, k: 5000, threads: 2), .none)
         // Cuts: near the middle, on whole tiles, every part non-empty.
         func cuts(_ extent: Int, _ parts: Int, _ grain: Int) -> [Int] {
             (0...parts).map { Kernels.cut($0, of: extent, parts: parts, grain: grain) }

@@ -6,10 +6,11 @@ import CRecurrentKernels
 /// same C kernel with the same blocking along K, so a given thread count gives the same bits on
 /// every run.
 enum Kernels {
-    /// Products cheaper than this run on the calling thread: handing half to a second thread
-    /// costs a few microseconds, about what 2M multiply-adds take on one core. The cost counts
-    /// n * k * (m + 8): with few rows a product is bound by reading B, not by arithmetic.
-    static let parallelThreshold = 1 << 21
+    /// Products cheaper than this run on the calling thread. Handing a part to a pooled worker
+    /// that is awake costs under a microsecond; measured here, splitting pays from about 250K
+    /// multiply-adds (64 x 64 x 64) up. The cost counts n * k * (m + 8): with few rows a product
+    /// is bound by reading B, not by arithmetic.
+    static let parallelThreshold = 1 << 18
     /// Split points are multiples of these: whole register tiles for every instruction set
     /// (columns: 32 = the widest tile; rows: 24, a multiple of every tile's row count).
     static let columnGrain = 32
