@@ -14,7 +14,7 @@
 //   RK_DOT_M         largest M for which A * B^T is computed by dot products instead of packing
 //   RK_DJ<R>, RK_DU<R>  dot-product tiles for R = 1, 2, 4 rows (columns, accumulators per column)
 //   RK_SJ<R>, RK_SU<R>, RK_SPF  the same when B is larger than RK_DOT_CACHED floats, and how far
-//                    ahead (floats) those prefetch B
+//                    ahead (floats) those prefetch B (rows_body prefetches beyond that size too)
 //   RK_STREAM_M      largest M for which A * B reads B in place instead of packing it
 //
 // Everything is in terms of row-major C = alpha * op(A) * op(B) + beta * C. Vectors run along the
@@ -497,7 +497,7 @@ static void FN(gemm_dot)(int ta, int M, int N, int K, float alpha, const float *
 // contiguously, which memory streams well. Same per-element arithmetic as micro_body (the
 // products for k = 0, 1, 2, ... added in order).
 #define RK_ROWS_CB 1024
-RK_INLINE void FN(rows_body)(const int R, int kc, const float *restrict a,
+RK_INLINE void FN(rows_body)(const int R, const int PF, int kc, const float *restrict a,
                              const float *restrict b, int64_t ldb, float *restrict c, int64_t ldc,
                              float alpha, float beta, int mode, int ncols, float *restrict buf) {
     int nv = (ncols + RK_VL - 1) / RK_VL;
@@ -517,8 +517,9 @@ RK_INLINE void FN(rows_body)(const int R, int kc, const float *restrict a,
         for (int v = 0; v <= full; v++) {
             VF bv[4];
             if (v < full) {
-                // The next four rows, one cache line each per 16 floats (prefetches never fault).
-                if ((v * RK_VL) % 16 == 0) {
+                // When B streams from memory, the next four rows, one cache line each per 16 floats
+                // (prefetches never fault). For a B that fits in cache they only get in the way.
+                if (PF && (v * RK_VL) % 16 == 0) {
                     __builtin_prefetch(b0 + 4 * ldb + v * RK_VL, 0, 0);
                     __builtin_prefetch(b1 + 4 * ldb + v * RK_VL, 0, 0);
                     __builtin_prefetch(b2 + 4 * ldb + v * RK_VL, 0, 0);
@@ -583,7 +584,12 @@ RK_INLINE void FN(rows_body)(const int R, int kc, const float *restrict a,
     static void FN(rows_##R)(int kc, const float *a, const float *b, int64_t ldb, float *c,       \
                              int64_t ldc, float alpha, float beta, int mode, int ncols,            \
                              float *buf) {                                                         \
-        FN(rows_body)(R, kc, a, b, ldb, c, ldc, alpha, beta, mode, ncols, buf);                   \
+        FN(rows_body)(R, 0, kc, a, b, ldb, c, ldc, alpha, beta, mode, ncols, buf);                \
+    }                                                                                              \
+    static void FN(rowsp_##R)(int kc, const float *a, const float *b, int64_t ldb, float *c,      \
+                              int64_t ldc, float alpha, float beta, int mode, int ncols,           \
+                              float *buf) {                                                        \
+        FN(rows_body)(R, 1, kc, a, b, ldb, c, ldc, alpha, beta, mode, ncols, buf);                \
     }
 RK_ROWS(1)
 RK_ROWS(2)
@@ -592,13 +598,15 @@ RK_ROWS(4)
 typedef void (*FN(rows_fn))(int, const float *, const float *, int64_t, float *, int64_t, float,
                             float, int, int, float *);
 static const FN(rows_fn) FN(rows)[5] = {0, FN(rows_1), FN(rows_2), FN(rows_3), FN(rows_4)};
+static const FN(rows_fn) FN(rowsp)[5] = {0, FN(rowsp_1), FN(rowsp_2), FN(rowsp_3), FN(rowsp_4)};
 
 // op(A) * B for few rows, reading B in place (each value of B is used by every row at once, so
 // packing it would cost more than it saves). Same blocking along K and the same per-element
 // arithmetic as the packed product, so both give identical results.
-static void FN(gemm_stream)(int ta, int M, int K, float alpha, const float *A, int64_t lda,
-                            const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                            int n0, int n1, float *work) {
+static void FN(gemm_stream)(int ta, int M, int N, int K, float alpha, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                            int64_t ldc, int n0, int n1, float *work) {
+    const FN(rows_fn) *rows = (int64_t)N * K > RK_DOT_CACHED ? FN(rowsp) : FN(rows);
     float *ap = work;
     float *edge = work + (int64_t)RK_MR * RK_KC;
     for (int p0 = 0; p0 < K; p0 += RK_KC) {
@@ -616,7 +624,7 @@ static void FN(gemm_stream)(int ta, int M, int K, float alpha, const float *A, i
                 float *buf = edge + (int64_t)RK_NR * RK_KC;
                 for (int j = n0; j < n1; j += RK_ROWS_CB) {
                     int ncols = n1 - j < RK_ROWS_CB ? n1 - j : RK_ROWS_CB;
-                    FN(rows)[R](kc, a, bk + j, ldb, c + j, ldc, alpha, beta, mode, ncols, buf);
+                    rows[R](kc, a, bk + j, ldb, c + j, ldc, alpha, beta, mode, ncols, buf);
                 }
                 continue;
             }
@@ -700,7 +708,7 @@ static void FN(gemm)(int ta, int tb, int M, int N, int K, float alpha, const flo
         FN(gemm_dot)(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
         break;
     case RK_PATH_STREAM:
-        FN(gemm_stream)(ta, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
+        FN(gemm_stream)(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
         break;
     default:
         FN(gemm_packed)(ta, tb, M, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
