@@ -35,17 +35,20 @@
 // Measured (recurrent-bench gemm vs Benchmarks/gemm_numpy.py side by side, best of repeats,
 // each run started on an idle machine; the machine is shared, so single runs vary by ~10%)
 // ---------------------------------------------------------------------------------------------
-// AMD EPYC reporting CPU family 26 (Zen 5: two 512-bit FMA pipes; an FMA loop peaks at 236
-// GFLOP/s per core), 2 cores; numpy 2.4 with OpenBLAS 0.3.31, which runs its AVX2 kernels here.
-//   square n          128    256    512    1024   2048
-//   1 thread GFLOP/s  218    221    227    209    211     numpy 106..114   ratio 1.9-2.0x
-//   2 threads         331    394    417    421    420     numpy 204..233   ratio 1.6-1.9x
-// Recurrent shapes (M x N x K; nt = A * B^T as in the forward step, tn = A^T * B as in weight
-// gradients), ratio to numpy, 1 / 2 threads:
-//   nt 1x1024x256 1.24 / 1.92    nt 8x1024x256 1.89 / 1.47    nt 64x1024x256 1.94 / 1.86
-//   nt 1x4096x1024 1.02 / 0.89   nt 64x4096x1024 1.77 / 1.45  nn 1x1024x256 0.85 / 1.68
-//   nn 64x1024x256 2.14 / 1.79   nn 64x1024x4096 1.76 / 1.65  tn 4096x1024x64 2.15 / 1.86
-// One row against a large B is bound by memory bandwidth for both (about 40-90 GB/s).
+// AMD EPYC reporting CPU family 26 (Zen 5: two 512-bit FMA pipes; an FMA loop reaches 236-240
+// GFLOP/s per core), 2 cores; numpy 2.4 with OpenBLAS 0.3.31, which runs its AVX2 (Haswell)
+// kernels here.
+//   square n            128    256    512    1024   2048
+//   1 thread GFLOP/s    240    241    224    215    212    numpy 106..123   ratio 1.92-2.03x
+//   2 threads           410    431    442    393    373    numpy 194..225   ratio 1.76-2.12x
+// Recurrent shapes (M x N x K; nt = A * B^T as in the forward step, nn = dX = dG * W,
+// tn = A^T * B as in weight gradients), ratio to numpy, 1 / 2 threads:
+//   nt 1x1024x256  1.37 / 2.36   nt 8x1024x256  1.97 / 2.40   nt 64x1024x256  1.95 / 2.01
+//   nt 1x4096x1024 0.99 / 1.07   nt 64x4096x1024 1.71 / 1.85  nn 1x1024x256  0.96 / 1.90
+//   nn 64x1024x256 1.90 / 2.08   nn 64x1024x4096 1.67 / 1.53  tn 4096x1024x64 2.37 / 2.22
+// One row against a 16 MB B is bound by memory bandwidth for both (about 80 GB/s on one core).
+// The AVX2 instance reaches about 105 GFLOP/s on this machine (its FMA peak at 8 floats), the
+// generic SSE2 one about 40.
 #include "RecurrentKernels.h"
 #include "kernels_internal.h"
 #include <stdio.h>
