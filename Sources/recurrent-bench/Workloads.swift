@@ -65,14 +65,14 @@ func measure(_ w: Workload, threads: Int) throws {
         }
     }
     // What training must hold: parameters, gradients, Adam's two moments, and the activations
-    // the backward pass keeps (per layer: gate inputs, cell values, states entering each step,
-    // the output; the head's output and its gradient).
+    // the backward pass keeps (per layer: cell values, states entering each step, the output;
+    // the head's output and its gradient).
     let parameterCount = parameters.reduce(0) { $0 + $1.value.count }
     let savedPerUnit: Int
     switch w.cell {
-    case .lstm: savedPerUnit = 4 + 5 + 2 + 1
-    case .gru: savedPerUnit = 3 + 4 + 1 + 1
-    case .rnn: savedPerUnit = 1 + 1 + 1 + 1
+    case .lstm: savedPerUnit = 5 + 2 + 1
+    case .gru: savedPerUnit = 4 + 1 + 1
+    case .rnn: savedPerUnit = 1 + 1 + 1
     }
     let activations = w.layers * B * T * H * savedPerUnit + 2 * B * T * I
     let modelBytes = Double(4 * (4 * parameterCount + activations)) / 1_048_576

@@ -47,6 +47,56 @@ void rk_sigmoid(const float *x, float *y, int64_t n);
 /// exactly +-1 for large |x|, tanh(-0) = -0; NaN in, NaN out.
 void rk_tanh(const float *x, float *y, int64_t n);
 
+
+// ---- Recurrent layers: the time loop with the recurrent product fused into the cell ----
+
+/// The cells rk_recurrent_forward runs (PyTorch's gate orders: LSTM i|f|g|o, GRU r|z|n with the
+/// reset gate applied after the product).
+enum { RK_CELL_ELMAN_TANH = 0, RK_CELL_ELMAN_RELU = 1, RK_CELL_LSTM = 2, RK_CELL_GRU = 3 };
+
+/// Hidden units per block of the packed weights: 64 for one gate (Elman), 16 otherwise.
+int rk_recurrent_block_units(int gates);
+/// Floats that rk_recurrent_pack writes for `gates` gates, `hidden` units and `input` inputs.
+int64_t rk_recurrent_packed_floats(int gates, int hidden, int input);
+/// Packs [W_ih | W_hh] (W_ih [G*H, I] may be NULL when input == 0; W_hh [G*H, H]) by blocks of
+/// rk_recurrent_block_units(G) hidden units: block u holds, for each k < I + H, the G gates'
+/// rows of its units side by side (gate-major, zero past H), so one pass over a block yields
+/// every gate of its units. The layout is the same for every instruction set.
+void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
+                       const float *hidden_weight, float *packed);
+
+/// One layer in one direction over a batch of sequences (see rk_recurrent_forward).
+/// Rows are batch-first: value (b, t) of a [B, T, ...] buffer sits at b * batch_stride + t * time_stride.
+typedef struct {
+    int cell, batch, time, hidden, input;
+    int reverse;                 // run t = T-1 ... 0
+    const int32_t *lengths;      // [B]: sequence b takes part in steps t < lengths[b]; NULL: all T
+    // x, read only when the packed weights include W_ih (input > 0).
+    const float *x;
+    int64_t x_batch_stride, x_time_stride;
+    // The input part of the gates, [.., G*H]: x W_ih^T + b_ih, or just b_ih with strides 0.
+    const float *gate_inputs;
+    int64_t gate_batch_stride, gate_time_stride;
+    const float *packed;         // rk_recurrent_pack(G, H, input, ...)
+    const float *hidden_bias;    // b_hh [G*H]
+    float *hidden_state;         // [B, H]: h0 in, h_n out
+    float *cell_state;           // [B, H]: c0 in, c_n out (LSTM only)
+    float *hidden_spare;         // [B, H] work space
+    float *output;               // y, [.., H] at active steps only; may be NULL
+    int64_t output_batch_stride, output_time_stride;
+    // What the backward pass needs, rows b * T + t; all NULL in inference.
+    float *cell_values;          // [B*T, S*H]: LSTM i|f|g|o|tanh(c'), GRU r|z|n|W_hn h + b_hn, Elman h'
+    float *hidden_before;        // [B*T, H] the state entering each step
+    float *cell_before;          // [B*T, H] LSTM memory entering each step
+    int threads;                 // split each step's units over up to this many threads
+} rk_recurrent_sequence;
+
+/// Runs the time loop. Each step computes the recurrent product, the gate nonlinearities and
+/// the state update together, one block of units at a time, the blocks split across threads.
+/// Rows past their length keep their state and get no output. Every value is computed the same
+/// way whatever the thread count, so results do not depend on it.
+void rk_recurrent_forward(const rk_recurrent_sequence *sequence);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,12 @@
+import CRecurrentKernels
+
 /// Runs a unidirectional recurrent stack one step at a time, for real-time use: every buffer is
 /// allocated once, each step touches only the weights and the state, and nothing is recorded.
 ///
 /// The stream copies the layer's weights when it is made: later training does not reach it.
-/// The results are those of `RecurrentLayer.step` (the same cell kernels), bit for bit.
+/// The results are those of `RecurrentLayer.step` up to rounding: for LSTM and Elman cells a step
+/// reads x and h in one pass over [W_ih | W_hh], where the layer projects the whole sequence's
+/// inputs first.
 public final class RecurrentStream {
     public let configuration: RecurrentConfiguration
     public let batch: Int
@@ -13,9 +17,15 @@ public final class RecurrentStream {
     final class LayerBuffers {
         let kernel: SequenceKernel
         let inputWeight: FloatBuffer, hiddenWeight: FloatBuffer, inputBias: FloatBuffer, hiddenBias: FloatBuffer
-        let saved: SequenceKernel.Saved
+        /// W_hh packed for the fused step, with W_ih before it when the cell adds both projections
+        /// before its nonlinearity (a step then reads x and h in one pass over the weights);
+        /// nil for a cell without a fused step.
+        let packed: PackedRecurrentWeights?
         let state: StateBuffers
         let output: FloatBuffer   // [B, H]
+        let gateInputs: FloatBuffer   // [B, G*H] when W_ih is not packed
+        /// Only for a cell without a fused step.
+        let saved: SequenceKernel.Saved?
 
         init(kernel: SequenceKernel, parameters: RecurrentLayer.DirectionParameters) {
             self.kernel = kernel
@@ -31,15 +41,36 @@ public final class RecurrentStream {
             hiddenWeight = copy(parameters.hiddenWeight.value, count: width * kernel.hidden)
             inputBias = copy(parameters.inputBias?.value, count: width)
             hiddenBias = copy(parameters.hiddenBias?.value, count: width)
-            saved = kernel.makeSaved()
             state = StateBuffers(batch: kernel.batch, hidden: kernel.hidden, gateWidth: width, hasCell: kernel.cell.hasCellState)
             output = FloatBuffer(count: kernel.batch * kernel.hidden)
+            gateInputs = FloatBuffer(count: kernel.batch * width)
+            let cell = kernel.cell
+            if kernel.fusedCell != nil {
+                let joined = !cell.separateHiddenGradient
+                packed = PackedRecurrentWeights(gates: cell.gateCount, hidden: kernel.hidden, input: joined ? kernel.input : 0,
+                                                inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer)
+                saved = nil
+            } else {
+                packed = nil
+                saved = kernel.makeSaved()
+            }
         }
 
         func step(_ x: UnsafePointer<Float>) {
+            if let fused = kernel.fusedCell, let packed, packed.input > 0 {
+                var sequence = kernel.fusedSequence(fused, packed: packed, hiddenBias: hiddenBias.pointer, state: state)
+                sequence.x = x
+                sequence.x_batch_stride = Int64(kernel.input)
+                // The input part of the gates is b_ih alone: W_ih x is in the packed product.
+                sequence.gate_inputs = UnsafePointer(inputBias.pointer)
+                sequence.output = output.pointer
+                sequence.output_batch_stride = Int64(kernel.hidden)
+                rk_recurrent_forward(&sequence)
+                return
+            }
             kernel.run(x: x, weights: (UnsafePointer(inputWeight.pointer), UnsafePointer(hiddenWeight.pointer),
                                       UnsafePointer(inputBias.pointer), UnsafePointer(hiddenBias.pointer)),
-                       saved: saved, state: state, y: output.pointer)
+                       gateInputs: gateInputs.pointer, saved: saved, state: state, y: output.pointer, packed: packed)
         }
     }
 

@@ -1,3 +1,5 @@
+import CRecurrentKernels
+
 /// One recurrent layer in one direction over a whole batch of sequences: the time loop, with a
 /// fused forward and a fused backward (backpropagation through time), shared by every cell kind.
 ///
@@ -16,6 +18,12 @@ struct SequenceKernel {
 
     var gateWidth: Int { cell.gateCount * hidden }
 
+    /// Whether cells with a fused C step use it; tests turn it off to compare with the Swift steps.
+    nonisolated(unsafe) static var fusedStepsEnabled = true
+
+    /// The fused C step for this cell, if it has one and it is enabled.
+    var fusedCell: Int32? { Self.fusedStepsEnabled ? cell.fusedCell : nil }
+
     /// The time index processed at position `k` of the loop.
     func timeAt(_ k: Int) -> Int { reverse ? time - 1 - k : k }
 
@@ -23,53 +31,77 @@ struct SequenceKernel {
 
     /// What the forward pass keeps for the backward pass, all [B*T, ...] batch-first.
     final class Saved {
-        let gateInputs: FloatBuffer      // [B*T, G*H] x W_ih^T + b_ih
         let cellValues: FloatBuffer      // [B*T, S*H] activations the cell's backward needs
         let hiddenBefore: FloatBuffer    // [B*T, H] the state entering each step
         let cellBefore: FloatBuffer?     // [B*T, H] LSTM memory entering each step
-        init(gateInputs: FloatBuffer, cellValues: FloatBuffer, hiddenBefore: FloatBuffer, cellBefore: FloatBuffer?) {
-            self.gateInputs = gateInputs
+        init(cellValues: FloatBuffer, hiddenBefore: FloatBuffer, cellBefore: FloatBuffer?) {
             self.cellValues = cellValues
             self.hiddenBefore = hiddenBefore
             self.cellBefore = cellBefore
         }
     }
 
+    /// Pointers to the four weights: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H].
+    typealias WeightPointers = (inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
+                                inputBias: UnsafePointer<Float>, hiddenBias: UnsafePointer<Float>)
+
     /// Runs the sequence. `weights`: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H]
-    /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM).
-    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor]) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved) {
-        let saved = makeSaved()
+    /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM),
+    /// and, when `saving` (training), what the backward pass needs.
+    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor], saving: Bool)
+        -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
+    {
+        // A cell without a fused step keeps its values in `saved` as it goes.
+        let saved = saving || fusedCell == nil ? makeSaved() : nil
         let y = FloatBuffer(count: batch * time * hidden)
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
+        let gateInputs = FloatBuffer(count: batch * time * gateWidth)
         withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
             state.hidden.pointer.update(from: p[1], count: batch * hidden)
             if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
-            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), saved: saved, state: state, y: y.pointer)
+            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs.pointer, saved: saved, state: state,
+                y: y.pointer)
         }
         return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
-                state.cell?.tensor([batch, hidden]), saved)
+                state.cell?.tensor([batch, hidden]), saving ? saved : nil)
     }
 
     func makeSaved() -> Saved {
         let rows = batch * time
         return Saved(
-            gateInputs: FloatBuffer(count: rows * gateWidth),
             cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
             hiddenBefore: FloatBuffer(count: rows * hidden),
             cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
     }
 
-    /// The time loop on caller-owned memory, allocating nothing but the list of active rows:
-    /// `state` holds h0 (and c0) on entry and h_n (and c_n) on exit; y [B, T, H] receives the
-    /// outputs of active steps (the caller zeroes it once if lengths vary).
-    func run(x: UnsafePointer<Float>, weights: (inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
-                                              inputBias: UnsafePointer<Float>, hiddenBias: UnsafePointer<Float>),
-             saved: Saved, state: StateBuffers, y: UnsafeMutablePointer<Float>) {
+    /// The time loop on caller-owned memory: `state` holds h0 (and c0) on entry and h_n (and c_n)
+    /// on exit; y [B, T, H] receives the outputs of active steps (the caller zeroes it once if
+    /// lengths vary); gateInputs [B*T, G*H] is work space. `saved` may be nil only for a cell
+    /// with a fused step; `packed` is W_hh packed without W_ih (packed here when nil).
+    func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs gx: UnsafeMutablePointer<Float>,
+             saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
         let rows = batch * time, width = gateWidth
         // The input projection of every step at once.
-        let gx = saved.gateInputs.pointer
         Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
         addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+        if let fused = fusedCell {
+            let packed = packed ?? PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, hiddenWeight: weights.hiddenWeight)
+            var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
+            sequence.gate_inputs = UnsafePointer(gx)
+            (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(time * width), Int64(width))
+            sequence.output = y
+            (sequence.output_batch_stride, sequence.output_time_stride) = (Int64(time * hidden), Int64(hidden))
+            sequence.cell_values = saved?.cellValues.pointer
+            sequence.hidden_before = saved?.hiddenBefore.pointer
+            sequence.cell_before = saved?.cellBefore?.pointer
+            let lengths32 = lengths.map { Int32($0) }
+            lengths32.withUnsafeBufferPointer { lengthPointer in
+                sequence.lengths = lengths.allSatisfy({ $0 >= time }) ? nil : lengthPointer.baseAddress
+                rk_recurrent_forward(&sequence)
+            }
+            return
+        }
+        guard let saved else { return }
         let everyRow = Array(0..<batch)
         for k in 0..<time {
             let t = timeAt(k)
@@ -82,12 +114,31 @@ struct SequenceKernel {
                     (before.pointer + r * hidden).update(from: c.pointer + b * hidden, count: hidden)
                 }
             }
-            cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, state: state,
+            cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, gateInputs: gx, state: state,
                                          hiddenWeight: weights.hiddenWeight, hiddenBias: weights.hiddenBias))
             for b in active {
                 (y + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
             }
         }
+    }
+
+    /// The description of this sequence for the fused C loop, with the state and weights filled
+    /// in; the caller sets the gate inputs, the output and what to save.
+    func fusedSequence(_ fusedCell: Int32, packed: PackedRecurrentWeights, hiddenBias: UnsafePointer<Float>,
+                       state: StateBuffers) -> rk_recurrent_sequence {
+        var sequence = rk_recurrent_sequence()
+        sequence.cell = fusedCell
+        (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
+        sequence.input = Int32(packed.input)
+        sequence.reverse = reverse ? 1 : 0
+        sequence.packed = UnsafePointer(packed.buffer.pointer)
+        sequence.hidden_bias = hiddenBias
+        sequence.hidden_state = state.hidden.pointer
+        sequence.cell_state = state.cell?.pointer
+        // The scratch block [B, G*H] is at least [B, H]: the second state buffer.
+        sequence.hidden_spare = state.scratch.pointer
+        sequence.threads = Int32(Parallel.threadCount)
+        return sequence
     }
 
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
@@ -136,6 +187,20 @@ struct SequenceKernel {
         let dBiasHH = columnSums(dGateHidden.pointer, rows: rows, width: width)
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
                 [dWeightIH, dWeightHH, dBiasIH, dBiasHH])
+    }
+}
+
+/// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
+/// step (rk_recurrent_pack).
+final class PackedRecurrentWeights {
+    let input: Int
+    let buffer: FloatBuffer
+
+    init(gates: Int, hidden: Int, input: Int = 0, inputWeight: UnsafePointer<Float>? = nil,
+         hiddenWeight: UnsafePointer<Float>) {
+        self.input = input
+        buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))))
+        rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
     }
 }
 
