@@ -32,6 +32,16 @@ struct rk_step_job {
     void (*run)(const rk_step_job *, int, int);
 };
 
+// One backward step's shared description: the product with the gate gradients of step
+// t_product and the cell's derivatives at step t_cell (-1: none).
+typedef struct rk_backward_job rk_backward_job;
+struct rk_backward_job {
+    const rk_recurrent_backward_sequence *s;
+    int t_product, t_cell;
+    int blocks, parts;
+    void (*run)(const rk_backward_job *, int, int);
+};
+
 #define RK_ACTIVATIONS_VECTORS_ONLY 1
 
 #if RK_X86
@@ -168,4 +178,67 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
         spare = swap;
     }
     if (h != s->hidden_state) memcpy(s->hidden_state, h, sizeof(float) * (size_t)B * (size_t)H);
+}
+
+int64_t rk_recurrent_backward_packed_floats(int gates, int hidden) {
+    int64_t blocks = (hidden + 63) / 64;
+    return blocks * (int64_t)gates * hidden * 64;
+}
+
+void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed) {
+    const int K = gates * hidden, blocks = (hidden + 63) / 64;
+    for (int block = 0; block < blocks; block++) {
+        const int u0 = block * 64, n = hidden - u0 < 64 ? hidden - u0 : 64;
+        float *panel = packed + (int64_t)block * K * 64;
+        for (int k = 0; k < K; k++) {
+            memcpy(panel + (int64_t)k * 64, hidden_weight + (int64_t)k * hidden + u0, sizeof(float) * (size_t)n);
+            for (int u = n; u < 64; u++) panel[(int64_t)k * 64 + u] = 0.0f;
+        }
+    }
+}
+
+static void backward_part(void *context, int part) {
+    const rk_backward_job *job = (const rk_backward_job *)context;
+    int block0 = (int)((int64_t)part * job->blocks / job->parts);
+    int block1 = (int)((int64_t)(part + 1) * job->blocks / job->parts);
+    job->run(job, block0, block1);
+}
+
+static void run_backward(rk_backward_job *job) {
+    if (job->parts > 1) rk_parallel_for(job->parts, job->parts, backward_part, job);
+    else job->run(job, 0, job->blocks);
+}
+
+void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
+    const int B = s->batch, T = s->time, H = s->hidden;
+    if (B <= 0 || T <= 0 || H <= 0) return;
+    const int G = gate_count(s->cell);
+    rk_backward_job job;
+    job.s = s;
+    job.blocks = (H + 63) / 64;
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: job.run = backward_blocks_avx512; break;
+    case RK_ISA_AVX2: job.run = backward_blocks_avx2; break;
+#endif
+    default: job.run = backward_blocks_generic; break;
+    }
+    const double work = (double)B * G * H * (double)H;
+    job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
+    int longest = T;
+    if (s->lengths) {
+        longest = 0;
+        for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
+    }
+    // Loop positions from last to first; steps no sequence reaches contribute nothing.
+    job.t_product = -1;
+    for (int k = T - 1; k >= 0; k--) {
+        const int t = s->reverse ? T - 1 - k : k;
+        if (t >= longest) continue;
+        job.t_cell = t;
+        run_backward(&job);
+        job.t_product = t;
+    }
+    job.t_cell = -1;
+    if (job.t_product >= 0) run_backward(&job);
 }

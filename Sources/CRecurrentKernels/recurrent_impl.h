@@ -190,6 +190,26 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     }
 }
 
+// Starts fetching the lines `finish` will touch for batch row b and the n units from uc: the
+// gate inputs (computed for the whole sequence beforehand, so out of cache) and the rows it
+// writes. The tile's product takes long enough to hide them.
+RK_INLINE void FN(prefetch_row)(const int CELL, const rk_recurrent_sequence *s, int b, int t, int uc,
+                                int n) {
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
+    for (int j = 0; j < n; j += 16) {
+        for (int g = 0; g < G; g++) __builtin_prefetch(gx + g * H + j, 0, 3);
+        if (s->output) __builtin_prefetch(s->output + b * s->output_batch_stride + t * s->output_time_stride + uc + j, 1, 3);
+        if (s->cell_values)
+            for (int k = 0; k < savedWidth; k++) __builtin_prefetch(s->cell_values + (row * savedWidth + k) * H + uc + j, 1, 3);
+        if (s->hidden_before) __builtin_prefetch(s->hidden_before + row * H + uc + j, 1, 3);
+        if (CELL == RK_CELL_LSTM && s->cell_before) __builtin_prefetch(s->cell_before + row * H + uc + j, 1, 3);
+    }
+}
+
 // One step for the blocks [block0, block1) of units: every batch row, R rows at a time.
 RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int U, const int RMAX,
                              const FN(tile_fn) *tiles, const rk_step_job *job, int block0,
@@ -204,11 +224,15 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
         for (int uc = u0; uc < u0 + U && uc < H; uc += chunk) {
             const float *panel = s->packed + block * blockFloats + (uc - u0);
             const int n = H - uc < chunk ? H - uc : chunk;
-            for (int b0 = 0; b0 < B; b0 += RMAX) {
-                const int R = B - b0 < RMAX ? B - b0 : RMAX;
+            // Rows in tiles of nearly equal height (no thin last tile).
+            const int tileCount = (B + RMAX - 1) / RMAX;
+            for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
+                const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
                 const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
+                for (int i = 0; i < R; i++) FN(prefetch_row)(CELL, s, b0 + i, t, uc, n);
                 tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, H, panel, pre);
                 for (int i = 0; i < R; i++) FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, pre + i * G * chunk);
+                b0 += R;
             }
         }
     }
@@ -227,6 +251,129 @@ static void FN(step_blocks)(const rk_step_job *job, int block0, int block1) {
         break;
     default:
         FN(step_body)(RK_CELL_ELMAN_TANH, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
+    }
+}
+
+// ---- Backward ----
+
+// The cell's derivatives at step t for batch row b and the n units from uc: dL/dh (plus dL/dy)
+// and dL/dc become the gate gradients; dL/dh keeps what passes to the step before without the
+// recurrent product (zero, or z * dL/dh for GRU), dL/dc what passes through the forget gate.
+RK_INLINE void FN(backward_units)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
+                                  int t, int uc, int n) {
+    if (s->lengths && t >= s->lengths[b]) return;
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    float *dh = s->hidden_gradient + (int64_t)b * H + uc;
+    const float *dy = s->output_gradient ? s->output_gradient + row * H + uc : 0;
+    const float *saved = s->cell_values + row * savedWidth * H + uc;
+    float *dGate = s->gate_gradient + row * G * H + uc;
+    float *dHiddenGate = s->hidden_gate_gradient + row * G * H + uc;
+    const VF one = (VF)1.0f, zero = (VF)0.0f;
+    for (int j = 0; j < n; j += RK_VL) {
+        const int m = n - j < RK_VL ? n - j : RK_VL;
+#define RK_SAVED(k) FN(load_n)(saved + (k) * H + j, m)
+        VF d = FN(load_n)(dh + j, m);
+        if (dy) d = d + FN(load_n)(dy + j, m);
+        if (CELL == RK_CELL_LSTM) {
+            float *dc = s->cell_gradient + (int64_t)b * H + uc;
+            VF inputGate = RK_SAVED(0), forgetGate = RK_SAVED(1), cellCandidate = RK_SAVED(2);
+            VF outputGate = RK_SAVED(3), squashed = RK_SAVED(4);
+            VF cellBefore = FN(load_n)(s->cell_before + row * H + uc + j, m);
+            VF dCell = FN(load_n)(dc + j, m) + d * outputGate * (one - squashed * squashed);
+            FN(store_n)(dGate + j, dCell * cellCandidate * inputGate * (one - inputGate), m);
+            FN(store_n)(dGate + H + j, dCell * cellBefore * forgetGate * (one - forgetGate), m);
+            FN(store_n)(dGate + 2 * H + j, dCell * inputGate * (one - cellCandidate * cellCandidate), m);
+            FN(store_n)(dGate + 3 * H + j, d * squashed * outputGate * (one - outputGate), m);
+            FN(store_n)(dc + j, dCell * forgetGate, m);
+            FN(store_n)(dh + j, zero, m);
+        } else if (CELL == RK_CELL_GRU) {
+            VF reset = RK_SAVED(0), update = RK_SAVED(1), candidate = RK_SAVED(2), hiddenPart = RK_SAVED(3);
+            VF hiddenBefore = FN(load_n)(s->hidden_before + row * H + uc + j, m);
+            VF dCandidate = d * (one - update) * (one - candidate * candidate);
+            VF dUpdate = d * (hiddenBefore - candidate) * update * (one - update);
+            VF dReset = dCandidate * hiddenPart * reset * (one - reset);
+            FN(store_n)(dGate + j, dReset, m);
+            FN(store_n)(dGate + H + j, dUpdate, m);
+            FN(store_n)(dGate + 2 * H + j, dCandidate, m);
+            FN(store_n)(dHiddenGate + j, dReset, m);
+            FN(store_n)(dHiddenGate + H + j, dUpdate, m);
+            FN(store_n)(dHiddenGate + 2 * H + j, dCandidate * reset, m);
+            FN(store_n)(dh + j, d * update, m);
+        } else {
+            VF out = RK_SAVED(0);
+            VF derivative = CELL == RK_CELL_ELMAN_RELU ? (out > zero ? one : zero) : one - out * out;
+            FN(store_n)(dGate + j, d * derivative, m);
+            FN(store_n)(dh + j, zero, m);
+        }
+#undef RK_SAVED
+    }
+}
+
+// Starts fetching what backward_units reads and writes for row b at step t (see prefetch_row).
+RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
+                                         int t, int uc, int n) {
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    for (int j = 0; j < n; j += 16) {
+        for (int k = 0; k < savedWidth; k++) __builtin_prefetch(s->cell_values + (row * savedWidth + k) * H + uc + j, 0, 3);
+        for (int g = 0; g < G; g++) {
+            __builtin_prefetch(s->gate_gradient + row * G * H + g * H + uc + j, 1, 3);
+            if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_gate_gradient + row * G * H + g * H + uc + j, 1, 3);
+        }
+        if (s->output_gradient) __builtin_prefetch(s->output_gradient + row * H + uc + j, 0, 3);
+        if (CELL == RK_CELL_LSTM) __builtin_prefetch(s->cell_before + row * H + uc + j, 0, 3);
+        if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_before + row * H + uc + j, 0, 3);
+    }
+}
+
+// For the blocks [block0, block1) of 64 units: dL/dh += dG(t_product) W_hh on those units for
+// every row, then the cell's derivatives at t_cell on the same units.
+RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int block0, int block1) {
+    const rk_recurrent_backward_sequence *s = job->s;
+    const int H = s->hidden, B = s->batch, T = s->time;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int K = G * H, chunk = RK_SUB1 * RK_VL;
+    float pre[RK_TILE_MAXR * RK_TILE_MAXW * RK_VL];
+    for (int block = block0; block < block1; block++) {
+        const int u0 = block * 64;
+        for (int uc = u0; uc < u0 + 64 && uc < H; uc += chunk) {
+            const int n = H - uc < chunk ? H - uc : chunk;
+            if (job->t_product >= 0) {
+                const float *panel = s->packed + (int64_t)block * K * 64 + (uc - u0);
+                const float *dG = s->hidden_gate_gradient + (int64_t)job->t_product * K;
+                const int tileCount = (B + RK_ROWS1 - 1) / RK_ROWS1;
+                for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
+                    const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
+                    if (job->t_cell >= 0)
+                        for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, s, b0 + i, job->t_cell, uc, n);
+                    FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * T * K, (int64_t)T * K, K, panel, pre);
+                    for (int i = 0; i < R; i++) {
+                        float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
+                        for (int j = 0; j < n; j += RK_VL) {
+                            const int m = n - j < RK_VL ? n - j : RK_VL;
+                            FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(pre + i * chunk + j), m);
+                        }
+                    }
+                    b0 += R;
+                }
+            }
+            if (job->t_cell >= 0)
+                for (int b = 0; b < B; b++) FN(backward_units)(CELL, s, b, job->t_cell, uc, n);
+        }
+    }
+}
+
+static void FN(backward_blocks)(const rk_backward_job *job, int block0, int block1) {
+    switch (job->s->cell) {
+    case RK_CELL_LSTM: FN(backward_body)(RK_CELL_LSTM, job, block0, block1); break;
+    case RK_CELL_GRU: FN(backward_body)(RK_CELL_GRU, job, block0, block1); break;
+    case RK_CELL_ELMAN_RELU: FN(backward_body)(RK_CELL_ELMAN_RELU, job, block0, block1); break;
+    default: FN(backward_body)(RK_CELL_ELMAN_TANH, job, block0, block1);
     }
 }
 

@@ -22,9 +22,9 @@ final class RecurrentKernelTests: XCTestCase {
         var tensors: [String: Tensor]
     }
 
-    /// Runs one sequence (7 rows: a full register tile and a partial one; 150 units: 9 blocks of
-    /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output and
-    /// saved value.
+    /// Runs one sequence forward and backward (7 rows: a full register tile and a partial one; 150 units: 9 blocks of
+    /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output, saved
+    /// value and gradient.
     func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool) -> [String: Tensor] {
         let (batch, time, input, hidden) = (7, 6, 3, 150)
         SequenceKernel.fusedStepsEnabled = fused
@@ -42,6 +42,19 @@ final class RecurrentKernelTests: XCTestCase {
                                     lengths: lengths, reverse: reverse)
         let result = kernel.forward(x: x, h0: h0, c0: c0, weights: weights, saving: true)
         var tensors = ["y": result.y, "hN": result.hN]
+        if let saved = result.saved {
+            // Gradients from arbitrary dL/dy, dL/dh_n and dL/dc_n.
+            let dY = Tensor.uniform(shape: [batch, time, hidden], low: -1, high: 1, using: &rng)
+            let dHN = Tensor.uniform(shape: [batch, hidden], low: -1, high: 1, using: &rng)
+            let dCN = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -1, high: 1, using: &rng) : nil
+            let gradients = kernel.backward(x: x, weights: weights, saved: saved, dY: dY, dHN: dHN, dCN: dCN)
+            tensors["dX"] = gradients.dX
+            tensors["dH0"] = gradients.dH0
+            if let dC0 = gradients.dC0 { tensors["dC0"] = dC0 }
+            for (index, name) in ["dWeightIH", "dWeightHH", "dBiasIH", "dBiasHH"].enumerated() {
+                tensors[name] = gradients.dWeights[index]
+            }
+        }
         if let cN = result.cN { tensors["cN"] = cN }
         if let saved = result.saved {
             let rows = batch * time
@@ -64,7 +77,7 @@ final class RecurrentKernelTests: XCTestCase {
                         let fused = run(cell, reverse: reverse, lengths: lengths, fused: true)
                         XCTAssertEqual(Set(fused.keys), Set(reference.keys))
                         for (key, value) in reference {
-                            assertClose(fused[key], value, tolerance: 2e-6,
+                            assertClose(fused[key], value, tolerance: 1e-5,
                                         "\(isa) \(name) reverse \(reverse) lengths \(lengths == full ? "full" : "varying") \(key)")
                         }
                     }

@@ -97,6 +97,36 @@ typedef struct {
 /// way whatever the thread count, so results do not depend on it.
 void rk_recurrent_forward(const rk_recurrent_sequence *sequence);
 
+/// Floats that rk_recurrent_pack_backward writes.
+int64_t rk_recurrent_backward_packed_floats(int gates, int hidden);
+/// Packs W_hh [G*H, H] for dL/dh = dG W_hh, by blocks of 64 hidden units (columns of W_hh):
+/// block u holds, for each k < G*H, its 64 columns of row k (zero past H).
+void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed);
+
+/// Backpropagation through time of one layer in one direction (the gradients of the gates at
+/// every step, and those of the initial state); the weight gradients follow from the gate
+/// gradients as whole-sequence products. Rows b * T + t, as in rk_recurrent_sequence.
+typedef struct {
+    int cell, batch, time, hidden;
+    int reverse;
+    const int32_t *lengths;            // as in the forward pass
+    const float *packed;               // rk_recurrent_pack_backward(G, H, W_hh)
+    const float *cell_values;          // saved by the forward pass
+    const float *hidden_before;        // [B*T, H] (read by GRU)
+    const float *cell_before;          // [B*T, H] (read by LSTM)
+    const float *output_gradient;      // dL/dy [B*T, H], or NULL for zero
+    float *hidden_gradient;            // [B, H]: dL/dh_n in, dL/dh0 out
+    float *cell_gradient;              // [B, H]: dL/dc_n in, dL/dc0 out (LSTM)
+    float *gate_gradient;              // [B*T, G*H]: zeros in, dL/d(x W_ih^T + b_ih) out
+    float *hidden_gate_gradient;       // [B*T, G*H]: dL/d(h W_hh^T + b_hh); GRU's own buffer,
+                                       // the same as gate_gradient for the other cells
+    int threads;
+} rk_recurrent_backward_sequence;
+
+/// Runs the backward time loop: each step's recurrent product for a block of units, then the
+/// cell's derivatives of the step before on the same units, one parallel region per step.
+void rk_recurrent_backward(const rk_recurrent_backward_sequence *sequence);
+
 #ifdef __cplusplus
 }
 #endif

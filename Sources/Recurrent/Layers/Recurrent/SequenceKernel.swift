@@ -158,20 +158,8 @@ struct SequenceKernel {
             let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
             if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
             if let dc = state.cell, dCN != nil { dc.pointer.update(from: dCNp, count: batch * hidden) }
-            for k in stride(from: time - 1, through: 0, by: -1) {
-                let t = timeAt(k)
-                let active = activeRows(at: t)
-                if active.isEmpty { continue }
-                if dY != nil {
-                    for b in active {
-                        let dh = state.hidden.pointer + b * hidden, dy = dYp + (b * time + t) * hidden
-                        for j in 0..<hidden { dh[j] += dy[j] }
-                    }
-                }
-                cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
-                                                  dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer,
-                                                  hiddenWeight: wHH))
-            }
+            runBackwardSteps(saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
+                             dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
             let dGX = dGateInputs.pointer
             dX.withUnsafeMutableBufferPointer { dx in
                 Kernels.gemm(m: rows, n: input, k: width, dGX, lda: width, wIH, ldb: input, dx.baseAddress!, ldc: input)
@@ -187,6 +175,50 @@ struct SequenceKernel {
         let dBiasHH = columnSums(dGateHidden.pointer, rows: rows, width: width)
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
                 [dWeightIH, dWeightHH, dBiasIH, dBiasHH])
+    }
+
+    /// The backward time loop: `state` holds dL/dh_n (and dL/dc_n) on entry and dL/dh0 (dL/dc0)
+    /// on exit; the gate gradients [B*T, G*H] (zeros on entry) are filled in for active steps.
+    func runBackwardSteps(saved: Saved, state: StateBuffers, dY: UnsafePointer<Float>?, hiddenWeight: UnsafePointer<Float>,
+                          dGateInputs: UnsafeMutablePointer<Float>, dGateHidden: UnsafeMutablePointer<Float>) {
+        if let fused = fusedCell {
+            let gates = Int32(cell.gateCount)
+            let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))))
+            rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
+            var sequence = rk_recurrent_backward_sequence()
+            sequence.cell = fused
+            (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
+            sequence.reverse = reverse ? 1 : 0
+            sequence.packed = UnsafePointer(packed.pointer)
+            sequence.cell_values = UnsafePointer(saved.cellValues.pointer)
+            sequence.hidden_before = UnsafePointer(saved.hiddenBefore.pointer)
+            sequence.cell_before = saved.cellBefore.map { UnsafePointer($0.pointer) }
+            sequence.output_gradient = dY
+            sequence.hidden_gradient = state.hidden.pointer
+            sequence.cell_gradient = state.cell?.pointer
+            sequence.gate_gradient = dGateInputs
+            sequence.hidden_gate_gradient = dGateHidden
+            sequence.threads = Int32(Parallel.threadCount)
+            let lengths32 = lengths.map { Int32($0) }
+            lengths32.withUnsafeBufferPointer { lengthPointer in
+                sequence.lengths = lengths.allSatisfy({ $0 >= time }) ? nil : lengthPointer.baseAddress
+                rk_recurrent_backward(&sequence)
+            }
+            return
+        }
+        for k in stride(from: time - 1, through: 0, by: -1) {
+            let t = timeAt(k)
+            let active = activeRows(at: t)
+            if active.isEmpty { continue }
+            if let dY {
+                for b in active {
+                    let dh = state.hidden.pointer + b * hidden, dy = dY + (b * time + t) * hidden
+                    for j in 0..<hidden { dh[j] += dy[j] }
+                }
+            }
+            cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
+                                              dGateInputs: dGateInputs, dGateHidden: dGateHidden, hiddenWeight: hiddenWeight))
+        }
     }
 }
 
