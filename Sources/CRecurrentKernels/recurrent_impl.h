@@ -16,6 +16,7 @@
 #define VF RK_CAT(af, RK_ISA)
 #define RK_TILE_MAXR 8
 #define RK_TILE_MAXW 4
+#define RK_BACKWARD_KC 1024
 
 RK_INLINE VF FN(rload)(const float *p) {
     VF v;
@@ -344,22 +345,27 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
         for (int uc = u0; uc < u0 + 64 && uc < H; uc += chunk) {
             const int n = H - uc < chunk ? H - uc : chunk;
             if (job->t_product >= 0) {
-                const float *panel = s->packed + (int64_t)block * K * 64 + (uc - u0);
+                // Depth in chunks whose part of the block (RK_BACKWARD_KC x 64 floats, 256 KB)
+                // stays in L2 across the row tiles; dL/dh takes each chunk's sum in turn.
                 const float *dG = s->hidden_gate_gradient + (int64_t)job->t_product * K;
                 const int tileCount = (B + RK_ROWS1 - 1) / RK_ROWS1;
-                for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
-                    const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
-                    if (job->t_cell >= 0)
-                        for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, s, b0 + i, job->t_cell, uc, n);
-                    FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * T * K, (int64_t)T * K, K, panel, pre);
-                    for (int i = 0; i < R; i++) {
-                        float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
-                        for (int j = 0; j < n; j += RK_VL) {
-                            const int m = n - j < RK_VL ? n - j : RK_VL;
-                            FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(pre + i * chunk + j), m);
+                for (int k0 = 0; k0 < K; k0 += RK_BACKWARD_KC) {
+                    const int kc = K - k0 < RK_BACKWARD_KC ? K - k0 : RK_BACKWARD_KC;
+                    const float *panel = s->packed + ((int64_t)block * K + k0) * 64 + (uc - u0);
+                    for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
+                        const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
+                        if (job->t_cell >= 0 && k0 + kc == K)
+                            for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, s, b0 + i, job->t_cell, uc, n);
+                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * T * K + k0, (int64_t)T * K, kc, panel, pre);
+                        for (int i = 0; i < R; i++) {
+                            float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
+                            for (int j = 0; j < n; j += RK_VL) {
+                                const int m = n - j < RK_VL ? n - j : RK_VL;
+                                FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(pre + i * chunk + j), m);
+                            }
                         }
+                        b0 += R;
                     }
-                    b0 += R;
                 }
             }
             if (job->t_cell >= 0)
@@ -379,5 +385,6 @@ static void FN(backward_blocks)(const rk_backward_job *job, int block0, int bloc
 
 #undef RK_TILE_MAXR
 #undef RK_TILE_MAXW
+#undef RK_BACKWARD_KC
 #undef VF
 #undef FN

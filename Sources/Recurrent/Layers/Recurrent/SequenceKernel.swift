@@ -143,8 +143,9 @@ struct SequenceKernel {
 
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
     /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh.
-    func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?)
-        -> (dX: Tensor, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
+    func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?,
+                  needsInputGradient: Bool = true)
+        -> (dX: Tensor?, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
     {
         let rows = batch * time, width = gateWidth
         let dGateInputs = FloatBuffer(count: rows * width)
@@ -153,7 +154,8 @@ struct SequenceKernel {
         let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: rows * width) : dGateInputs
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
         var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
-        var dX = Tensor(zeros: [batch, time, input])
+        // The input's gradient (as costly as W_ih's) only when something upstream needs it.
+        var dX = needsInputGradient ? Tensor(zeros: [batch, time, input]) : nil
         withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
             let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
             if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
@@ -161,7 +163,7 @@ struct SequenceKernel {
             runBackwardSteps(saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
                              dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
             let dGX = dGateInputs.pointer
-            dX.withUnsafeMutableBufferPointer { dx in
+            dX?.withUnsafeMutableBufferPointer { dx in
                 Kernels.gemm(m: rows, n: input, k: width, dGX, lda: width, wIH, ldb: input, dx.baseAddress!, ldc: input)
             }
             dWeightIH.withUnsafeMutableBufferPointer { dw in
