@@ -4,9 +4,7 @@ import CRecurrentKernels
 /// allocated once, each step touches only the weights and the state, and nothing is recorded.
 ///
 /// The stream copies the layer's weights when it is made: later training does not reach it.
-/// The results are those of `RecurrentLayer.step` up to rounding: for LSTM and Elman cells a step
-/// reads x and h in one pass over [W_ih | W_hh], where the layer projects the whole sequence's
-/// inputs first.
+/// The results are those of `RecurrentLayer.step`, bit for bit (the same kernels).
 public final class RecurrentStream {
     public let configuration: RecurrentConfiguration
     public let batch: Int
@@ -17,13 +15,12 @@ public final class RecurrentStream {
     final class LayerBuffers {
         let kernel: SequenceKernel
         let inputWeight: FloatBuffer, hiddenWeight: FloatBuffer, inputBias: FloatBuffer, hiddenBias: FloatBuffer
-        /// W_hh packed for the fused step, with W_ih before it when the cell adds both projections
-        /// before its nonlinearity (a step then reads x and h in one pass over the weights);
-        /// nil for a cell without a fused step.
-        let packed: PackedRecurrentWeights?
+        /// The weights as the fused step reads them (SequenceKernel.packWeights); nil for a cell
+        /// without a fused step.
+        private(set) var packed: PackedRecurrentWeights?
         let state: StateBuffers
         let output: FloatBuffer   // [B, H]
-        let gateInputs: FloatBuffer   // [B, G*H] when W_ih is not packed
+        let gateInputs: FloatBuffer?   // [B, G*H] unless the fused step reads x itself
         /// Only for a cell without a fused step.
         let saved: SequenceKernel.Saved?
 
@@ -43,34 +40,20 @@ public final class RecurrentStream {
             hiddenBias = copy(parameters.hiddenBias?.value, count: width)
             state = StateBuffers(batch: kernel.batch, hidden: kernel.hidden, gateWidth: width, hasCell: kernel.cell.hasCellState)
             output = FloatBuffer(count: kernel.batch * kernel.hidden)
-            gateInputs = FloatBuffer(count: kernel.batch * width)
-            let cell = kernel.cell
-            if kernel.fusedCell != nil {
-                let joined = !cell.separateHiddenGradient
-                packed = PackedRecurrentWeights(gates: cell.gateCount, hidden: kernel.hidden, input: joined ? kernel.input : 0,
-                                                inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer)
-                saved = nil
-            } else {
-                packed = nil
-                saved = kernel.makeSaved()
-            }
+            gateInputs = kernel.fusesInput ? nil : FloatBuffer(count: kernel.batch * width)
+            saved = kernel.fusedCell == nil ? kernel.makeSaved() : nil
+            packed = nil
+            if kernel.fusedCell != nil { packed = kernel.packWeights(weights) }
+        }
+
+        var weights: SequenceKernel.WeightPointers {
+            (UnsafePointer(inputWeight.pointer), UnsafePointer(hiddenWeight.pointer),
+             UnsafePointer(inputBias.pointer), UnsafePointer(hiddenBias.pointer))
         }
 
         func step(_ x: UnsafePointer<Float>) {
-            if let fused = kernel.fusedCell, let packed, packed.input > 0 {
-                var sequence = kernel.fusedSequence(fused, packed: packed, hiddenBias: hiddenBias.pointer, state: state)
-                sequence.x = x
-                sequence.x_batch_stride = Int64(kernel.input)
-                // The input part of the gates is b_ih alone: W_ih x is in the packed product.
-                sequence.gate_inputs = UnsafePointer(inputBias.pointer)
-                sequence.output = output.pointer
-                sequence.output_batch_stride = Int64(kernel.hidden)
-                rk_recurrent_forward(&sequence)
-                return
-            }
-            kernel.run(x: x, weights: (UnsafePointer(inputWeight.pointer), UnsafePointer(hiddenWeight.pointer),
-                                      UnsafePointer(inputBias.pointer), UnsafePointer(hiddenBias.pointer)),
-                       gateInputs: gateInputs.pointer, saved: saved, state: state, y: output.pointer, packed: packed)
+            kernel.run(x: x, weights: weights, gateInputs: gateInputs?.pointer, saved: saved, state: state,
+                       y: output.pointer, packed: packed)
         }
     }
 

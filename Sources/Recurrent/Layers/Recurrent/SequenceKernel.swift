@@ -55,11 +55,11 @@ struct SequenceKernel {
         let saved = saving || fusedCell == nil ? makeSaved() : nil
         let y = FloatBuffer(count: batch * time * hidden)
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
-        let gateInputs = FloatBuffer(count: batch * time * gateWidth)
+        let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth)
         withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
             state.hidden.pointer.update(from: p[1], count: batch * hidden)
             if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
-            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs.pointer, saved: saved, state: state,
+            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
                 y: y.pointer)
         }
         return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
@@ -74,34 +74,49 @@ struct SequenceKernel {
             cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
     }
 
+    /// Whether the fused step reads x itself, through W_ih packed beside W_hh, so that no gate
+    /// inputs are computed beforehand: for cells that add the two projections before their
+    /// nonlinearity (not GRU, whose candidate sees them apart).
+    var fusesInput: Bool { fusedCell != nil && !cell.separateHiddenGradient }
+
+    /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`.
+    func packWeights(_ weights: WeightPointers) -> PackedRecurrentWeights {
+        PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
+                               inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
+    }
+
     /// The time loop on caller-owned memory: `state` holds h0 (and c0) on entry and h_n (and c_n)
     /// on exit; y [B, T, H] receives the outputs of active steps (the caller zeroes it once if
-    /// lengths vary); gateInputs [B*T, G*H] is work space. `saved` may be nil only for a cell
-    /// with a fused step; `packed` is W_hh packed without W_ih (packed here when nil).
-    func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs gx: UnsafeMutablePointer<Float>,
+    /// lengths vary); gateInputs [B*T, G*H] is work space, needed unless `fusesInput`. `saved`
+    /// may be nil only for a cell with a fused step; `packed` comes from `packWeights` (packed
+    /// here when nil).
+    func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs: UnsafeMutablePointer<Float>?,
              saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
-        let rows = batch * time, width = gateWidth
-        // The input projection of every step at once.
-        Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
-        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+        let width = gateWidth
         if let fused = fusedCell {
-            let packed = packed ?? PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, hiddenWeight: weights.hiddenWeight)
+            let packed = packed ?? packWeights(weights)
             var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
-            sequence.gate_inputs = UnsafePointer(gx)
-            (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(time * width), Int64(width))
+            if packed.input > 0 {
+                // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
+                sequence.x = x
+                (sequence.x_batch_stride, sequence.x_time_stride) = (Int64(time * input), Int64(input))
+                sequence.gate_inputs = weights.inputBias
+            } else {
+                guard let gateInputs else { return }
+                projectInputs(x, weights, into: gateInputs)
+                sequence.gate_inputs = UnsafePointer(gateInputs)
+                (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(time * width), Int64(width))
+            }
             sequence.output = y
             (sequence.output_batch_stride, sequence.output_time_stride) = (Int64(time * hidden), Int64(hidden))
             sequence.cell_values = saved?.cellValues.pointer
             sequence.hidden_before = saved?.hiddenBefore.pointer
             sequence.cell_before = saved?.cellBefore?.pointer
-            let lengths32 = lengths.map { Int32($0) }
-            lengths32.withUnsafeBufferPointer { lengthPointer in
-                sequence.lengths = lengths.allSatisfy({ $0 >= time }) ? nil : lengthPointer.baseAddress
-                rk_recurrent_forward(&sequence)
-            }
+            withLengths { sequence.lengths = $0; rk_recurrent_forward(&sequence) }
             return
         }
-        guard let saved else { return }
+        guard let saved, let gx = gateInputs else { return }
+        projectInputs(x, weights, into: gx)
         let everyRow = Array(0..<batch)
         for k in 0..<time {
             let t = timeAt(k)
@@ -120,6 +135,19 @@ struct SequenceKernel {
                 (y + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
             }
         }
+    }
+
+    /// x W_ih^T + b_ih for every step at once: [B*T, G*H].
+    func projectInputs(_ x: UnsafePointer<Float>, _ weights: WeightPointers, into gx: UnsafeMutablePointer<Float>) {
+        let rows = batch * time, width = gateWidth
+        Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
+        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+    }
+
+    /// Runs `body` with the lengths as the C loops take them: nil when every sequence is full.
+    func withLengths(_ body: (UnsafePointer<Int32>?) -> Void) {
+        if lengths.allSatisfy({ $0 >= time }) { return body(nil) }
+        lengths.map { Int32($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
     /// The description of this sequence for the fused C loop, with the state and weights filled
@@ -201,11 +229,7 @@ struct SequenceKernel {
             sequence.gate_gradient = dGateInputs
             sequence.hidden_gate_gradient = dGateHidden
             sequence.threads = Int32(Parallel.threadCount)
-            let lengths32 = lengths.map { Int32($0) }
-            lengths32.withUnsafeBufferPointer { lengthPointer in
-                sequence.lengths = lengths.allSatisfy({ $0 >= time }) ? nil : lengthPointer.baseAddress
-                rk_recurrent_backward(&sequence)
-            }
+            withLengths { sequence.lengths = $0; rk_recurrent_backward(&sequence) }
             return
         }
         for k in stride(from: time - 1, through: 0, by: -1) {
