@@ -89,7 +89,7 @@ struct TextTrainCommand: ParsableCommand {
             let tied = languageModel.network.architecture.tiedWeights ? ", output tied to the embedding" : ""
             print("wrote \(training.output): \(languageModel.vocabulary.count) tokens in the vocabulary, "
                   + "\(languageModel.network.parameterCount) parameters\(tied); \(report.trainingTokens) training tokens, "
-                  + "\(report.history.steps) steps in \(String(format: "%.1f", report.history.seconds)) s")
+                  + "\(report.history.steps) steps in \(String(format: "%.1f s (validation %.1f s)", report.history.seconds, report.validationSeconds))")
             if let validation = report.validation {
                 print("validation: \(validation.summary) (\(validation.tokens) tokens, cross-entropy \(String(format: "%.4f", validation.crossEntropy)) nats)")
             }
@@ -145,7 +145,13 @@ struct TextEvaluateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let languageModel = try LanguageModel(contentsOf: model)
-            let evaluation = try languageModel.evaluate(try TextCorpus.readUTF8(textFile))
+            let text = try TextCorpus.readUTF8(textFile)
+            let evaluation: LanguageModelEvaluation
+            do {
+                evaluation = try languageModel.evaluate(text)
+            } catch RecurrentError.invalidArgument(let reason) {
+                throw RecurrentError.invalidFile(path: textFile, reason: reason)
+            }
             print("\(textFile): \(evaluation.summary), cross-entropy \(String(format: "%.4f", evaluation.crossEntropy)) nats per token over \(evaluation.tokens) tokens")
             if json { print(evaluation.jsonLine) }
         }
@@ -171,7 +177,8 @@ struct TextGenerateCommand: ParsableCommand {
     @Option(help: "Tokens to generate.")
     var length: Int = 500
 
-    @Option(help: "Sampling temperature, above 0: lower is more predictable.")
+    // Unconditional, so that "--temperature -1" reaches the check and its message.
+    @Option(parsing: .unconditional, help: "Sampling temperature, above 0: lower is more predictable.")
     var temperature: Double = 1
 
     @Option(help: "Sample among the K most likely tokens only.")

@@ -72,6 +72,8 @@ public struct LanguageModelReport: Sendable {
     public var stepLosses: [Double]
     /// Each validation: the number of updates before it and the cross-entropy (nats per token).
     public var validations: [(step: Int, crossEntropy: Double)]
+    /// Wall time spent validating, part of `history.seconds`.
+    public var validationSeconds: Double
 }
 
 /// A character-, byte- or word-level language model: the network, its tokenizer and its
@@ -136,7 +138,7 @@ public final class LanguageModel {
         trainerOptions.shuffle = false
         let trainer = Trainer(optimizer: try Adam(network.parameters, learningRate: c.learningRate), options: trainerOptions, progress: progress)
         var state: RecurrentLayer.State? = nil
-        var stepLosses: [Double] = [], validations: [(step: Int, crossEntropy: Double)] = []
+        var stepLosses: [Double] = [], validations: [(step: Int, crossEntropy: Double)] = [], validationSeconds = 0.0
         let history = try trainer.fit(sampleCount: streams.windowCount * streams.streams, loss: { batch in
             // Batch k holds samples kB..<(k+1)B: window k of every row.
             let window = (batch.first ?? 0) / streams.streams
@@ -148,7 +150,9 @@ public final class LanguageModel {
             stepLosses.append(Double(loss.value.scalar))
             return loss
         }, validationLoss: validationStreams.map { held in {
+            let start = Date()
             let crossEntropy = try languageModel.evaluate(held).crossEntropy
+            validationSeconds += Date().timeIntervalSince(start)
             validations.append((stepLosses.count, crossEntropy))
             return crossEntropy
         } })
@@ -164,7 +168,7 @@ public final class LanguageModel {
         }
         if let figures { try languageModel.model.setMetadata("validation", figures) }
         return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures,
-                                                    stepLosses: stepLosses, validations: validations))
+                                                    stepLosses: stepLosses, validations: validations, validationSeconds: validationSeconds))
     }
 
     /// Cross-entropy of `text` over every token after the first, read in `streams` rows
