@@ -15,8 +15,12 @@ Mirrors the Swift side exactly:
   and reset at the start of each epoch.
 - model: Embedding(V, E) -> LSTM(E, H, L, batch_first) -> Linear(H, V); Adam, global-norm
   clipping at 1.0, mean cross-entropy.
-- validation: the held-out text in min(B, n // (T + 1)) rows, state carried across windows;
-  bits per character = summed cross-entropy / predicted tokens / ln 2.
+- validation: every held-out character after the first is predicted once: the text in
+  R = min(32, max(1, (n - 1) // (T + 1))) rows of (n - 1) // R + 1 characters that overlap by one,
+  read window by window with the state carried across, then the characters that fill no row
+  read as one row continuing the last row's state; bits per character = summed cross-entropy /
+  predicted tokens / ln 2.
+- timing: training time counts the updates only; the validation pass is timed apart.
 Prints one JSON line at the end.
 """
 import argparse
@@ -64,6 +68,14 @@ def streams(ids, rows):
     return torch.tensor([ids[r * length:(r + 1) * length] for r in range(rows)], dtype=torch.long)
 
 
+def covering_streams(ids, rows):
+    """Rows overlapping by one token, and the tail that continues the last row."""
+    rows = max(1, min(rows, len(ids) - 1))
+    per_row = (len(ids) - 1) // rows
+    data = torch.tensor([ids[r * per_row:r * per_row + per_row + 1] for r in range(rows)], dtype=torch.long)
+    return data, torch.tensor([ids[rows * per_row:]], dtype=torch.long)
+
+
 def windows(data, window):
     predicted = data.shape[1] - 1
     for start in range(0, predicted, window):
@@ -83,14 +95,23 @@ class CharModel(nn.Module):
         return self.decoder(y), state
 
 
-def evaluate(model, data, window):
+def evaluate(model, streams, window):
+    data, tail = streams
     model.eval()
-    total, count, state = 0.0, 0, None
-    with torch.no_grad():
-        for x, y in windows(data, window):
+    total, count = 0.0, 0
+
+    def score(rows, state):
+        nonlocal total, count
+        for x, y in windows(rows, window):
             logits, state = model(x, state)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
             count += y.numel()
+        return state
+
+    with torch.no_grad():
+        state = score(data, None)
+        if tail.shape[1] > 1:
+            score(tail, tuple(s[:, -1:, :].contiguous() for s in state))
     model.train()
     return total / count, count
 
@@ -119,7 +140,7 @@ def main():
     index = {token: i for i, token in enumerate(tokens)}
     train_data = streams([index.get(ch, 0) for ch in train_text], args.batch_size)
     valid_ids = [index.get(ch, 0) for ch in valid_text]
-    valid_data = streams(valid_ids, min(args.batch_size, len(valid_ids) // (args.seq_len + 1)))
+    valid_data = covering_streams(valid_ids, min(32, max(1, (len(valid_ids) - 1) // (args.seq_len + 1))))
 
     model = CharModel(len(tokens), args.embedding, args.hidden, args.layers)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
@@ -148,7 +169,8 @@ def main():
     print(json.dumps({
         "steps": step, "epochs_started": epoch, "vocabulary": len(tokens), "validation_tokens": count,
         "validation_cross_entropy": cross_entropy, "validation_bits_per_char": cross_entropy / math.log(2),
-        "train_seconds": round(train_seconds, 1), "seconds_with_validation": round(total_seconds, 1),
+        "train_seconds": round(train_seconds, 1), "validation_seconds": round(total_seconds - train_seconds, 1),
+        "seconds_with_validation": round(total_seconds, 1),
         "threads": args.threads,
     }))
 

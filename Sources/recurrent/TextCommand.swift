@@ -48,6 +48,9 @@ struct TextTrainCommand: ParsableCommand {
     @Flag(help: "Word level: lower-case the text first.")
     var lowercase = false
 
+    @Option(help: "Where to draw the loss curves (SVG; default: beside the model, MODEL without .model + -loss.svg).")
+    var plot: String?
+
     @OptionGroup var training: TrainingOptionsGroup
 
     func validate() throws {
@@ -81,17 +84,45 @@ struct TextTrainCommand: ParsableCommand {
             let (languageModel, report) = try LanguageModel.train(
                 training: trainingTexts, validation: validationTexts, configuration: configuration, options: options, progress: progress)
             try languageModel.model.save(to: training.output)
+            let plotPath = plot ?? Self.plotPath(beside: training.output)
+            try Self.lossChart(report, level: level, title: "Training \(URL(fileURLWithPath: training.output).lastPathComponent) (\(level.rawValue) level)").write(to: plotPath)
             let tied = languageModel.network.architecture.tiedWeights ? ", output tied to the embedding" : ""
             print("wrote \(training.output): \(languageModel.vocabulary.count) tokens in the vocabulary, "
                   + "\(languageModel.network.parameterCount) parameters\(tied); \(report.trainingTokens) training tokens, "
-                  + "\(report.history.steps) steps in \(String(format: "%.1f", report.history.seconds)) s")
+                  + "\(report.history.steps) steps in \(String(format: "%.1f s (validation %.1f s)", report.history.seconds, report.validationSeconds))")
             if let validation = report.validation {
                 print("validation: \(validation.summary) (\(validation.tokens) tokens, cross-entropy \(String(format: "%.4f", validation.crossEntropy)) nats)")
             }
+            print("wrote \(plotPath): the loss curves")
             if report.history.stopReason == .diverged {
                 throw RecurrentError.diverged(report.history.message ?? "training diverged")
             }
         }
+    }
+}
+
+extension TextTrainCommand {
+    /// "bard.model" -> "bard-loss.svg", beside it.
+    static func plotPath(beside model: String) -> String {
+        let url = URL(fileURLWithPath: model)
+        let stem = url.pathExtension == "model" ? url.deletingPathExtension().lastPathComponent : url.lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent(stem + "-loss.svg").path
+    }
+
+    /// The training loss of every update (averaged over blocks of steps, so the curve reads)
+    /// and every validation, in bits per character (char, byte) or nats per word.
+    static func lossChart(_ report: LanguageModelReport, level: Tokenizer.Level, title: String) -> SVGDocument {
+        let scale = level == .word ? 1 : 1 / log(2.0)
+        let unit = level == .word ? "cross-entropy (nats per word)" : "bits per \(level == .byte ? "byte" : "character")"
+        let losses = report.stepLosses, block = max(1, losses.count / 200)
+        let blocks = stride(from: 0, to: losses.count, by: block).map { losses[$0..<min(losses.count, $0 + block)] }
+        let blockMeans = blocks.map { $0.reduce(0, +) / Double($0.count) * scale }
+        let blockEnds = blocks.map { Double($0.endIndex) }
+        var chart = LineChart(title: title, xLabel: "update", yLabel: unit)
+        chart.add(LineChart.Series(name: block == 1 ? "training loss" : "training loss (mean of \(block) updates)", x: blockEnds, y: blockMeans))
+        chart.add(LineChart.Series(name: "validation", x: report.validations.map { Double($0.step) },
+                                   y: report.validations.map { $0.crossEntropy * scale }, markers: true))
+        return SVGDocument(panels: [.line(chart)])
     }
 }
 
@@ -114,7 +145,13 @@ struct TextEvaluateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let languageModel = try LanguageModel(contentsOf: model)
-            let evaluation = try languageModel.evaluate(try TextCorpus.readUTF8(textFile))
+            let text = try TextCorpus.readUTF8(textFile)
+            let evaluation: LanguageModelEvaluation
+            do {
+                evaluation = try languageModel.evaluate(text)
+            } catch RecurrentError.invalidArgument(let reason) {
+                throw RecurrentError.invalidFile(path: textFile, reason: reason)
+            }
             print("\(textFile): \(evaluation.summary), cross-entropy \(String(format: "%.4f", evaluation.crossEntropy)) nats per token over \(evaluation.tokens) tokens")
             if json { print(evaluation.jsonLine) }
         }
@@ -140,7 +177,8 @@ struct TextGenerateCommand: ParsableCommand {
     @Option(help: "Tokens to generate.")
     var length: Int = 500
 
-    @Option(help: "Sampling temperature, above 0: lower is more predictable.")
+    // Unconditional, so that "--temperature -1" reaches the check and its message.
+    @Option(parsing: .unconditional, help: "Sampling temperature, above 0: lower is more predictable.")
     var temperature: Double = 1
 
     @Option(help: "Sample among the K most likely tokens only.")

@@ -56,6 +56,47 @@ final class LanguageModelTests: XCTestCase {
         XCTAssertEqual(last.targets, [4, 5, 6, 11, 12, 13, 18, 19, 20])
     }
 
+    func testCoveringStreamsPredictEveryTokenButTheFirstOnce() {
+        let streams = TokenStreams(covering: Array(0..<23), streams: 3, windowLength: 3)
+        XCTAssertEqual(streams.rows, [Array(0...7), Array(7...14), Array(14...21)])
+        XCTAssertEqual(streams.tail, [21, 22])
+        XCTAssertEqual(streams.predictedCount, 22)
+        let targets = (0..<streams.windowCount).flatMap { streams.window($0).targets } + streams.tail.dropFirst()
+        XCTAssertEqual(targets.sorted(), Array(1..<23))
+        let short = TokenStreams(covering: [4, 5], streams: 8, windowLength: 3)
+        XCTAssertEqual(short.rows, [[4, 5]])
+        XCTAssertEqual(short.predictedCount, 1)
+    }
+
+    /// `evaluate` against the network run once over each row's whole span (the last row's
+    /// running on through the tail), with the log-softmax computed here in Double.
+    func testEvaluationScoresEveryTokenAsEachRowInOnePiece() throws {
+        var configuration = LanguageModelConfiguration()
+        configuration.sequenceLength = 7
+        let text = try playExcerpt("macbeth", characters: 400)
+        let vocabulary = Vocabulary(counting: configuration.tokenizer.tokenize(text))
+        let network = LanguageModelNetwork(LanguageModelArchitecture(vocabularySize: vocabulary.count, embeddingSize: 6, hiddenSize: 10,
+                                                                     numLayers: 2), seed: 9)
+        let model = LanguageModel(model: Model(network), network: network, configuration: configuration, vocabulary: vocabulary)
+        let ids = vocabulary.ids(configuration.tokenizer.tokenize(text))
+        for rows in [1, 3, 5] {
+            let perRow = (ids.count - 1) / rows
+            var total = 0.0
+            for row in 0..<rows {
+                let span = Array(ids[(row * perRow)...(row == rows - 1 ? ids.count - 1 : (row + 1) * perRow)])
+                let logits = network(Variable(Tensor(shape: [1, span.count], scalars: span.map(Float.init)))).value.scalars
+                for (step, target) in span.dropFirst().enumerated() {
+                    let scores = logits[(step * vocabulary.count)..<((step + 1) * vocabulary.count)].map(Double.init)
+                    let largest = scores.max() ?? 0
+                    total -= scores[target] - largest - log(scores.reduce(0) { $0 + exp($1 - largest) })
+                }
+            }
+            let evaluation = try model.evaluate(text, streams: rows)
+            XCTAssertEqual(evaluation.tokens, ids.count - 1)
+            XCTAssertEqual(evaluation.crossEntropy, total / Double(ids.count - 1), accuracy: 1e-5, "\(rows) rows")
+        }
+    }
+
     func testSamplingFollowsTemperatureTopKAndTopP() throws {
         let logits: [Float] = [2, 1, 0, -1]
         let plain = SamplingOptions().distribution(logits: logits)
@@ -121,6 +162,10 @@ final class LanguageModelTests: XCTestCase {
         let bits = try XCTUnwrap(report.validation?.bitsPerCharacter)
         XCTAssertLessThan(bits, uniformBits - 1, "validation \(bits) bits vs uniform \(uniformBits)")
         XCTAssertEqual(report.history.validationLoss.count, 2)
+        XCTAssertEqual(report.validation?.tokens, validation.unicodeScalars.count - 1)
+        XCTAssertEqual(report.stepLosses.count, report.history.steps)
+        XCTAssertEqual(report.validations.map(\.step), [report.history.steps / 2, report.history.steps])
+        XCTAssertEqual(report.validations.map(\.crossEntropy), report.history.validationLoss)
 
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lm-\(UUID().uuidString).model").path
         defer { try? FileManager.default.removeItem(atPath: path) }

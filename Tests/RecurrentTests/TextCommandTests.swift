@@ -36,7 +36,7 @@ final class TextCommandTests: XCTestCase {
         let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Double])
         let crossEntropy = try XCTUnwrap(figures["cross_entropy"]), bits = try XCTUnwrap(figures["bits_per_char"])
         XCTAssertEqual(bits, crossEntropy / log(2), accuracy: 1e-9)
-        XCTAssertGreaterThan(figures["tokens"] ?? 0, 5_000)
+        XCTAssertEqual(figures["tokens"], Double(try playExcerpt("macbeth", characters: 6_000).unicodeScalars.count - 1))
         XCTAssertLessThan(bits, 4.5, "a trained model beats guessing among ~60 characters (5.9 bits)")
         XCTAssertNil(figures["perplexity"])
 
@@ -51,6 +51,30 @@ final class TextCommandTests: XCTestCase {
         let completions = try XCTUnwrap(line["completions"] as? [[String: Any]])
         XCTAssertEqual(completions.count, 3)
         XCTAssertTrue(completions.allSatisfy { ($0["text"] as? String)?.hasPrefix("lo") ?? false }, "\(completions)")
+    }
+
+    /// Every token after the first is scored, whether the text fills whole rows of 32 windows,
+    /// a few rows and a tail, or less than one window.
+    func testEvaluateCountsEveryCharacterButTheFirst() throws {
+        let model = try train(level: "char", extra: ["--embedding", "8", "--epochs", "1"])
+        let hamlet = try playExcerpt("hamlet", characters: 30_000)
+        for size in [2, 20, 1_000, 2_113, 30_000] {
+            let text = String(hamlet.unicodeScalars.prefix(size))
+            try text.write(toFile: path("piece.txt"), atomically: true, encoding: .utf8)
+            let evaluation = try runCLI(["text", "evaluate", model, path("piece.txt"), "--json"])
+            XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+            let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((evaluation.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Double])
+            XCTAssertEqual(figures["tokens"], Double(size - 1), "\(size) characters")
+        }
+    }
+
+    func testTrainingDrawsTheLossCurvesBesideTheModel() throws {
+        let model = try train(level: "char", extra: ["--embedding", "8"])
+        let chart = try String(contentsOfFile: path("char-loss.svg"), encoding: .utf8)
+        XCTAssertTrue(chart.hasPrefix("<svg"), chart)
+        XCTAssertTrue(chart.contains("bits per character") && chart.contains("validation"), chart)
+        XCTAssertEqual(chart.components(separatedBy: "<circle").count - 1, 2, "one dot for each epoch's validation")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: model))
     }
 
     func testWordModelGivesNextWordsWithPerplexity() throws {
@@ -69,6 +93,22 @@ final class TextCommandTests: XCTestCase {
         let probabilities = lines.compactMap { Double($0.split(separator: " ").last ?? "") }
         XCTAssertEqual(probabilities, probabilities.sorted(by: >))
         XCTAssertFalse(completed.stdout.contains("<unk>"))
+        // A word model reads a partly typed word as a whole one (documented): the next word.
+        let partial = try runCLI(["text", "complete", model, "good my lo", "--top", "3"])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        XCTAssertEqual(partial.stdout, try runCLI(["text", "complete", model, "good my lo ", "--top", "3"]).stdout)
+        XCTAssertEqual(partial.stdout.split(separator: "\n").count, 3)
+        try assertFails(["text", "complete", model, "zyzzyva qwxqwx"], mentioning: ["knows none of its words"])
+        // Words the model never saw count through <unk>, whichever they are.
+        var unknownWordFigures: [String] = []
+        for word in ["zyzzyva", "qwxqwx"] {
+            try "to be, or \(word) not to be".write(toFile: path("\(word).txt"), atomically: true, encoding: .utf8)
+            let result = try runCLI(["text", "evaluate", model, path("\(word).txt"), "--json"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            unknownWordFigures.append(String(result.stdout.split(separator: "\n").last ?? ""))
+        }
+        XCTAssertTrue(unknownWordFigures[0].hasPrefix("{\"tokens\": 7, "), unknownWordFigures[0])
+        XCTAssertEqual(unknownWordFigures[0], unknownWordFigures[1])
         // Interactive: one set of candidates per line read.
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("recurrent")
@@ -87,18 +127,25 @@ final class TextCommandTests: XCTestCase {
 
     func testBadInputsFailWithOneLine() throws {
         let output = path("out.model")
-        try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
-        try assertFails(["text", "train", path("empty-folder"), "--level", "char", "-o", output],
-                            mentioning: ["empty-folder", "no .txt files"], leavesNo: output)
+        try FileManager.default.createDirectory(atPath: path("notes"), withIntermediateDirectories: true)
+        try "not a play".write(toFile: path("notes/readme.md"), atomically: true, encoding: .utf8)
+        try assertFails(["text", "train", path("notes"), "--level", "char", "-o", output],
+                            mentioning: ["notes", "no .txt files"], leavesNo: output)
         try Data("Fair is foul\nand foul is \u{E9}".utf8.dropLast()).write(to: URL(fileURLWithPath: path("latin.txt")))
         try assertFails(["text", "train", path("latin.txt"), "--level", "char", "-o", output],
-                            mentioning: ["latin.txt", "line 2, column 13", "not UTF-8"], leavesNo: output)
+                            mentioning: ["latin.txt", "line 2, column 13", "byte offset 25", "not UTF-8"], leavesNo: output)
         try "\n  \n".write(toFile: path("blank.txt"), atomically: true, encoding: .utf8)
-        try assertFails(["text", "train", path("blank.txt"), "--level", "char", "-o", output], mentioning: ["empty"], leavesNo: output)
+        try assertFails(["text", "train", path("blank.txt"), "--level", "char", "-o", output], mentioning: ["blank.txt", "empty"], leavesNo: output)
+        try FileManager.default.createDirectory(atPath: path("empty-plays"), withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: path("empty-plays/nothing.txt")))
+        try assertFails(["text", "train", path("empty-plays"), "--level", "word", "-o", output], mentioning: ["empty-plays", "empty"], leavesNo: output)
+        try assertFails(["text", "train", path("no-such-folder"), "--level", "char", "-o", output], mentioning: ["no-such-folder", "no such file"], leavesNo: output)
 
         let model = try train(level: "char", extra: ["--embedding", "8", "--epochs", "1"])
         try assertFails(["text", "generate", model, "--temperature", "0"], mentioning: ["temperature must be positive"])
         try assertFails(["text", "generate", model, "--temperature=-1"], mentioning: ["temperature must be positive"])
+        try assertFails(["text", "generate", model, "--temperature", "-0.5"], mentioning: ["temperature must be positive"])
+        try assertFails(["text", "evaluate", model, path("empty-plays/nothing.txt")], mentioning: ["nothing.txt", "0 tokens"])
         try assertFails(["text", "generate", model, "--prompt", "\u{1F600}\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "complete", model, "\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "evaluate", model, path("latin.txt")], mentioning: ["latin.txt", "not UTF-8"])

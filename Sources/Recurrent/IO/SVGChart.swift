@@ -53,8 +53,10 @@ public struct LineChart {
         public var y: [Double]
         public var color: String?
         public var dashed: Bool
-        public init(name: String, x: [Double], y: [Double], color: String? = nil, dashed: Bool = false) {
-            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
+        /// A dot on every point, so that a series of few points (or one) shows.
+        public var markers: Bool
+        public init(name: String, x: [Double], y: [Double], color: String? = nil, dashed: Bool = false, markers: Bool = false) {
+            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.markers = markers
         }
     }
 
@@ -85,6 +87,10 @@ public struct LineChart {
             let color = line.color ?? Self.palette[index % Self.palette.count]
             let path = points[index].map { String(format: "%.1f,%.1f", xScale.position($0.0), yScale.position(mapY($0.1))) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"\(line.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(path)\"/>\n"
+            if line.markers {
+                svg += points[index].map { String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%@\"/>", xScale.position($0.0), yScale.position(mapY($0.1)), color) }
+                    .joined() + "\n"
+            }
             let legendY = frame.plotTop + 8 + Double(index) * 16
             svg += "<line x1=\"\(frame.plotLeft + 10)\" y1=\"\(legendY)\" x2=\"\(frame.plotLeft + 34)\" y2=\"\(legendY)\" stroke=\"\(color)\" "
                 + "stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"

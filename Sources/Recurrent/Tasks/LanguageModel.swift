@@ -68,6 +68,12 @@ public struct LanguageModelReport: Sendable {
     public var trainingTokens: Int
     /// On the validation text, with the model kept (nil without validation text).
     public var validation: LanguageModelEvaluation?
+    /// The training loss (nats per token) of every update, in order.
+    public var stepLosses: [Double]
+    /// Each validation: the number of updates before it and the cross-entropy (nats per token).
+    public var validations: [(step: Int, crossEntropy: Double)]
+    /// Wall time spent validating, part of `history.seconds`.
+    public var validationSeconds: Double
 }
 
 /// A character-, byte- or word-level language model: the network, its tokenizer and its
@@ -126,13 +132,13 @@ public final class LanguageModel {
         let languageModel = LanguageModel(model: Model(network), network: network, configuration: c, vocabulary: vocabulary)
 
         let validationIDs = validation.isEmpty ? [] : vocabulary.ids(c.tokenizer.tokenize(validation.joined(separator: "\n")))
-        let validationStreams = validationIDs.count < 2 ? nil : TokenStreams(
-            ids: validationIDs, streams: min(options.batchSize, validationIDs.count / (c.sequenceLength + 1)), windowLength: c.sequenceLength)
+        let validationStreams = validationIDs.count < 2 ? nil : evaluationStreams(validationIDs, windowLength: c.sequenceLength)
 
         var trainerOptions = options
         trainerOptions.shuffle = false
         let trainer = Trainer(optimizer: try Adam(network.parameters, learningRate: c.learningRate), options: trainerOptions, progress: progress)
         var state: RecurrentLayer.State? = nil
+        var stepLosses: [Double] = [], validations: [(step: Int, crossEntropy: Double)] = [], validationSeconds = 0.0
         let history = try trainer.fit(sampleCount: streams.windowCount * streams.streams, loss: { batch in
             // Batch k holds samples kB..<(k+1)B: window k of every row.
             let window = (batch.first ?? 0) / streams.streams
@@ -140,8 +146,16 @@ public final class LanguageModel {
             let (inputs, targets) = streams.window(window)
             let result = network.run(Variable(inputs), state: state)
             state = result.state.detached()
-            return try crossEntropy(logits: result.logits, targets: targets)
-        }, validationLoss: validationStreams.map { held in { try languageModel.evaluate(held).crossEntropy } })
+            let loss = try crossEntropy(logits: result.logits, targets: targets)
+            stepLosses.append(Double(loss.value.scalar))
+            return loss
+        }, validationLoss: validationStreams.map { held in {
+            let start = Date()
+            let crossEntropy = try languageModel.evaluate(held).crossEntropy
+            validationSeconds += Date().timeIntervalSince(start)
+            validations.append((stepLosses.count, crossEntropy))
+            return crossEntropy
+        } })
 
         languageModel.model.metadata["task"] = "language-model"
         try languageModel.model.setMetadata("language_model", c)
@@ -150,34 +164,49 @@ public final class LanguageModel {
         // The Trainer kept the parameters of the best validation, so that figure is the model's.
         let figures = try validationStreams.map { held -> LanguageModelEvaluation in
             guard let best = history.validationLoss.filter(\.isFinite).min() else { return try languageModel.evaluate(held) }
-            return LanguageModelEvaluation(tokens: held.streams * held.predictedPerRow, crossEntropy: best, level: c.tokenizer.level)
+            return LanguageModelEvaluation(tokens: held.predictedCount, crossEntropy: best, level: c.tokenizer.level)
         }
         if let figures { try languageModel.model.setMetadata("validation", figures) }
-        return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures))
+        return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures,
+                                                    stepLosses: stepLosses, validations: validations, validationSeconds: validationSeconds))
     }
 
-    /// Cross-entropy of `text`, read in `streams` rows (default: up to 32, each at least a
-    /// window long) with the state carried across windows. Tokens the vocabulary lacks count as
-    /// the unknown token.
+    /// Cross-entropy of `text` over every token after the first, read in `streams` rows
+    /// (default: up to 32, each at least a window long) with the state carried across windows;
+    /// each row starts from a zero state. Tokens the vocabulary lacks count as the unknown token.
     public func evaluate(_ text: String, streams: Int? = nil) throws -> LanguageModelEvaluation {
         let ids = vocabulary.ids(tokenizer.tokenize(text))
         guard ids.count >= 2 else {
             throw RecurrentError.invalidArgument("the text has \(ids.count) token\(ids.count == 1 ? "" : "s"); evaluation needs at least 2")
         }
-        let rows = streams ?? min(32, max(1, ids.count / (configuration.sequenceLength + 1)))
-        return try evaluate(TokenStreams(ids: ids, streams: rows, windowLength: configuration.sequenceLength))
+        return try evaluate(Self.evaluationStreams(ids, rows: streams, windowLength: configuration.sequenceLength))
+    }
+
+    /// Up to 32 rows, each at least a window long, covering every token.
+    static func evaluationStreams(_ ids: [Int], rows: Int? = nil, windowLength: Int) -> TokenStreams {
+        let rows = rows ?? min(32, max(1, (ids.count - 1) / (windowLength + 1)))
+        return TokenStreams(covering: ids, streams: rows, windowLength: windowLength)
     }
 
     func evaluate(_ streams: TokenStreams) throws -> LanguageModelEvaluation {
-        var state: RecurrentLayer.State? = nil
         var total = 0.0, count = 0
-        try GradientMode.withoutRecording {
-            for k in 0..<streams.windowCount {
-                let (inputs, targets) = streams.window(k)
+        /// Sums the cross-entropy of every window of `rows` from `state` and returns the state after.
+        func score(_ rows: TokenStreams, from state: RecurrentLayer.State?) throws -> RecurrentLayer.State? {
+            var state = state
+            for k in 0..<rows.windowCount {
+                let (inputs, targets) = rows.window(k)
                 let result = network.run(Variable(inputs), state: state)
                 state = result.state
                 total += Double(try crossEntropy(logits: result.logits, targets: targets, reduction: .sum).value.scalar)
                 count += targets.count
+            }
+            return state
+        }
+        try GradientMode.withoutRecording {
+            let state = try score(streams, from: nil)
+            if streams.tail.count > 1 {
+                let lastRow = state?.selectingRows([streams.streams - 1])
+                _ = try score(TokenStreams(ids: streams.tail, streams: 1, windowLength: streams.windowLength), from: lastRow)
             }
         }
         return LanguageModelEvaluation(tokens: count, crossEntropy: total / Double(max(count, 1)), level: tokenizer.level)

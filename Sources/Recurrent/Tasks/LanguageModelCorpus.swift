@@ -100,22 +100,40 @@ public struct TextCorpus: Sendable {
 /// One long run of token ids cut into `streams` rows of equal length, read in consecutive
 /// windows of `windowLength` steps, as truncated backpropagation through time reads them: window
 /// k of row b continues exactly where window k - 1 of row b stopped, so the state carries over.
-/// The tokens that do not fill the last row are left out.
+/// For training (`init(ids:streams:windowLength:)`) the tokens that do not fill the last row are
+/// left out; for scoring (`init(covering:streams:windowLength:)`) no token is.
 public struct TokenStreams: Sendable {
     /// [streams][length]
     public let rows: [[Int]]
     public let windowLength: Int
+    /// What continues the last row after it (its first token is the last row's last one); read
+    /// with one row, the last row's state carried in. Empty for training streams.
+    public let tail: [Int]
 
     public init(ids: [Int], streams: Int, windowLength: Int) {
         let length = ids.count / max(1, streams)
         rows = (0..<max(1, streams)).map { Array(ids[($0 * length)..<(($0 + 1) * length)]) }
         self.windowLength = max(1, windowLength)
+        tail = []
+    }
+
+    /// Rows that overlap by one token, so that each row's first target is the token after the
+    /// previous row's last, and a tail with the tokens that do not fill a row: every token but
+    /// the first is predicted exactly once. At most `ids.count - 1` rows.
+    public init(covering ids: [Int], streams: Int, windowLength: Int) {
+        let rowCount = max(1, min(streams, ids.count - 1))
+        let predicted = max(0, (ids.count - 1) / rowCount)
+        rows = (0..<rowCount).map { row in Array(ids[min(ids.count, row * predicted)..<min(ids.count, row * predicted + predicted + 1)]) }
+        self.windowLength = max(1, windowLength)
+        tail = ids.count > 1 ? Array(ids[(rowCount * predicted)...]) : []
     }
 
     public var streams: Int { rows.count }
     /// Targets per row: every token but the first.
     public var predictedPerRow: Int { max(0, (rows.first?.count ?? 0) - 1) }
     public var windowCount: Int { (predictedPerRow + windowLength - 1) / windowLength }
+    /// Targets in the rows and the tail.
+    public var predictedCount: Int { streams * predictedPerRow + max(0, tail.count - 1) }
 
     /// Window k: inputs [B, T] (ids as Float, for `Embedding`) and the next tokens, row-major,
     /// [B * T]. The last window may be shorter.
