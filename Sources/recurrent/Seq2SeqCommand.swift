@@ -52,9 +52,9 @@ struct Seq2SeqTrainCommand: ParsableCommand {
             the lowest validation loss is kept, and after each epoch a fixed 500 of them are decoded \
             greedily to show the token and word error rates. The run ends with exact match, token error \
             rate and BLEU of the validation sources decoded with --beam. cmudict reads lowercase characters \
-            into phonemes; --stress drop removes the stress digits (AH0 -> AH). A line without a TAB \
+            into phonemes, without the stress digits unless --stress keep (AH0 -> AH). A line without a TAB \
             (tsv), an empty source or target, or a word without phonemes stops with an error naming the \
-            line. The loss curves are drawn to --plot (default: the model's path with .svg).
+            line. The loss curves are drawn beside the model (MODEL without .model + -loss.svg; --plot to choose).
             """
     )
 
@@ -69,8 +69,8 @@ struct Seq2SeqTrainCommand: ParsableCommand {
     @Option(help: "Target tokens for tsv: char or word.")
     var targetLevel: Tokenizer.Level?
 
-    @Option(help: "cmudict stress digits: keep (AH0, AH1) or drop (AH).")
-    var stress: StressMarks = .keep
+    @Option(help: "cmudict stress digits: drop (AH0, AH1 and AH2 read as AH: the 39 phonemes of published G2P figures) or keep.")
+    var stress: StressMarks = .drop
 
     @Option(help: "Attention: bahdanau, luong or none (the encoder's final state only).")
     var attention: AttentionKind = .luong
@@ -117,7 +117,7 @@ struct Seq2SeqTrainCommand: ParsableCommand {
                 : Seq2SeqInput(sourceTokenizer: Tokenizer(level: sourceLevel ?? .char), targetTokenizer: Tokenizer(level: targetLevel ?? .char))
             let pairs = try Seq2SeqPairs(contentsOf: self.pairs, format: format.format, stress: stress)
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 20, defaultBatchSize: 64)
+            let options = training.trainingOptions(defaultEpochs: 12, defaultBatchSize: 64)
             note("\(pairs.count) pairs from \(self.pairs); \(describe(configuration))")
             let (translator, report) = try Translator.train(
                 pairs: pairs, input: input, configuration: configuration, options: options,
@@ -126,7 +126,7 @@ struct Seq2SeqTrainCommand: ParsableCommand {
             print("wrote \(training.output): \(translator.sourceVocabulary.count) source and \(translator.targetVocabulary.count) "
                   + "target tokens, \(translator.model.layer.parameterCount) parameters; \(report.trainingPairs) training pairs, "
                   + String(format: "%.1f minutes", report.history.seconds / 60))
-            try drawLosses(report, to: plot ?? plotPath(beside: training.output))
+            try drawLosses(report, to: plot ?? TextTrainCommand.plotPath(beside: training.output))
             if report.validationPairs > 0 {
                 let validation = Translator.split(pairs, validationFraction: configuration.validationFraction, seed: options.seed).validation
                 let score = try translator.evaluate(pairs, options: DecodingOptions(beamWidth: beam), indices: validation)
@@ -158,11 +158,6 @@ struct Seq2SeqTrainCommand: ParsableCommand {
         let attention = c.attention == .luong ? "Luong \(c.luongScore.rawValue) attention" : c.attention == .bahdanau ? "Bahdanau attention" : "no attention"
         return "embedding \(c.embeddingSize) -> \(c.bidirectionalEncoder ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) "
             + "\(c.hiddenSize) x \(c.numLayers) encoder -> decoder with \(attention)"
-    }
-
-    func plotPath(beside model: String) -> String {
-        let url = URL(fileURLWithPath: model)
-        return url.pathExtension.isEmpty ? model + ".svg" : url.deletingPathExtension().path + ".svg"
     }
 
     func drawLosses(_ report: Seq2SeqTrainingReport, to path: String) throws {

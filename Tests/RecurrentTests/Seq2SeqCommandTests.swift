@@ -30,7 +30,7 @@ final class Seq2SeqCommandTests: XCTestCase {
                                   "--epochs", "2", "--batch-size", "16", "--beam", "2", "--json", "-o", model])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: model))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("tiny.svg")), "loss curves beside the model")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("tiny-loss.svg")), "loss curves beside the model")
         XCTAssertTrue(trained.stderr.contains("validation: loss"), trained.stderr)
 
         let evaluated = try runCLI(["seq2seq", "evaluate", model, pairs, "--beam", "3", "--json"])
