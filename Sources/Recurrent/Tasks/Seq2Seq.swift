@@ -26,13 +26,11 @@ public struct Seq2SeqConfiguration: Codable, Sendable {
 
     public init() {}
 
-    var architectureSizes: (Int, Int) -> Seq2SeqArchitecture {
-        { sourceVocabularySize, targetVocabularySize in
-            Seq2SeqArchitecture(sourceVocabularySize: sourceVocabularySize, targetVocabularySize: targetVocabularySize,
-                                embeddingSize: embeddingSize, cell: cell, hiddenSize: hiddenSize, numLayers: numLayers,
-                                bidirectionalEncoder: bidirectionalEncoder, dropout: dropout, attention: attention,
-                                luongScore: luongScore)
-        }
+    func architecture(sourceVocabularySize: Int, targetVocabularySize: Int) -> Seq2SeqArchitecture {
+        Seq2SeqArchitecture(sourceVocabularySize: sourceVocabularySize, targetVocabularySize: targetVocabularySize,
+                            embeddingSize: embeddingSize, cell: cell, hiddenSize: hiddenSize, numLayers: numLayers,
+                            bidirectionalEncoder: bidirectionalEncoder, dropout: dropout, attention: attention,
+                            luongScore: luongScore)
     }
 }
 
@@ -136,7 +134,8 @@ public final class Translator {
     public func save(to path: String) throws { try model.save(to: path) }
 
     static func make(spec: Seq2SeqSpec, seed: UInt64) throws -> Translator {
-        let architecture = spec.configuration.architectureSizes(spec.sourceVocabulary.count, spec.targetVocabulary.count)
+        let architecture = spec.configuration.architecture(sourceVocabularySize: spec.sourceVocabulary.count,
+                                                           targetVocabularySize: spec.targetVocabulary.count)
         try architecture.validate()
         let model = Model(Seq2SeqNetwork(architecture, seed: seed))
         try model.setMetadata("task", "seq2seq")

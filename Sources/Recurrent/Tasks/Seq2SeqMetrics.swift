@@ -41,10 +41,11 @@ public struct Seq2SeqScore: Codable, Equatable, Sendable {
         guard let closest = references.min(by: {
             (editDistance(output, $0), $0.count) < (editDistance(output, $1), $1.count)
         }) else { return }
+        // An output equal to a reference is 0 edits from it, so that reference is the closest.
+        let reference = closest
         pairs += 1
-        if references.contains(output) { exactMatches += 1 }
-        edits += references.contains(output) ? 0 : editDistance(output, closest)
-        let reference = references.contains(output) ? output : closest
+        if output == reference { exactMatches += 1 }
+        edits += editDistance(output, reference)
         referenceTokens += reference.count
         outputTokens += output.count
         for n in 1...4 {

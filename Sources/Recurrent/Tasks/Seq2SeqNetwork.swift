@@ -126,12 +126,12 @@ public final class Seq2SeqNetwork: Layer {
         named += encoder.namedParameters.map { ("encoder.rnn." + $0.name, $0.parameter) }
         named.append(("decoder.embedding.weight", targetEmbedding.weight))
         named += decoder.namedParameters.map { ("decoder.rnn." + $0.name, $0.parameter) }
-        let parts: [(String, Dense?)] = [("attention.weight", luongWeight), ("attention.query", bahdanauQuery),
+        let parts: [(String, Dense?)] = [("attention", luongWeight), ("attention.query", bahdanauQuery),
                                          ("attention.key", bahdanauKey), ("attention.score", bahdanauScore),
                                          ("decoder.combine", combine), ("decoder.output", output)]
         for (prefix, layer) in parts {
             guard let layer else { continue }
-            named += layer.namedParameters.map { (prefix == "attention.weight" ? prefix : prefix + "." + $0.name, $0.parameter) }
+            named += layer.namedParameters.map { (prefix + "." + $0.name, $0.parameter) }
         }
         return named
     }
