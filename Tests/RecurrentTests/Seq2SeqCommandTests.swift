@@ -47,6 +47,12 @@ final class Seq2SeqCommandTests: XCTestCase {
         XCTAssertFalse(translated.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         let svg = try String(contentsOfFile: path("attention.svg"), encoding: .utf8)
         XCTAssertTrue(svg.contains("Attention: hello"), "the heat map names the source")
+        // Without attention there is nothing to draw: an error, not an empty picture.
+        let plain = path("plain.model")
+        XCTAssertEqual(try runCLI(["seq2seq", "train", pairs, "--attention", "none", "--hidden", "8", "--epochs", "1", "-o", plain]).status, 0)
+        let noAttention = try runCLI(["seq2seq", "translate", plain, "hello", "--plot-attention", path("none.svg")])
+        XCTAssertEqual(noAttention.status, 1)
+        XCTAssertTrue(noAttention.stderr.contains("no attention to draw"), noAttention.stderr)
         // Characters never seen in training read as the unknown token.
         XCTAssertEqual(try runCLI(["seq2seq", "translate", model, "ü€"]).status, 0)
     }

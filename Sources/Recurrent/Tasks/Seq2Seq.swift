@@ -164,7 +164,7 @@ public final class Translator {
         return zip(zip(texts, sources), outputs).map { text, output in
             let tokens = output.tokens.map(targetVocabulary.token)
             return Translation(sourceText: text.0, sourceTokens: text.1, tokens: tokens, text: input.targetTokenizer.detokenize(tokens),
-                               attention: output.attention.map { $0.map(Double.init) })
+                               attention: output.attention.filter { !$0.isEmpty }.map { $0.map(Double.init) })
         }
     }
 
