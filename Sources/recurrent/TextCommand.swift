@@ -58,6 +58,9 @@ struct TextTrainCommand: ParsableCommand {
         if let embedding, embedding < 1 { throw ValidationError("--embedding must be positive, got \(embedding)") }
         if !(0..<1).contains(validationFraction) { throw ValidationError("--validation-fraction must be in [0, 1), got \(validationFraction)") }
         if maxVocabulary < 2 { throw ValidationError("--max-vocabulary must be at least 2, got \(maxVocabulary)") }
+        if let plot, URL(fileURLWithPath: plot).standardized == URL(fileURLWithPath: training.output).standardized {
+            throw ValidationError("--plot must not be the model file \(plot)")
+        }
     }
 
     func run() throws {
@@ -110,10 +113,10 @@ extension TextTrainCommand {
     }
 
     /// The training loss of every update (averaged over blocks of steps, so the curve reads)
-    /// and every validation, in bits per character (char, byte) or nats per word.
+    /// and every validation, in bits per character (char, byte) or nats per token.
     static func lossChart(_ report: LanguageModelReport, level: Tokenizer.Level, title: String) -> SVGDocument {
         let scale = level == .word ? 1 : 1 / log(2.0)
-        let unit = level == .word ? "cross-entropy (nats per word)" : "bits per \(level == .byte ? "byte" : "character")"
+        let unit = level == .word ? "cross-entropy (nats per token)" : "bits per \(level == .byte ? "byte" : "character")"
         let losses = report.stepLosses, block = max(1, losses.count / 200)
         let blocks = stride(from: 0, to: losses.count, by: block).map { losses[$0..<min(losses.count, $0 + block)] }
         let blockMeans = blocks.map { $0.reduce(0, +) / Double($0.count) * scale }
@@ -256,6 +259,18 @@ struct TextCompleteCommand: ParsableCommand {
         }
     }
 
+    /// Line breaks, tabs and other control characters escaped, so each candidate stays on its line.
+    static func visible(_ text: String) -> String {
+        text.unicodeScalars.map { scalar in
+            switch scalar {
+            case "\n": return "\\n"
+            case "\t": return "\\t"
+            case _ where scalar.properties.generalCategory == .control: return "\\u{\(String(scalar.value, radix: 16))}"
+            default: return String(scalar)
+            }
+        }.joined()
+    }
+
     func show(_ text: String, completions: [Completion]) throws {
         if json {
             let encoder = JSONEncoder()
@@ -265,7 +280,7 @@ struct TextCompleteCommand: ParsableCommand {
             return
         }
         for completion in completions {
-            let shown = completion.text.debugDescription.dropFirst().dropLast()  // quotes off, line breaks visible
+            let shown = Self.visible(completion.text)
             print(shown + String(repeating: " ", count: max(1, 20 - shown.count)) + String(format: "%.4f", completion.probability))
         }
     }

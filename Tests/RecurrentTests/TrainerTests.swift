@@ -132,6 +132,25 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(a, c)
         XCTAssertEqual(a.sorted(), Array(0..<100))
     }
+
+    /// Off a terminal: a plain line per interval inside an epoch, one per epoch, nothing between.
+    func testPlainProgressWritesALineEveryIntervalAndEveryEpoch() {
+        let progress = ConsoleProgress(isTerminal: false)
+        var lines: [String] = []
+        progress.output = { lines.append($0) }
+        func status(_ step: Int) -> TrainingStatus {
+            TrainingStatus(epoch: 1, epochs: 2, step: step, plannedSteps: 10, trainLoss: 0.5, validationLoss: nil, elapsedSeconds: Double(step))
+        }
+        progress.step(status(1))
+        progress.step(status(2))
+        XCTAssertEqual(lines, [], "the interval (a minute) has not passed")
+        progress.plainLineInterval = 0
+        progress.step(status(3))
+        XCTAssertEqual(lines, ["epoch 1/2  step 3/10  loss 0.5000  1.0 steps/s  7s left\n"])
+        progress.epochEnded(status(5))
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[1].hasPrefix("epoch 1/2  step 5  loss 0.5000"), lines[1])
+    }
 }
 
 final class FitTests: XCTestCase {

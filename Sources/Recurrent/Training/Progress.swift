@@ -42,8 +42,20 @@ public final class ConsoleProgress: ProgressReporter {
         self.describeValidation = describeValidation
     }
 
+    /// Off a terminal, a plain line this often inside an epoch, so that long epochs (language
+    /// models read millions of tokens per epoch) still show they advance.
+    var plainLineInterval: TimeInterval = 60
+
     public func step(_ status: TrainingStatus) {
-        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 || status.step == status.plannedSteps else { return }
+        guard isTerminal else {
+            if lastDraw == .distantPast { lastDraw = Date() }
+            guard Date().timeIntervalSince(lastDraw) >= plainLineInterval else { return }
+            lastDraw = Date()
+            write(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f steps/s  ", status.epoch, status.epochs, status.step,
+                         status.plannedSteps, status.trainLoss, status.stepsPerSecond) + Self.duration(status.secondsLeft) + " left\n")
+            return
+        }
+        guard Date().timeIntervalSince(lastDraw) > 0.1 || status.step == status.plannedSteps else { return }
         lastDraw = Date()
         let width = 24
         let fraction = status.plannedSteps > 0 ? min(1, Double(status.step) / Double(status.plannedSteps)) : 0
@@ -67,8 +79,11 @@ public final class ConsoleProgress: ProgressReporter {
         write((isTerminal ? "\r\u{1B}[K" : "") + message + "\n")
     }
 
+    /// Where the lines go: standard error (tests catch them here).
+    var output: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+
     func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        output(text)
     }
 
     static func duration(_ seconds: Double) -> String {
