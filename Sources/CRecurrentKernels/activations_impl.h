@@ -76,6 +76,8 @@ RK_INLINE AF FN(tanh_v)(AF x) {
     return (AF)((AI)t | sign);
 }
 
+// Files that only need the vector functions above define RK_ACTIVATIONS_VECTORS_ONLY.
+#ifndef RK_ACTIVATIONS_VECTORS_ONLY
 #define RK_ELEMENTWISE(NAME, OP)                                                                   \
     static void FN(NAME)(const float *x, float *y, int64_t n) {                                    \
         int64_t i = 0;                                                                             \
@@ -90,6 +92,7 @@ RK_INLINE AF FN(tanh_v)(AF x) {
 RK_ELEMENTWISE(sigmoid, FN(sigmoid_v))
 RK_ELEMENTWISE(tanh, FN(tanh_v))
 #undef RK_ELEMENTWISE
+#endif
 
 #undef AF
 #undef AI

@@ -1,7 +1,8 @@
 // Benchmarks for Recurrent. Usage: recurrent-bench [mode] [options]; prints JSON lines.
 //
-//   [workloads] [--threads N] [--only a,b] [--workloads PATH]
-//       The shared workloads of ../shared/bench/workloads.json: train, infer, stream.
+//   [workloads] [--threads N] [--only a,b] [--workloads PATH] [--phases train,infer,stream]
+//       The shared workloads of ../shared/bench/workloads.json: train, infer, stream (or only
+//       the phases named, for profiling; the others print 0).
 //
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square

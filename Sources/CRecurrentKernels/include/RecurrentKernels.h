@@ -47,6 +47,86 @@ void rk_sigmoid(const float *x, float *y, int64_t n);
 /// exactly +-1 for large |x|, tanh(-0) = -0; NaN in, NaN out.
 void rk_tanh(const float *x, float *y, int64_t n);
 
+
+// ---- Recurrent layers: the time loop with the recurrent product fused into the cell ----
+
+/// The cells rk_recurrent_forward runs (PyTorch's gate orders: LSTM i|f|g|o, GRU r|z|n with the
+/// reset gate applied after the product).
+enum { RK_CELL_ELMAN_TANH = 0, RK_CELL_ELMAN_RELU = 1, RK_CELL_LSTM = 2, RK_CELL_GRU = 3 };
+
+/// Hidden units per block of the packed weights: 64 for one gate (Elman), 16 otherwise.
+int rk_recurrent_block_units(int gates);
+/// Floats that rk_recurrent_pack writes for `gates` gates, `hidden` units and `input` inputs.
+int64_t rk_recurrent_packed_floats(int gates, int hidden, int input);
+/// Packs [W_ih | W_hh] (W_ih [G*H, I] may be NULL when input == 0; W_hh [G*H, H]) by blocks of
+/// rk_recurrent_block_units(G) hidden units: block u holds, for each k < I + H, the G gates'
+/// rows of its units side by side (gate-major, zero past H), so one pass over a block yields
+/// every gate of its units. The layout is the same for every instruction set.
+void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
+                       const float *hidden_weight, float *packed);
+
+/// One layer in one direction over a batch of sequences (see rk_recurrent_forward).
+/// Rows are batch-first: value (b, t) of a [B, T, ...] buffer sits at b * batch_stride + t * time_stride.
+typedef struct {
+    int cell, batch, time, hidden, input;
+    int reverse;                 // run t = T-1 ... 0
+    const int32_t *lengths;      // [B]: sequence b takes part in steps t < lengths[b]; NULL: all T
+    // x, read only when the packed weights include W_ih (input > 0).
+    const float *x;
+    int64_t x_batch_stride, x_time_stride;
+    // The input part of the gates, [.., G*H]: x W_ih^T + b_ih, or just b_ih with strides 0.
+    const float *gate_inputs;
+    int64_t gate_batch_stride, gate_time_stride;
+    const float *packed;         // rk_recurrent_pack(G, H, input, ...)
+    const float *hidden_bias;    // b_hh [G*H]
+    float *hidden_state;         // [B, H]: h0 in, h_n out
+    float *cell_state;           // [B, H]: c0 in, c_n out (LSTM only)
+    float *hidden_spare;         // [B, H] work space
+    float *output;               // y, [.., H] at active steps only; may be NULL
+    int64_t output_batch_stride, output_time_stride;
+    // What the backward pass needs, rows b * T + t; all NULL in inference.
+    float *cell_values;          // [B*T, S*H]: LSTM i|f|g|o|tanh(c'), GRU r|z|n|W_hn h + b_hn, Elman h'
+    float *hidden_before;        // [B*T, H] the state entering each step
+    float *cell_before;          // [B*T, H] LSTM memory entering each step
+    int threads;                 // split each step's units over up to this many threads
+} rk_recurrent_sequence;
+
+/// Runs the time loop. Each step computes the recurrent product, the gate nonlinearities and
+/// the state update together, one block of units at a time, the blocks split across threads.
+/// Rows past their length keep their state and get no output. Every value is computed the same
+/// way whatever the thread count, so results do not depend on it.
+void rk_recurrent_forward(const rk_recurrent_sequence *sequence);
+
+/// Floats that rk_recurrent_pack_backward writes.
+int64_t rk_recurrent_backward_packed_floats(int gates, int hidden);
+/// Packs W_hh [G*H, H] for dL/dh = dG W_hh, by blocks of 64 hidden units (columns of W_hh):
+/// block u holds, for each k < G*H, its 64 columns of row k (zero past H).
+void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed);
+
+/// Backpropagation through time of one layer in one direction (the gradients of the gates at
+/// every step, and those of the initial state); the weight gradients follow from the gate
+/// gradients as whole-sequence products. Rows b * T + t, as in rk_recurrent_sequence.
+typedef struct {
+    int cell, batch, time, hidden;
+    int reverse;
+    const int32_t *lengths;            // as in the forward pass
+    const float *packed;               // rk_recurrent_pack_backward(G, H, W_hh)
+    const float *cell_values;          // saved by the forward pass
+    const float *hidden_before;        // [B*T, H] (read by GRU)
+    const float *cell_before;          // [B*T, H] (read by LSTM)
+    const float *output_gradient;      // dL/dy [B*T, H], or NULL for zero
+    float *hidden_gradient;            // [B, H]: dL/dh_n in, dL/dh0 out
+    float *cell_gradient;              // [B, H]: dL/dc_n in, dL/dc0 out (LSTM)
+    float *gate_gradient;              // [B*T, G*H]: zeros in, dL/d(x W_ih^T + b_ih) out
+    float *hidden_gate_gradient;       // [B*T, G*H]: dL/d(h W_hh^T + b_hh); GRU's own buffer,
+                                       // the same as gate_gradient for the other cells
+    int threads;
+} rk_recurrent_backward_sequence;
+
+/// Runs the backward time loop: each step's recurrent product for a block of units, then the
+/// cell's derivatives of the step before on the same units, one parallel region per step.
+void rk_recurrent_backward(const rk_recurrent_backward_sequence *sequence);
+
 #ifdef __cplusplus
 }
 #endif

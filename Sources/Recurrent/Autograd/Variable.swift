@@ -65,9 +65,15 @@ extension Variable {
         }[0]
     }
 
+    /// Whether `record` with these inputs would record: operations that keep values for their
+    /// backward pass can skip that when it will not.
+    static func willRecord(inputs: [Variable]) -> Bool {
+        GradientMode.isRecording && inputs.contains(where: { $0.requiresGrad })
+    }
+
     /// Records an operation with several outputs when any input needs a gradient.
     static func record(_ values: [Tensor], inputs: [Variable], backward: @escaping ([Tensor?]) -> [Tensor?]) -> [Variable] {
-        guard GradientMode.isRecording, inputs.contains(where: { $0.requiresGrad }) else {
+        guard willRecord(inputs: inputs) else {
             return values.map { Variable($0) }
         }
         let operation = Operation(inputs: inputs, outputCount: values.count, backward: backward)

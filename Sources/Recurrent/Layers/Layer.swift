@@ -40,4 +40,6 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
     /// Embedding -> recurrent stack -> Dense over the vocabulary, the output weight possibly
     /// tied to the embedding table.
     case languageModel(LanguageModelArchitecture)
+    /// An encoder-decoder with attention (`Seq2SeqNetwork`).
+    case seq2seq(Seq2SeqArchitecture)
 }

@@ -9,6 +9,7 @@ extension LayerSpec {
         case .recurrent(let c): return c.cell.rawValue
         case .sequential: return "sequential"
         case .languageModel: return "language model"
+        case .seq2seq: return "seq2seq"
         }
     }
 
@@ -38,6 +39,13 @@ extension LayerSpec {
             return ["LanguageModel"] + ["  Embedding(\(a.vocabularySize) tokens -> \(a.embeddingSize))"] + recurrent.map { "  " + $0 }
                 + (a.dropout > 0 ? ["  Dropout(\(a.dropout)) on the embeddings and the recurrent outputs"] : [])
                 + ["  Dense(\(a.hiddenSize) -> \(a.vocabularySize))" + (a.tiedWeights ? ", weight tied to the embedding" : "")]
+        case .seq2seq(let a):
+            let attention = a.attention == .luong ? "Luong \(a.luongScore.rawValue)" : a.attention == .bahdanau ? "Bahdanau" : "none"
+            return ["Seq2Seq (attention: \(attention))", "  Embedding(\(a.sourceVocabularySize) source tokens -> \(a.embeddingSize))"]
+                + LayerSpec.recurrent(a.encoderConfiguration).outline().map { "  encoder " + $0 }
+                + ["  Embedding(\(a.targetVocabularySize) target tokens -> \(a.embeddingSize))"]
+                + LayerSpec.recurrent(a.decoderConfiguration).outline().map { "  decoder " + $0 }
+                + ["  Dense(\(a.hiddenSize) -> \(a.targetVocabularySize))"]
         case .sequential(let specs):
             return ["Sequential"] + specs.enumerated().flatMap { index, spec in
                 spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
@@ -55,6 +63,7 @@ extension LayerSpec {
         case .layerNorm(let size, _): return (size, size)
         case .recurrent(let c): return (c.inputSize, c.hiddenSize * c.directions)
         case .languageModel(let a): return (nil, a.vocabularySize)
+        case .seq2seq(let a): return (nil, a.hiddenSize)
         case .sequential(let specs):
             let input = specs.lazy.compactMap { $0.featureSizes.input }.first
             let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first

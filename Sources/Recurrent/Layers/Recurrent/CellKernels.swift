@@ -11,6 +11,9 @@ protocol CellKernel {
     var hasCellState: Bool { get }
     /// Whether d(W_hh h) differs from d(W_ih x) (GRU), so it needs a buffer of its own.
     var separateHiddenGradient: Bool { get }
+    /// The cell's kind for the fused C step (rk_recurrent_forward), or nil when its forward
+    /// runs through `forwardStep`.
+    var fusedCell: Int32? { get }
     /// Advances the active rows by one step: state.hidden (and state.cell) become the new state.
     func forwardStep(_ step: StepContext)
     /// Turns dL/dh (and dL/dc) of the active rows after step t into the gate gradients of step t
@@ -36,6 +39,7 @@ struct StepContext {
     let t: Int
     let active: [Int]
     let saved: SequenceKernel.Saved
+    let gateInputs: UnsafeMutablePointer<Float>   // [B*T, G*H] x W_ih^T + b_ih
     let state: StateBuffers
     let hiddenWeight: UnsafePointer<Float>   // W_hh [G*H, H]
     let hiddenBias: UnsafePointer<Float>     // b_hh [G*H]
@@ -43,7 +47,7 @@ struct StepContext {
     var hidden: Int { kernel.hidden }
     func row(_ b: Int) -> Int { b * kernel.time + t }
     /// x_t W_ih^T + b_ih of row b: [G*H].
-    func gateInput(_ b: Int) -> UnsafeMutablePointer<Float> { saved.gateInputs.pointer + row(b) * kernel.gateWidth }
+    func gateInput(_ b: Int) -> UnsafeMutablePointer<Float> { gateInputs + row(b) * kernel.gateWidth }
     func cellValues(_ b: Int) -> UnsafeMutablePointer<Float> { saved.cellValues.pointer + row(b) * kernel.cell.savedWidth * hidden }
     func hiddenBefore(_ b: Int) -> UnsafeMutablePointer<Float> { saved.hiddenBefore.pointer + row(b) * hidden }
     /// The recurrent product h W_hh^T of row b (no bias): [G*H].
@@ -95,6 +99,7 @@ struct ElmanKernel: CellKernel {
     var savedWidth: Int { 1 }
     var hasCellState: Bool { false }
     var separateHiddenGradient: Bool { false }
+    var fusedCell: Int32? { Int32(relu ? RK_CELL_ELMAN_RELU : RK_CELL_ELMAN_TANH) }
 
     func forwardStep(_ step: StepContext) {
         let hidden = step.hidden
@@ -135,6 +140,7 @@ struct LSTMKernel: CellKernel {
     var savedWidth: Int { 5 }
     var hasCellState: Bool { true }
     var separateHiddenGradient: Bool { false }
+    var fusedCell: Int32? { Int32(RK_CELL_LSTM) }
 
     func forwardStep(_ step: StepContext) {
         let H = step.hidden
@@ -189,6 +195,8 @@ struct GRUKernel: CellKernel {
     var savedWidth: Int { 4 }
     var hasCellState: Bool { false }
     var separateHiddenGradient: Bool { true }
+    /// The reset-before form needs r * h of every unit before its product: it runs in Swift.
+    var fusedCell: Int32? { resetAfter ? Int32(RK_CELL_GRU) : nil }
 
     func forwardStep(_ step: StepContext) {
         let H = step.hidden, bias = step.hiddenBias

@@ -161,15 +161,18 @@ public class RecurrentLayer: Layer {
         let width = kernel.gateWidth
         let zeroBias = Tensor(zeros: [width])
         let weights = [p.inputWeight.value, p.hiddenWeight.value, p.inputBias?.value ?? zeroBias, p.hiddenBias?.value ?? zeroBias]
-        let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights)
         var inputs = [x, h0, p.inputWeight, p.hiddenWeight]
         if let c0 { inputs.append(c0) }
         if let bias = p.inputBias { inputs.append(bias) }
         if let bias = p.hiddenBias { inputs.append(bias) }
-        let xValue = x.value, hasCell = c0 != nil, hasBias = p.inputBias != nil
+        // Inference keeps nothing for a backward pass.
+        let recording = Variable.willRecord(inputs: inputs)
+        let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording)
+        guard let saved else { return (Variable(y), Variable(hN), cN.map { Variable($0) }) }
+        let xValue = x.value, hasCell = c0 != nil, hasBias = p.inputBias != nil, needsInputGradient = x.requiresGrad
         let outputs = Variable.record([y, hN] + (cN.map { [$0] } ?? []), inputs: inputs) { grads in
             let result = kernel.backward(x: xValue, weights: weights, saved: saved, dY: grads[0], dHN: grads[1],
-                                         dCN: grads.count > 2 ? grads[2] : nil)
+                                         dCN: grads.count > 2 ? grads[2] : nil, needsInputGradient: needsInputGradient)
             var inputGrads: [Tensor?] = [result.dX, result.dH0, result.dWeights[0], result.dWeights[1]]
             if hasCell { inputGrads.append(result.dC0) }
             if hasBias { inputGrads += [result.dWeights[2], result.dWeights[3]] }

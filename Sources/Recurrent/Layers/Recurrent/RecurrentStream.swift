@@ -1,8 +1,10 @@
+import CRecurrentKernels
+
 /// Runs a unidirectional recurrent stack one step at a time, for real-time use: every buffer is
 /// allocated once, each step touches only the weights and the state, and nothing is recorded.
 ///
 /// The stream copies the layer's weights when it is made: later training does not reach it.
-/// The results are those of `RecurrentLayer.step` (the same cell kernels), bit for bit.
+/// The results are those of `RecurrentLayer.step`, bit for bit (the same kernels).
 public final class RecurrentStream {
     public let configuration: RecurrentConfiguration
     public let batch: Int
@@ -13,9 +15,14 @@ public final class RecurrentStream {
     final class LayerBuffers {
         let kernel: SequenceKernel
         let inputWeight: FloatBuffer, hiddenWeight: FloatBuffer, inputBias: FloatBuffer, hiddenBias: FloatBuffer
-        let saved: SequenceKernel.Saved
+        /// The weights as the fused step reads them (SequenceKernel.packWeights); nil for a cell
+        /// without a fused step.
+        private(set) var packed: PackedRecurrentWeights?
         let state: StateBuffers
         let output: FloatBuffer   // [B, H]
+        let gateInputs: FloatBuffer?   // [B, G*H] unless the fused step reads x itself
+        /// Only for a cell without a fused step.
+        let saved: SequenceKernel.Saved?
 
         init(kernel: SequenceKernel, parameters: RecurrentLayer.DirectionParameters) {
             self.kernel = kernel
@@ -31,15 +38,22 @@ public final class RecurrentStream {
             hiddenWeight = copy(parameters.hiddenWeight.value, count: width * kernel.hidden)
             inputBias = copy(parameters.inputBias?.value, count: width)
             hiddenBias = copy(parameters.hiddenBias?.value, count: width)
-            saved = kernel.makeSaved()
             state = StateBuffers(batch: kernel.batch, hidden: kernel.hidden, gateWidth: width, hasCell: kernel.cell.hasCellState)
             output = FloatBuffer(count: kernel.batch * kernel.hidden)
+            gateInputs = kernel.fusesInput ? nil : FloatBuffer(count: kernel.batch * width)
+            saved = kernel.fusedCell == nil ? kernel.makeSaved() : nil
+            packed = nil
+            if kernel.fusedCell != nil { packed = kernel.packWeights(weights) }
+        }
+
+        var weights: SequenceKernel.WeightPointers {
+            (UnsafePointer(inputWeight.pointer), UnsafePointer(hiddenWeight.pointer),
+             UnsafePointer(inputBias.pointer), UnsafePointer(hiddenBias.pointer))
         }
 
         func step(_ x: UnsafePointer<Float>) {
-            kernel.run(x: x, weights: (UnsafePointer(inputWeight.pointer), UnsafePointer(hiddenWeight.pointer),
-                                      UnsafePointer(inputBias.pointer), UnsafePointer(hiddenBias.pointer)),
-                       saved: saved, state: state, y: output.pointer)
+            kernel.run(x: x, weights: weights, gateInputs: gateInputs?.pointer, saved: saved, state: state,
+                       y: output.pointer, packed: packed)
         }
     }
 

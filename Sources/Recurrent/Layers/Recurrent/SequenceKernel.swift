@@ -1,3 +1,5 @@
+import CRecurrentKernels
+
 /// One recurrent layer in one direction over a whole batch of sequences: the time loop, with a
 /// fused forward and a fused backward (backpropagation through time), shared by every cell kind.
 ///
@@ -16,6 +18,12 @@ struct SequenceKernel {
 
     var gateWidth: Int { cell.gateCount * hidden }
 
+    /// Whether cells with a fused C step use it; tests turn it off to compare with the Swift steps.
+    nonisolated(unsafe) static var fusedStepsEnabled = true
+
+    /// The fused C step for this cell, if it has one and it is enabled.
+    var fusedCell: Int32? { Self.fusedStepsEnabled ? cell.fusedCell : nil }
+
     /// The time index processed at position `k` of the loop.
     func timeAt(_ k: Int) -> Int { reverse ? time - 1 - k : k }
 
@@ -23,53 +31,92 @@ struct SequenceKernel {
 
     /// What the forward pass keeps for the backward pass, all [B*T, ...] batch-first.
     final class Saved {
-        let gateInputs: FloatBuffer      // [B*T, G*H] x W_ih^T + b_ih
         let cellValues: FloatBuffer      // [B*T, S*H] activations the cell's backward needs
         let hiddenBefore: FloatBuffer    // [B*T, H] the state entering each step
         let cellBefore: FloatBuffer?     // [B*T, H] LSTM memory entering each step
-        init(gateInputs: FloatBuffer, cellValues: FloatBuffer, hiddenBefore: FloatBuffer, cellBefore: FloatBuffer?) {
-            self.gateInputs = gateInputs
+        init(cellValues: FloatBuffer, hiddenBefore: FloatBuffer, cellBefore: FloatBuffer?) {
             self.cellValues = cellValues
             self.hiddenBefore = hiddenBefore
             self.cellBefore = cellBefore
         }
     }
 
+    /// Pointers to the four weights: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H].
+    typealias WeightPointers = (inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
+                                inputBias: UnsafePointer<Float>, hiddenBias: UnsafePointer<Float>)
+
     /// Runs the sequence. `weights`: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H]
-    /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM).
-    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor]) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved) {
-        let saved = makeSaved()
+    /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM),
+    /// and, when `saving` (training), what the backward pass needs.
+    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor], saving: Bool)
+        -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
+    {
+        // A cell without a fused step keeps its values in `saved` as it goes.
+        let saved = saving || fusedCell == nil ? makeSaved() : nil
         let y = FloatBuffer(count: batch * time * hidden)
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
+        let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth)
         withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
             state.hidden.pointer.update(from: p[1], count: batch * hidden)
             if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
-            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), saved: saved, state: state, y: y.pointer)
+            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
+                y: y.pointer)
         }
         return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
-                state.cell?.tensor([batch, hidden]), saved)
+                state.cell?.tensor([batch, hidden]), saving ? saved : nil)
     }
 
     func makeSaved() -> Saved {
         let rows = batch * time
         return Saved(
-            gateInputs: FloatBuffer(count: rows * gateWidth),
             cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
             hiddenBefore: FloatBuffer(count: rows * hidden),
             cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
     }
 
-    /// The time loop on caller-owned memory, allocating nothing but the list of active rows:
-    /// `state` holds h0 (and c0) on entry and h_n (and c_n) on exit; y [B, T, H] receives the
-    /// outputs of active steps (the caller zeroes it once if lengths vary).
-    func run(x: UnsafePointer<Float>, weights: (inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
-                                              inputBias: UnsafePointer<Float>, hiddenBias: UnsafePointer<Float>),
-             saved: Saved, state: StateBuffers, y: UnsafeMutablePointer<Float>) {
-        let rows = batch * time, width = gateWidth
-        // The input projection of every step at once.
-        let gx = saved.gateInputs.pointer
-        Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
-        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+    /// Whether the fused step reads x itself, through W_ih packed beside W_hh, so that no gate
+    /// inputs are computed beforehand: for cells that add the two projections before their
+    /// nonlinearity (not GRU, whose candidate sees them apart).
+    var fusesInput: Bool { fusedCell != nil && !cell.separateHiddenGradient }
+
+    /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`.
+    func packWeights(_ weights: WeightPointers) -> PackedRecurrentWeights {
+        PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
+                               inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
+    }
+
+    /// The time loop on caller-owned memory: `state` holds h0 (and c0) on entry and h_n (and c_n)
+    /// on exit; y [B, T, H] receives the outputs of active steps (the caller zeroes it once if
+    /// lengths vary); gateInputs [B*T, G*H] is work space, needed unless `fusesInput`. `saved`
+    /// may be nil only for a cell with a fused step; `packed` comes from `packWeights` (packed
+    /// here when nil).
+    func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs: UnsafeMutablePointer<Float>?,
+             saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
+        let width = gateWidth
+        if let fused = fusedCell {
+            let packed = packed ?? packWeights(weights)
+            var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
+            if packed.input > 0 {
+                // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
+                sequence.x = x
+                (sequence.x_batch_stride, sequence.x_time_stride) = (Int64(time * input), Int64(input))
+                sequence.gate_inputs = weights.inputBias
+            } else {
+                guard let gateInputs else { return }
+                projectInputs(x, weights, into: gateInputs)
+                sequence.gate_inputs = UnsafePointer(gateInputs)
+                (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(time * width), Int64(width))
+            }
+            sequence.output = y
+            (sequence.output_batch_stride, sequence.output_time_stride) = (Int64(time * hidden), Int64(hidden))
+            sequence.cell_values = saved?.cellValues.pointer
+            sequence.hidden_before = saved?.hiddenBefore.pointer
+            sequence.cell_before = saved?.cellBefore?.pointer
+            withLengths { sequence.lengths = $0; rk_recurrent_forward(&sequence) }
+            return
+        }
+        guard let saved, let gx = gateInputs else { return }
+        projectInputs(x, weights, into: gx)
         let everyRow = Array(0..<batch)
         for k in 0..<time {
             let t = timeAt(k)
@@ -82,7 +129,7 @@ struct SequenceKernel {
                     (before.pointer + r * hidden).update(from: c.pointer + b * hidden, count: hidden)
                 }
             }
-            cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, state: state,
+            cell.forwardStep(StepContext(kernel: self, t: t, active: active, saved: saved, gateInputs: gx, state: state,
                                          hiddenWeight: weights.hiddenWeight, hiddenBias: weights.hiddenBias))
             for b in active {
                 (y + (b * time + t) * hidden).update(from: state.hidden.pointer + b * hidden, count: hidden)
@@ -90,10 +137,43 @@ struct SequenceKernel {
         }
     }
 
+    /// x W_ih^T + b_ih for every step at once: [B*T, G*H].
+    func projectInputs(_ x: UnsafePointer<Float>, _ weights: WeightPointers, into gx: UnsafeMutablePointer<Float>) {
+        let rows = batch * time, width = gateWidth
+        Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
+        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+    }
+
+    /// Runs `body` with the lengths as the C loops take them: nil when every sequence is full.
+    func withLengths(_ body: (UnsafePointer<Int32>?) -> Void) {
+        if lengths.allSatisfy({ $0 >= time }) { return body(nil) }
+        lengths.map { Int32($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    /// The description of this sequence for the fused C loop, with the state and weights filled
+    /// in; the caller sets the gate inputs, the output and what to save.
+    func fusedSequence(_ fusedCell: Int32, packed: PackedRecurrentWeights, hiddenBias: UnsafePointer<Float>,
+                       state: StateBuffers) -> rk_recurrent_sequence {
+        var sequence = rk_recurrent_sequence()
+        sequence.cell = fusedCell
+        (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
+        sequence.input = Int32(packed.input)
+        sequence.reverse = reverse ? 1 : 0
+        sequence.packed = UnsafePointer(packed.buffer.pointer)
+        sequence.hidden_bias = hiddenBias
+        sequence.hidden_state = state.hidden.pointer
+        sequence.cell_state = state.cell?.pointer
+        // The scratch block [B, G*H] is at least [B, H]: the second state buffer.
+        sequence.hidden_spare = state.scratch.pointer
+        sequence.threads = Int32(Parallel.threadCount)
+        return sequence
+    }
+
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
     /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh.
-    func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?)
-        -> (dX: Tensor, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
+    func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?,
+                  needsInputGradient: Bool = true)
+        -> (dX: Tensor?, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
     {
         let rows = batch * time, width = gateWidth
         let dGateInputs = FloatBuffer(count: rows * width)
@@ -102,27 +182,16 @@ struct SequenceKernel {
         let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: rows * width) : dGateInputs
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
         var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
-        var dX = Tensor(zeros: [batch, time, input])
+        // The input's gradient (as costly as W_ih's) only when something upstream needs it.
+        var dX = needsInputGradient ? Tensor(zeros: [batch, time, input]) : nil
         withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
             let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
             if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
             if let dc = state.cell, dCN != nil { dc.pointer.update(from: dCNp, count: batch * hidden) }
-            for k in stride(from: time - 1, through: 0, by: -1) {
-                let t = timeAt(k)
-                let active = activeRows(at: t)
-                if active.isEmpty { continue }
-                if dY != nil {
-                    for b in active {
-                        let dh = state.hidden.pointer + b * hidden, dy = dYp + (b * time + t) * hidden
-                        for j in 0..<hidden { dh[j] += dy[j] }
-                    }
-                }
-                cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
-                                                  dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer,
-                                                  hiddenWeight: wHH))
-            }
+            runBackwardSteps(saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
+                             dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
             let dGX = dGateInputs.pointer
-            dX.withUnsafeMutableBufferPointer { dx in
+            dX?.withUnsafeMutableBufferPointer { dx in
                 Kernels.gemm(m: rows, n: input, k: width, dGX, lda: width, wIH, ldb: input, dx.baseAddress!, ldc: input)
             }
             dWeightIH.withUnsafeMutableBufferPointer { dw in
@@ -136,6 +205,60 @@ struct SequenceKernel {
         let dBiasHH = columnSums(dGateHidden.pointer, rows: rows, width: width)
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
                 [dWeightIH, dWeightHH, dBiasIH, dBiasHH])
+    }
+
+    /// The backward time loop: `state` holds dL/dh_n (and dL/dc_n) on entry and dL/dh0 (dL/dc0)
+    /// on exit; the gate gradients [B*T, G*H] (zeros on entry) are filled in for active steps.
+    func runBackwardSteps(saved: Saved, state: StateBuffers, dY: UnsafePointer<Float>?, hiddenWeight: UnsafePointer<Float>,
+                          dGateInputs: UnsafeMutablePointer<Float>, dGateHidden: UnsafeMutablePointer<Float>) {
+        if let fused = fusedCell {
+            let gates = Int32(cell.gateCount)
+            let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))))
+            rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
+            var sequence = rk_recurrent_backward_sequence()
+            sequence.cell = fused
+            (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
+            sequence.reverse = reverse ? 1 : 0
+            sequence.packed = UnsafePointer(packed.pointer)
+            sequence.cell_values = UnsafePointer(saved.cellValues.pointer)
+            sequence.hidden_before = UnsafePointer(saved.hiddenBefore.pointer)
+            sequence.cell_before = saved.cellBefore.map { UnsafePointer($0.pointer) }
+            sequence.output_gradient = dY
+            sequence.hidden_gradient = state.hidden.pointer
+            sequence.cell_gradient = state.cell?.pointer
+            sequence.gate_gradient = dGateInputs
+            sequence.hidden_gate_gradient = dGateHidden
+            sequence.threads = Int32(Parallel.threadCount)
+            withLengths { sequence.lengths = $0; rk_recurrent_backward(&sequence) }
+            return
+        }
+        for k in stride(from: time - 1, through: 0, by: -1) {
+            let t = timeAt(k)
+            let active = activeRows(at: t)
+            if active.isEmpty { continue }
+            if let dY {
+                for b in active {
+                    let dh = state.hidden.pointer + b * hidden, dy = dY + (b * time + t) * hidden
+                    for j in 0..<hidden { dh[j] += dy[j] }
+                }
+            }
+            cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
+                                              dGateInputs: dGateInputs, dGateHidden: dGateHidden, hiddenWeight: hiddenWeight))
+        }
+    }
+}
+
+/// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
+/// step (rk_recurrent_pack).
+final class PackedRecurrentWeights {
+    let input: Int
+    let buffer: FloatBuffer
+
+    init(gates: Int, hidden: Int, input: Int = 0, inputWeight: UnsafePointer<Float>? = nil,
+         hiddenWeight: UnsafePointer<Float>) {
+        self.input = input
+        buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))))
+        rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
     }
 }
 

@@ -1,0 +1,244 @@
+// Recurrent layers' time loop: each step's recurrent product fused with the cell.
+//
+// Design
+// ------
+// * W_hh (and, for streaming, W_ih beside it) is packed once per sequence by blocks of hidden
+//   units (16, or 64 for Elman's single gate): a block holds, for every k, the rows of all gates
+//   of its units side by side. One pass over a block gives every gate of those units, so the
+//   nonlinearities and the state update run on sums still in registers, and a thread that owns a
+//   range of blocks does a whole step for its units without waiting for anyone: one parallel
+//   region (one synchronization) per step.
+// * The register tile: R batch rows by G gates x S vectors of units (recurrent_impl.h); the rows'
+//   values of h are broadcast from the state itself (no packing), and the block's weights
+//   (H x G x 16 floats: 256 KB at H = 1024, LSTM) stay in L2 across the rows of the batch.
+// * One body per instruction set, chosen at run time like the matrix product; the packed layout
+//   is the same for all of them.
+// * Determinism: every sum runs over k in order in one accumulator, whatever the tile, block or
+//   thread, so any thread count gives the same bits.
+#include "RecurrentKernels.h"
+#include "kernels_internal.h"
+#include <string.h>
+
+#pragma clang fp contract(fast)
+
+// One step's shared description, handed to the parts of a parallel step.
+typedef struct rk_step_job rk_step_job;
+struct rk_step_job {
+    const rk_recurrent_sequence *s;
+    int t;
+    const float *h_prev;
+    float *h_next;
+    int blocks, parts;
+    void (*run)(const rk_step_job *, int, int);
+};
+
+// One backward step's shared description: the product with the gate gradients of step
+// t_product and the cell's derivatives at step t_cell (-1: none).
+typedef struct rk_backward_job rk_backward_job;
+struct rk_backward_job {
+    const rk_recurrent_backward_sequence *s;
+    int t_product, t_cell;
+    int blocks, parts;
+    void (*run)(const rk_backward_job *, int, int);
+};
+
+#define RK_ACTIVATIONS_VECTORS_ONLY 1
+
+#if RK_X86
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX512))), apply_to = function)
+#define RK_ISA avx512
+#define RK_VL 16
+#define RK_NREGS 32
+#define RK_ROWS1 6
+#define RK_SUB1 4
+#define RK_ROWS3 8
+#define RK_SUB3 1
+#define RK_ROWS4 6
+#define RK_SUB4 1
+#include "activations_impl.h"
+#include "recurrent_impl.h"
+#include "recurrent_undef.h"
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target(RK_TARGET_AVX2))), apply_to = function)
+#define RK_ISA avx2
+#define RK_VL 8
+#define RK_NREGS 16
+#define RK_ROWS1 3
+#define RK_SUB1 4
+#define RK_ROWS3 4
+#define RK_SUB3 1
+#define RK_ROWS4 3
+#define RK_SUB4 1
+#include "activations_impl.h"
+#include "recurrent_impl.h"
+#include "recurrent_undef.h"
+#pragma clang attribute pop
+#endif
+
+#define RK_ISA generic
+#define RK_VL 4
+#if defined(__aarch64__)
+#define RK_NREGS 32
+#define RK_ROWS1 6
+#define RK_ROWS3 8
+#define RK_ROWS4 6
+#else
+#define RK_NREGS 15
+#define RK_ROWS1 2
+#define RK_ROWS3 3
+#define RK_ROWS4 2
+#endif
+#define RK_SUB1 4
+#define RK_SUB3 1
+#define RK_SUB4 1
+#include "activations_impl.h"
+#include "recurrent_impl.h"
+#include "recurrent_undef.h"
+
+// Steps with fewer multiply-adds than this run on one thread: handing half of a small step to
+// another core costs more than it saves.
+#define RK_RECURRENT_SPLIT (1 << 17)
+
+static int gate_count(int cell) {
+    return cell == RK_CELL_LSTM ? 4 : cell == RK_CELL_GRU ? 3 : 1;
+}
+
+int rk_recurrent_block_units(int gates) { return gates == 1 ? 64 : 16; }
+
+int64_t rk_recurrent_packed_floats(int gates, int hidden, int input) {
+    int units = rk_recurrent_block_units(gates);
+    int64_t blocks = (hidden + units - 1) / units;
+    return blocks * (int64_t)(input + hidden) * gates * units;
+}
+
+void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
+                       const float *hidden_weight, float *packed) {
+    const int U = rk_recurrent_block_units(gates), K = input + hidden;
+    const int64_t ldp = (int64_t)gates * U;
+    const int blocks = (hidden + U - 1) / U;
+    for (int block = 0; block < blocks; block++) {
+        float *panel = packed + (int64_t)block * K * ldp;
+        for (int g = 0; g < gates; g++) {
+            for (int u = 0; u < U; u++) {
+                const int unit = block * U + u;
+                float *column = panel + g * U + u;
+                if (unit >= hidden) {
+                    for (int k = 0; k < K; k++) column[k * ldp] = 0.0f;
+                    continue;
+                }
+                // Row g*H + unit of each matrix, read in order, lands down one column of the panel.
+                const int64_t row = (int64_t)g * hidden + unit;
+                for (int k = 0; k < input; k++) column[k * ldp] = input_weight[row * input + k];
+                for (int k = 0; k < hidden; k++) column[(input + k) * ldp] = hidden_weight[row * hidden + k];
+            }
+        }
+    }
+}
+
+static void step_part(void *context, int part) {
+    const rk_step_job *job = (const rk_step_job *)context;
+    int block0 = (int)((int64_t)part * job->blocks / job->parts);
+    int block1 = (int)((int64_t)(part + 1) * job->blocks / job->parts);
+    job->run(job, block0, block1);
+}
+
+void rk_recurrent_forward(const rk_recurrent_sequence *s) {
+    const int B = s->batch, T = s->time, H = s->hidden;
+    if (B <= 0 || T <= 0 || H <= 0) return;
+    const int G = gate_count(s->cell), U = rk_recurrent_block_units(G);
+    rk_step_job job;
+    job.s = s;
+    job.blocks = (H + U - 1) / U;
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: job.run = step_blocks_avx512; break;
+    case RK_ISA_AVX2: job.run = step_blocks_avx2; break;
+#endif
+    default: job.run = step_blocks_generic; break;
+    }
+    const double work = (double)B * G * H * (double)(s->input + H);
+    job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
+    int longest = T;
+    if (s->lengths) {
+        longest = 0;
+        for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
+    }
+    float *h = s->hidden_state, *spare = s->hidden_spare;
+    for (int k = 0; k < T; k++) {
+        const int t = s->reverse ? T - 1 - k : k;
+        if (t >= longest) continue;
+        job.t = t;
+        job.h_prev = h;
+        job.h_next = spare;
+        if (job.parts > 1) rk_parallel_for(job.parts, job.parts, step_part, &job);
+        else job.run(&job, 0, job.blocks);
+        float *swap = h;
+        h = spare;
+        spare = swap;
+    }
+    if (h != s->hidden_state) memcpy(s->hidden_state, h, sizeof(float) * (size_t)B * (size_t)H);
+}
+
+int64_t rk_recurrent_backward_packed_floats(int gates, int hidden) {
+    int64_t blocks = (hidden + 63) / 64;
+    return blocks * (int64_t)gates * hidden * 64;
+}
+
+void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed) {
+    const int K = gates * hidden, blocks = (hidden + 63) / 64;
+    for (int block = 0; block < blocks; block++) {
+        const int u0 = block * 64, n = hidden - u0 < 64 ? hidden - u0 : 64;
+        float *panel = packed + (int64_t)block * K * 64;
+        for (int k = 0; k < K; k++) {
+            memcpy(panel + (int64_t)k * 64, hidden_weight + (int64_t)k * hidden + u0, sizeof(float) * (size_t)n);
+            for (int u = n; u < 64; u++) panel[(int64_t)k * 64 + u] = 0.0f;
+        }
+    }
+}
+
+static void backward_part(void *context, int part) {
+    const rk_backward_job *job = (const rk_backward_job *)context;
+    int block0 = (int)((int64_t)part * job->blocks / job->parts);
+    int block1 = (int)((int64_t)(part + 1) * job->blocks / job->parts);
+    job->run(job, block0, block1);
+}
+
+static void run_backward(rk_backward_job *job) {
+    if (job->parts > 1) rk_parallel_for(job->parts, job->parts, backward_part, job);
+    else job->run(job, 0, job->blocks);
+}
+
+void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
+    const int B = s->batch, T = s->time, H = s->hidden;
+    if (B <= 0 || T <= 0 || H <= 0) return;
+    const int G = gate_count(s->cell);
+    rk_backward_job job;
+    job.s = s;
+    job.blocks = (H + 63) / 64;
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: job.run = backward_blocks_avx512; break;
+    case RK_ISA_AVX2: job.run = backward_blocks_avx2; break;
+#endif
+    default: job.run = backward_blocks_generic; break;
+    }
+    const double work = (double)B * G * H * (double)H;
+    job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
+    int longest = T;
+    if (s->lengths) {
+        longest = 0;
+        for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
+    }
+    // Loop positions from last to first; steps no sequence reaches contribute nothing.
+    job.t_product = -1;
+    for (int k = T - 1; k >= 0; k--) {
+        const int t = s->reverse ? T - 1 - k : k;
+        if (t >= longest) continue;
+        job.t_cell = t;
+        run_backward(&job);
+        job.t_product = t;
+    }
+    job.t_cell = -1;
+    if (job.t_product >= 0) run_backward(&job);
+}

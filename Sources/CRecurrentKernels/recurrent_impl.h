@@ -1,0 +1,390 @@
+// The fused recurrent step, written once and included by recurrent.c once per instruction set
+// (inside a `#pragma clang attribute` that gives every function here that set's target), after
+// activations_impl.h for the same set, whose vector sigmoid and tanh it uses.
+//
+// The including file defines RK_ISA, RK_VL and RK_NREGS as for the matrix product, and for
+// cells of 1, 3 and 4 gates:
+//   RK_ROWS<G>   rows of the register tile (batch rows computed together)
+//   RK_SUB<G>    vectors of units per gate in the tile, which is G * RK_SUB<G> vectors wide
+//
+// A step, for one block of units and a tile of batch rows: the recurrent product of those rows
+// against every gate of those units (the packed block holds them side by side), kept in
+// registers, then the gate nonlinearities and the state update on the sums, written straight to
+// the new state, the output and what the backward pass keeps.
+
+#define FN(name) RK_CAT(name, RK_ISA)
+#define VF RK_CAT(af, RK_ISA)
+#define RK_TILE_MAXR 8
+#define RK_TILE_MAXW 4
+#define RK_BACKWARD_KC 1024
+
+RK_INLINE VF FN(rload)(const float *p) {
+    VF v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+RK_INLINE void FN(rstore)(float *p, VF v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// The first n values at p (zeros after them), for the last units of a layer whose size is not a
+// multiple of the vector length.
+RK_INLINE VF FN(load_n)(const float *p, int n) {
+    if (n >= RK_VL) return FN(rload)(p);
+    float tail[RK_VL] = {0};
+    for (int j = 0; j < n; j++) tail[j] = p[j];
+    return FN(rload)(tail);
+}
+RK_INLINE void FN(store_n)(float *p, VF v, int n) {
+    if (n >= RK_VL) {
+        FN(rstore)(p, v);
+        return;
+    }
+    float tail[RK_VL];
+    FN(rstore)(tail, v);
+    for (int j = 0; j < n; j++) p[j] = tail[j];
+}
+
+// acc[i][v] += sum over k < K of a[i * lda + k] * b[k * ldp + offset(v)], where vector v of the
+// tile is gate v / S, sub-vector v % S of the units: offset(v) = (v / S) * U + (v % S) * RK_VL.
+// Each sum runs over k in order in one accumulator, so its bits depend on nothing but its
+// operands. Returns b advanced past the K rows.
+RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, const int U,
+                                      VF acc[RK_TILE_MAXR][RK_TILE_MAXW], const float *a,
+                                      int64_t lda, int K, const float *b, int64_t ldp) {
+#pragma clang loop unroll_count(4)
+    for (int k = 0; k < K; k++) {
+        if (R * W + R + 1 <= RK_NREGS) {
+            // Broadcasts first, then one vector of the weights at a time.
+            VF ai[RK_TILE_MAXR];
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) ai[i] = (VF)a[i * lda + k];
+#pragma clang loop unroll(full)
+            for (int v = 0; v < W; v++) {
+                VF bv = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < R; i++) acc[i][v] = ai[i] * bv + acc[i][v];
+            }
+        } else {
+            // The weights first, then one broadcast at a time.
+            VF bv[RK_TILE_MAXW];
+#pragma clang loop unroll(full)
+            for (int v = 0; v < W; v++) bv[v] = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) {
+                VF ai = (VF)a[i * lda + k];
+#pragma clang loop unroll(full)
+                for (int v = 0; v < W; v++) acc[i][v] = ai * bv[v] + acc[i][v];
+            }
+        }
+        b += ldp;
+    }
+    return b;
+}
+
+// pre[i][v] (W vectors per row) = [x_i | h_i] . packed columns of the tile: the gates' sums of
+// R batch rows before bias and nonlinearity. x is skipped when I == 0.
+RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U, const float *x,
+                             int64_t ldx, int I, const float *h, int64_t ldh, int H,
+                             const float *panel, float *restrict pre) {
+    const int W = G * S;
+    const int64_t ldp = (int64_t)G * U;
+    VF acc[RK_TILE_MAXR][RK_TILE_MAXW];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < W; v++) acc[i][v] = (VF)0.0f;
+    const float *b = panel;
+    if (I > 0) b = FN(accumulate)(R, W, S, U, acc, x, ldx, I, b, ldp);
+    FN(accumulate)(R, W, S, U, acc, h, ldh, H, b, ldp);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < W; v++) FN(rstore)(pre + (i * W + v) * RK_VL, acc[i][v]);
+}
+
+typedef void (*FN(tile_fn))(const float *, int64_t, int, const float *, int64_t, int, const float *,
+                            float *);
+#define RK_TILE(NAME, G, S, U, R)                                                                  \
+    static void FN(NAME##_##R)(const float *x, int64_t ldx, int I, const float *h, int64_t ldh,   \
+                               int H, const float *panel, float *pre) {                            \
+        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, H, panel, pre);                               \
+    }
+#define RK_TILES(NAME, G, S, U)                                                                    \
+    RK_TILE(NAME, G, S, U, 1)                                                                      \
+    RK_TILE(NAME, G, S, U, 2)                                                                      \
+    RK_TILE(NAME, G, S, U, 3)                                                                      \
+    RK_TILE(NAME, G, S, U, 4)                                                                      \
+    RK_TILE(NAME, G, S, U, 5)                                                                      \
+    RK_TILE(NAME, G, S, U, 6)                                                                      \
+    RK_TILE(NAME, G, S, U, 7)                                                                      \
+    RK_TILE(NAME, G, S, U, 8)                                                                      \
+    static const FN(tile_fn) FN(NAME)[RK_TILE_MAXR + 1] = {                                        \
+        0, FN(NAME##_1), FN(NAME##_2), FN(NAME##_3), FN(NAME##_4),                                 \
+        FN(NAME##_5), FN(NAME##_6), FN(NAME##_7), FN(NAME##_8)};
+RK_TILES(tiles1, 1, RK_SUB1, 64)
+RK_TILES(tiles3, 3, RK_SUB3, 16)
+RK_TILES(tiles4, 4, RK_SUB4, 16)
+#undef RK_TILES
+#undef RK_TILE
+
+// The cell on one batch row b and the n units from uc (n <= chunk): pre holds the recurrent sums,
+// gate g's at pre + g * chunk.
+RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_sequence *s,
+                          const rk_step_job *job, int b, int uc, int n, const float *pre) {
+    const int H = s->hidden, t = job->t;
+    const float *hp = job->h_prev + (int64_t)b * H + uc;
+    float *hn = job->h_next + (int64_t)b * H + uc;
+    if (s->lengths && t >= s->lengths[b]) {
+        // Past its length a sequence keeps its state.
+        memcpy(hn, hp, sizeof(float) * (size_t)n);
+        return;
+    }
+    const int64_t row = (int64_t)b * s->time + t;
+    const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
+    const float *bias = s->hidden_bias + uc;
+    float *y = s->output ? s->output + b * s->output_batch_stride + t * s->output_time_stride + uc : 0;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    float *saved = s->cell_values ? s->cell_values + row * savedWidth * H + uc : 0;
+    float *c = CELL == RK_CELL_LSTM ? s->cell_state + (int64_t)b * H + uc : 0;
+    if (s->hidden_before) memcpy(s->hidden_before + row * H + uc, hp, sizeof(float) * (size_t)n);
+    if (CELL == RK_CELL_LSTM && s->cell_before)
+        memcpy(s->cell_before + row * H + uc, c, sizeof(float) * (size_t)n);
+    const VF one = (VF)1.0f;
+    for (int j = 0; j < n; j += RK_VL) {
+        const int m = n - j < RK_VL ? n - j : RK_VL;
+#define RK_PRE(g) FN(rload)(pre + (g) * chunk + j)
+#define RK_GATE(g) ((FN(load_n)(gx + (g) * H + j, m) + RK_PRE(g)) + FN(load_n)(bias + (g) * H + j, m))
+        VF h;
+        if (CELL == RK_CELL_LSTM) {
+            VF inputGate = FN(sigmoid_v)(RK_GATE(0)), forgetGate = FN(sigmoid_v)(RK_GATE(1));
+            VF cellCandidate = FN(tanh_v)(RK_GATE(2)), outputGate = FN(sigmoid_v)(RK_GATE(3));
+            VF cellNext = forgetGate * FN(load_n)(c + j, m) + inputGate * cellCandidate;
+            VF squashed = FN(tanh_v)(cellNext);
+            h = outputGate * squashed;
+            FN(store_n)(c + j, cellNext, m);
+            if (saved) {
+                FN(store_n)(saved + j, inputGate, m);
+                FN(store_n)(saved + H + j, forgetGate, m);
+                FN(store_n)(saved + 2 * H + j, cellCandidate, m);
+                FN(store_n)(saved + 3 * H + j, outputGate, m);
+                FN(store_n)(saved + 4 * H + j, squashed, m);
+            }
+        } else if (CELL == RK_CELL_GRU) {
+            VF reset = FN(sigmoid_v)(RK_GATE(0)), update = FN(sigmoid_v)(RK_GATE(1));
+            VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
+            VF candidate = FN(tanh_v)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
+            h = (one - update) * candidate + update * FN(load_n)(hp + j, m);
+            if (saved) {
+                FN(store_n)(saved + j, reset, m);
+                FN(store_n)(saved + H + j, update, m);
+                FN(store_n)(saved + 2 * H + j, candidate, m);
+                FN(store_n)(saved + 3 * H + j, hiddenPart, m);
+            }
+        } else {
+            VF sum = RK_GATE(0);
+            h = CELL == RK_CELL_ELMAN_RELU ? (sum > (VF)0.0f ? sum : (VF)0.0f) : FN(tanh_v)(sum);
+            if (saved) FN(store_n)(saved + j, h, m);
+        }
+#undef RK_GATE
+#undef RK_PRE
+        FN(store_n)(hn + j, h, m);
+        if (y) FN(store_n)(y + j, h, m);
+    }
+}
+
+// Starts fetching the lines `finish` will touch for batch row b and the n units from uc: the
+// gate inputs (computed for the whole sequence beforehand, so out of cache) and the rows it
+// writes. The tile's product takes long enough to hide them.
+RK_INLINE void FN(prefetch_row)(const int CELL, const rk_recurrent_sequence *s, int b, int t, int uc,
+                                int n) {
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
+    for (int j = 0; j < n; j += 16) {
+        for (int g = 0; g < G; g++) __builtin_prefetch(gx + g * H + j, 0, 3);
+        if (s->output) __builtin_prefetch(s->output + b * s->output_batch_stride + t * s->output_time_stride + uc + j, 1, 3);
+        if (s->cell_values)
+            for (int k = 0; k < savedWidth; k++) __builtin_prefetch(s->cell_values + (row * savedWidth + k) * H + uc + j, 1, 3);
+        if (s->hidden_before) __builtin_prefetch(s->hidden_before + row * H + uc + j, 1, 3);
+        if (CELL == RK_CELL_LSTM && s->cell_before) __builtin_prefetch(s->cell_before + row * H + uc + j, 1, 3);
+    }
+}
+
+// One step for the blocks [block0, block1) of units: every batch row, R rows at a time.
+RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int U, const int RMAX,
+                             const FN(tile_fn) *tiles, const rk_step_job *job, int block0,
+                             int block1) {
+    const rk_recurrent_sequence *s = job->s;
+    const int H = s->hidden, I = s->input, B = s->batch, t = job->t;
+    const int chunk = S * RK_VL;
+    float pre[RK_TILE_MAXR * RK_TILE_MAXW * RK_VL];
+    const int64_t blockFloats = (int64_t)(I + H) * G * U;
+    for (int block = block0; block < block1; block++) {
+        const int u0 = block * U;
+        for (int uc = u0; uc < u0 + U && uc < H; uc += chunk) {
+            const float *panel = s->packed + block * blockFloats + (uc - u0);
+            const int n = H - uc < chunk ? H - uc : chunk;
+            // Rows in tiles of nearly equal height (no thin last tile).
+            const int tileCount = (B + RMAX - 1) / RMAX;
+            for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
+                const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
+                const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
+                for (int i = 0; i < R; i++) FN(prefetch_row)(CELL, s, b0 + i, t, uc, n);
+                tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, H, panel, pre);
+                for (int i = 0; i < R; i++) FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, pre + i * G * chunk);
+                b0 += R;
+            }
+        }
+    }
+}
+
+static void FN(step_blocks)(const rk_step_job *job, int block0, int block1) {
+    switch (job->s->cell) {
+    case RK_CELL_LSTM:
+        FN(step_body)(RK_CELL_LSTM, 4, RK_SUB4, 16, RK_ROWS4, FN(tiles4), job, block0, block1);
+        break;
+    case RK_CELL_GRU:
+        FN(step_body)(RK_CELL_GRU, 3, RK_SUB3, 16, RK_ROWS3, FN(tiles3), job, block0, block1);
+        break;
+    case RK_CELL_ELMAN_RELU:
+        FN(step_body)(RK_CELL_ELMAN_RELU, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
+        break;
+    default:
+        FN(step_body)(RK_CELL_ELMAN_TANH, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
+    }
+}
+
+// ---- Backward ----
+
+// The cell's derivatives at step t for batch row b and the n units from uc: dL/dh (plus dL/dy)
+// and dL/dc become the gate gradients; dL/dh keeps what passes to the step before without the
+// recurrent product (zero, or z * dL/dh for GRU), dL/dc what passes through the forget gate.
+RK_INLINE void FN(backward_units)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
+                                  int t, int uc, int n) {
+    if (s->lengths && t >= s->lengths[b]) return;
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    float *dh = s->hidden_gradient + (int64_t)b * H + uc;
+    const float *dy = s->output_gradient ? s->output_gradient + row * H + uc : 0;
+    const float *saved = s->cell_values + row * savedWidth * H + uc;
+    float *dGate = s->gate_gradient + row * G * H + uc;
+    float *dHiddenGate = s->hidden_gate_gradient + row * G * H + uc;
+    const VF one = (VF)1.0f, zero = (VF)0.0f;
+    for (int j = 0; j < n; j += RK_VL) {
+        const int m = n - j < RK_VL ? n - j : RK_VL;
+#define RK_SAVED(k) FN(load_n)(saved + (k) * H + j, m)
+        VF d = FN(load_n)(dh + j, m);
+        if (dy) d = d + FN(load_n)(dy + j, m);
+        if (CELL == RK_CELL_LSTM) {
+            float *dc = s->cell_gradient + (int64_t)b * H + uc;
+            VF inputGate = RK_SAVED(0), forgetGate = RK_SAVED(1), cellCandidate = RK_SAVED(2);
+            VF outputGate = RK_SAVED(3), squashed = RK_SAVED(4);
+            VF cellBefore = FN(load_n)(s->cell_before + row * H + uc + j, m);
+            VF dCell = FN(load_n)(dc + j, m) + d * outputGate * (one - squashed * squashed);
+            FN(store_n)(dGate + j, dCell * cellCandidate * inputGate * (one - inputGate), m);
+            FN(store_n)(dGate + H + j, dCell * cellBefore * forgetGate * (one - forgetGate), m);
+            FN(store_n)(dGate + 2 * H + j, dCell * inputGate * (one - cellCandidate * cellCandidate), m);
+            FN(store_n)(dGate + 3 * H + j, d * squashed * outputGate * (one - outputGate), m);
+            FN(store_n)(dc + j, dCell * forgetGate, m);
+            FN(store_n)(dh + j, zero, m);
+        } else if (CELL == RK_CELL_GRU) {
+            VF reset = RK_SAVED(0), update = RK_SAVED(1), candidate = RK_SAVED(2), hiddenPart = RK_SAVED(3);
+            VF hiddenBefore = FN(load_n)(s->hidden_before + row * H + uc + j, m);
+            VF dCandidate = d * (one - update) * (one - candidate * candidate);
+            VF dUpdate = d * (hiddenBefore - candidate) * update * (one - update);
+            VF dReset = dCandidate * hiddenPart * reset * (one - reset);
+            FN(store_n)(dGate + j, dReset, m);
+            FN(store_n)(dGate + H + j, dUpdate, m);
+            FN(store_n)(dGate + 2 * H + j, dCandidate, m);
+            FN(store_n)(dHiddenGate + j, dReset, m);
+            FN(store_n)(dHiddenGate + H + j, dUpdate, m);
+            FN(store_n)(dHiddenGate + 2 * H + j, dCandidate * reset, m);
+            FN(store_n)(dh + j, d * update, m);
+        } else {
+            VF out = RK_SAVED(0);
+            VF derivative = CELL == RK_CELL_ELMAN_RELU ? (out > zero ? one : zero) : one - out * out;
+            FN(store_n)(dGate + j, d * derivative, m);
+            FN(store_n)(dh + j, zero, m);
+        }
+#undef RK_SAVED
+    }
+}
+
+// Starts fetching what backward_units reads and writes for row b at step t (see prefetch_row).
+RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
+                                         int t, int uc, int n) {
+    const int H = s->hidden;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int64_t row = (int64_t)b * s->time + t;
+    for (int j = 0; j < n; j += 16) {
+        for (int k = 0; k < savedWidth; k++) __builtin_prefetch(s->cell_values + (row * savedWidth + k) * H + uc + j, 0, 3);
+        for (int g = 0; g < G; g++) {
+            __builtin_prefetch(s->gate_gradient + row * G * H + g * H + uc + j, 1, 3);
+            if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_gate_gradient + row * G * H + g * H + uc + j, 1, 3);
+        }
+        if (s->output_gradient) __builtin_prefetch(s->output_gradient + row * H + uc + j, 0, 3);
+        if (CELL == RK_CELL_LSTM) __builtin_prefetch(s->cell_before + row * H + uc + j, 0, 3);
+        if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_before + row * H + uc + j, 0, 3);
+    }
+}
+
+// For the blocks [block0, block1) of 64 units: dL/dh += dG(t_product) W_hh on those units for
+// every row, then the cell's derivatives at t_cell on the same units.
+RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int block0, int block1) {
+    const rk_recurrent_backward_sequence *s = job->s;
+    const int H = s->hidden, B = s->batch, T = s->time;
+    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int K = G * H, chunk = RK_SUB1 * RK_VL;
+    float pre[RK_TILE_MAXR * RK_TILE_MAXW * RK_VL];
+    for (int block = block0; block < block1; block++) {
+        const int u0 = block * 64;
+        for (int uc = u0; uc < u0 + 64 && uc < H; uc += chunk) {
+            const int n = H - uc < chunk ? H - uc : chunk;
+            if (job->t_product >= 0) {
+                // Depth in chunks whose part of the block (RK_BACKWARD_KC x 64 floats, 256 KB)
+                // stays in L2 across the row tiles; dL/dh takes each chunk's sum in turn.
+                const float *dG = s->hidden_gate_gradient + (int64_t)job->t_product * K;
+                const int tileCount = (B + RK_ROWS1 - 1) / RK_ROWS1;
+                for (int k0 = 0; k0 < K; k0 += RK_BACKWARD_KC) {
+                    const int kc = K - k0 < RK_BACKWARD_KC ? K - k0 : RK_BACKWARD_KC;
+                    const float *panel = s->packed + ((int64_t)block * K + k0) * 64 + (uc - u0);
+                    for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
+                        const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
+                        if (job->t_cell >= 0 && k0 + kc == K)
+                            for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, s, b0 + i, job->t_cell, uc, n);
+                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * T * K + k0, (int64_t)T * K, kc, panel, pre);
+                        for (int i = 0; i < R; i++) {
+                            float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
+                            for (int j = 0; j < n; j += RK_VL) {
+                                const int m = n - j < RK_VL ? n - j : RK_VL;
+                                FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(pre + i * chunk + j), m);
+                            }
+                        }
+                        b0 += R;
+                    }
+                }
+            }
+            if (job->t_cell >= 0)
+                for (int b = 0; b < B; b++) FN(backward_units)(CELL, s, b, job->t_cell, uc, n);
+        }
+    }
+}
+
+static void FN(backward_blocks)(const rk_backward_job *job, int block0, int block1) {
+    switch (job->s->cell) {
+    case RK_CELL_LSTM: FN(backward_body)(RK_CELL_LSTM, job, block0, block1); break;
+    case RK_CELL_GRU: FN(backward_body)(RK_CELL_GRU, job, block0, block1); break;
+    case RK_CELL_ELMAN_RELU: FN(backward_body)(RK_CELL_ELMAN_RELU, job, block0, block1); break;
+    default: FN(backward_body)(RK_CELL_ELMAN_TANH, job, block0, block1);
+    }
+}
+
+#undef RK_TILE_MAXR
+#undef RK_TILE_MAXW
+#undef RK_BACKWARD_KC
+#undef VF
+#undef FN

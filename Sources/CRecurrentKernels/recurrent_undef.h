@@ -1,0 +1,10 @@
+// Clears the parameters of one recurrent_impl.h instance (see recurrent.c).
+#undef RK_ISA
+#undef RK_VL
+#undef RK_NREGS
+#undef RK_ROWS1
+#undef RK_SUB1
+#undef RK_ROWS3
+#undef RK_SUB3
+#undef RK_ROWS4
+#undef RK_SUB4

@@ -1,0 +1,121 @@
+import CRecurrentKernels
+import XCTest
+@testable import Recurrent
+
+/// The fused recurrent steps (rk_recurrent_forward) against the Swift steps they replace, on
+/// every instruction set this CPU runs, with sizes that leave partial unit blocks and row tiles,
+/// variable lengths and both directions; and their independence of the thread count.
+final class RecurrentKernelTests: XCTestCase {
+    override func tearDown() {
+        rk_force_isa(nil)
+        SequenceKernel.fusedStepsEnabled = true
+        Parallel.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        super.tearDown()
+    }
+
+    nonisolated(unsafe) static let cells: [(String, CellKernel)] = [
+        ("tanh", ElmanKernel(relu: false)), ("relu", ElmanKernel(relu: true)), ("lstm", LSTMKernel()),
+        ("gru", GRUKernel(resetAfter: true)),
+    ]
+
+    struct Outputs {
+        var tensors: [String: Tensor]
+    }
+
+    /// Runs one sequence forward and backward (7 rows: a full register tile and a partial one; 150 units: 9 blocks of
+    /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output, saved
+    /// value and gradient.
+    func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool) -> [String: Tensor] {
+        let (batch, time, input, hidden) = (7, 6, 3, 150)
+        SequenceKernel.fusedStepsEnabled = fused
+        defer { SequenceKernel.fusedStepsEnabled = true }
+        var rng = SplitMix64(seed: 31)
+        let width = cell.gateCount * hidden
+        let weights = [Tensor.uniform(shape: [width, input], low: -0.3, high: 0.3, using: &rng),
+                       Tensor.uniform(shape: [width, hidden], low: -0.15, high: 0.15, using: &rng),
+                       Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng),
+                       Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng)]
+        let x = Tensor.uniform(shape: [batch, time, input], low: -1, high: 1, using: &rng)
+        let h0 = Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng)
+        let c0 = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng) : nil
+        let kernel = SequenceKernel(batch: batch, time: time, input: input, hidden: hidden, cell: cell,
+                                    lengths: lengths, reverse: reverse)
+        let result = kernel.forward(x: x, h0: h0, c0: c0, weights: weights, saving: true)
+        var tensors = ["y": result.y, "hN": result.hN]
+        if let saved = result.saved {
+            // Gradients from arbitrary dL/dy, dL/dh_n and dL/dc_n.
+            let dY = Tensor.uniform(shape: [batch, time, hidden], low: -1, high: 1, using: &rng)
+            let dHN = Tensor.uniform(shape: [batch, hidden], low: -1, high: 1, using: &rng)
+            let dCN = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -1, high: 1, using: &rng) : nil
+            let gradients = kernel.backward(x: x, weights: weights, saved: saved, dY: dY, dHN: dHN, dCN: dCN)
+            tensors["dX"] = gradients.dX
+            tensors["dH0"] = gradients.dH0
+            if let dC0 = gradients.dC0 { tensors["dC0"] = dC0 }
+            for (index, name) in ["dWeightIH", "dWeightHH", "dBiasIH", "dBiasHH"].enumerated() {
+                tensors[name] = gradients.dWeights[index]
+            }
+        }
+        if let cN = result.cN { tensors["cN"] = cN }
+        if let saved = result.saved {
+            let rows = batch * time
+            // Rows past a sequence's length are never written by either path.
+            tensors["cellValues"] = saved.cellValues.tensor([rows, cell.savedWidth * hidden])
+            tensors["hiddenBefore"] = saved.hiddenBefore.tensor([rows, hidden])
+            if let before = saved.cellBefore { tensors["cellBefore"] = before.tensor([rows, hidden]) }
+        }
+        return tensors
+    }
+
+    func testFusedStepsMatchTheSwiftSteps() throws {
+        let full = Array(repeating: 6, count: 7), varying = [6, 2, 5, 1, 6, 3, 4]
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for (name, cell) in Self.cells {
+                for reverse in [false, true] {
+                    for lengths in [full, varying] {
+                        let reference = run(cell, reverse: reverse, lengths: lengths, fused: false)
+                        let fused = run(cell, reverse: reverse, lengths: lengths, fused: true)
+                        XCTAssertEqual(Set(fused.keys), Set(reference.keys))
+                        for (key, value) in reference {
+                            assertClose(fused[key], value, tolerance: 1e-5,
+                                        "\(isa) \(name) reverse \(reverse) lengths \(lengths == full ? "full" : "varying") \(key)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testFusedStepsGiveTheSameBitsOnOneAndTwoThreads() throws {
+        let varying = [6, 2, 5, 1, 6, 3, 4]
+        for (name, cell) in Self.cells {
+            Parallel.threadCount = 1
+            let one = run(cell, reverse: false, lengths: varying, fused: true)
+            Parallel.threadCount = 2
+            let two = run(cell, reverse: false, lengths: varying, fused: true)
+            for (key, value) in one {
+                XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(key)")
+            }
+        }
+    }
+
+    /// Inference saves nothing and gives the training forward's outputs bit for bit.
+    func testInferenceSkipsTheSavedValues() throws {
+        for (name, cell) in Self.cells {
+            let kernel = SequenceKernel(batch: 2, time: 3, input: 2, hidden: 20, cell: cell,
+                                        lengths: [3, 2], reverse: false)
+            var rng = SplitMix64(seed: 5)
+            let weights = [Tensor.uniform(shape: [kernel.gateWidth, 2], low: -0.5, high: 0.5, using: &rng),
+                           Tensor.uniform(shape: [kernel.gateWidth, 20], low: -0.5, high: 0.5, using: &rng),
+                           Tensor(zeros: [kernel.gateWidth]), Tensor(zeros: [kernel.gateWidth])]
+            let x = Tensor.uniform(shape: [2, 3, 2], low: -1, high: 1, using: &rng)
+            let c0 = cell.hasCellState ? Tensor(zeros: [2, 20]) : nil
+            let training = kernel.forward(x: x, h0: Tensor(zeros: [2, 20]), c0: c0, weights: weights, saving: true)
+            let inference = kernel.forward(x: x, h0: Tensor(zeros: [2, 20]), c0: c0, weights: weights, saving: false)
+            XCTAssertNil(inference.saved, name)
+            XCTAssertNotNil(training.saved, name)
+            XCTAssertEqual(inference.y.scalars, training.y.scalars, name)
+            XCTAssertEqual(inference.hN.scalars, training.hN.scalars, name)
+        }
+    }
+}
