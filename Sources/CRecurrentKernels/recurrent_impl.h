@@ -145,19 +145,22 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
     float *saved = s->cell_values ? s->cell_values + row * savedWidth * H + uc : 0;
     float *c = CELL == RK_CELL_LSTM ? s->cell_state + (int64_t)b * H + uc : 0;
-    if (s->hidden_before) memcpy(s->hidden_before + row * H + uc, hp, sizeof(float) * (size_t)n);
-    if (CELL == RK_CELL_LSTM && s->cell_before)
-        memcpy(s->cell_before + row * H + uc, c, sizeof(float) * (size_t)n);
+    float *hiddenBefore = s->hidden_before ? s->hidden_before + row * H + uc : 0;
+    float *cellBefore = CELL == RK_CELL_LSTM && s->cell_before ? s->cell_before + row * H + uc : 0;
     const VF one = (VF)1.0f;
     for (int j = 0; j < n; j += RK_VL) {
         const int m = n - j < RK_VL ? n - j : RK_VL;
+        const VF hPrev = FN(load_n)(hp + j, m);
+        if (hiddenBefore) FN(store_n)(hiddenBefore + j, hPrev, m);
 #define RK_PRE(g) FN(rload)(pre + (g) * chunk + j)
 #define RK_GATE(g) ((FN(load_n)(gx + (g) * H + j, m) + RK_PRE(g)) + FN(load_n)(bias + (g) * H + j, m))
         VF h;
         if (CELL == RK_CELL_LSTM) {
             VF inputGate = FN(sigmoid_v)(RK_GATE(0)), forgetGate = FN(sigmoid_v)(RK_GATE(1));
             VF cellCandidate = FN(tanh_v)(RK_GATE(2)), outputGate = FN(sigmoid_v)(RK_GATE(3));
-            VF cellNext = forgetGate * FN(load_n)(c + j, m) + inputGate * cellCandidate;
+            VF cellPrev = FN(load_n)(c + j, m);
+            if (cellBefore) FN(store_n)(cellBefore + j, cellPrev, m);
+            VF cellNext = forgetGate * cellPrev + inputGate * cellCandidate;
             VF squashed = FN(tanh_v)(cellNext);
             h = outputGate * squashed;
             FN(store_n)(c + j, cellNext, m);
@@ -172,7 +175,7 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
             VF reset = FN(sigmoid_v)(RK_GATE(0)), update = FN(sigmoid_v)(RK_GATE(1));
             VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
             VF candidate = FN(tanh_v)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
-            h = (one - update) * candidate + update * FN(load_n)(hp + j, m);
+            h = (one - update) * candidate + update * hPrev;
             if (saved) {
                 FN(store_n)(saved + j, reset, m);
                 FN(store_n)(saved + H + j, update, m);
