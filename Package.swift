@@ -22,7 +22,7 @@ let package = Package(
             name: "recurrent",
             dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "recurrent-bench", dependencies: ["Recurrent"]),
+        .executableTarget(name: "recurrent-bench", dependencies: ["Recurrent", "CRecurrentKernels"]),
         // MARK: tests
         .testTarget(
             name: "RecurrentTests",

@@ -1,8 +1,10 @@
 // Benchmarks for Recurrent. Usage: recurrent-bench [mode] [options]; prints JSON lines.
 //
 //   [workloads] [--threads N] [--only a,b] [--workloads PATH] [--phases train,infer,stream]
+//             [--isa avx512|avx2|generic]
 //       The shared workloads of ../shared/bench/workloads.json: train, infer, stream (or only
-//       the phases named, for profiling; the others print 0).
+//       the phases named, for profiling; the others print 0), optionally on a lesser
+//       instruction set than the CPU's best.
 //
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square
