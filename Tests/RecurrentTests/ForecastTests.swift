@@ -148,4 +148,32 @@ final class ForecastTests: XCTestCase {
         XCTAssertTrue(svg.contains("fill=\"rgb(8,48,107)\""), "the largest value is darkest")
         XCTAssertTrue(svg.contains("fill=\"rgb(255,255,255)\""), "the smallest value is white")
     }
+    func testWholeNumberAxesTickOnlyAtWholeNumbers() {
+        let epochs = AxisScale(low: 1, high: 3, from: 0, to: 100)
+        var whole = epochs
+        whole.wholeNumbers = true
+        XCTAssertTrue(epochs.ticks().values.contains { $0 != $0.rounded() }, "fractions without the flag")
+        XCTAssertEqual(whole.ticks().values, [1, 2, 3])
+        var wide = AxisScale(low: 0, high: 24, from: 0, to: 100)
+        wide.wholeNumbers = true
+        XCTAssertTrue(wide.ticks().values.allSatisfy { $0 == $0.rounded() })
+        XCTAssertGreaterThanOrEqual(wide.ticks().values.count, 4)
+    }
+
+    func testLegendSitsInTheCornerTheLinesLeaveFree() throws {
+        // A falling loss fills the top-left and the bottom-right: the legend goes top-right.
+        var chart = LineChart(title: "loss", xLabel: "epoch", yLabel: "loss")
+        chart.add(LineChart.Series(name: "train", x: [1, 2, 3, 4, 5, 6], y: [2.4, 1.0, 0.7, 0.6, 0.55, 0.5]))
+        let frame = SVGFrame(x: 0, y: 0, width: 900, height: 380)
+        let svg = chart.render(in: frame)
+        let box = try XCTUnwrap(svg.range(of: "<rect class=\"legend\" x=\"").map { svg[$0.upperBound...] })
+        let legendX = try XCTUnwrap(Double(box.prefix { $0 != "\"" }))
+        XCTAssertGreaterThan(legendX, frame.x + frame.width / 2)
+        // A rising line leaves the top-left free.
+        var rising = LineChart(title: "level", xLabel: "t", yLabel: "y")
+        rising.add(LineChart.Series(name: "level", x: [1, 2, 3, 4, 5, 6], y: [0.5, 0.55, 0.6, 0.7, 1.0, 2.4]))
+        let risingSVG = rising.render(in: frame)
+        let risingBox = try XCTUnwrap(risingSVG.range(of: "<rect class=\"legend\" x=\"").map { risingSVG[$0.upperBound...] })
+        XCTAssertLessThan(try XCTUnwrap(Double(risingBox.prefix { $0 != "\"" })), frame.x + frame.width / 2)
+    }
 }

@@ -80,7 +80,9 @@ public struct LineChart {
         let xs = points.flatMap { $0.map(\.0) }, ys = points.flatMap { $0.map { mapY($0.1) } }
         var svg = "<text x=\"\(frame.x + frame.width / 2)\" y=\"\(frame.y + 22)\" text-anchor=\"middle\" font-size=\"15\">\(escapeXML(title))</text>\n"
         guard let xMin = xs.min(), let xMax = xs.max(), let yMin = ys.min(), let yMax = ys.max() else { return svg }
-        let xScale = AxisScale(low: xMin, high: xMax, from: frame.plotLeft, to: frame.plotRight)
+        var xScale = AxisScale(low: xMin, high: xMax, from: frame.plotLeft, to: frame.plotRight)
+        // Epochs, steps and counts: no tick between two whole numbers.
+        xScale.wholeNumbers = xs.allSatisfy { $0 == $0.rounded() }
         let yScale = AxisScale(low: yMin, high: yMax, from: frame.plotBottom, to: frame.plotTop)
         svg += axes(frame, xScale, yScale)
         for (index, line) in series.enumerated() {
@@ -91,12 +93,50 @@ public struct LineChart {
                 svg += points[index].map { String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%@\"/>", xScale.position($0.0), yScale.position(mapY($0.1)), color) }
                     .joined() + "\n"
             }
-            let legendY = frame.plotTop + 8 + Double(index) * 16
-            svg += "<line x1=\"\(frame.plotLeft + 10)\" y1=\"\(legendY)\" x2=\"\(frame.plotLeft + 34)\" y2=\"\(legendY)\" stroke=\"\(color)\" "
+        }
+        // The legend goes in the corner of the plot that the lines cross least, on a white box.
+        let pixels = points.flatMap { line in
+            tracing(line.map { (xScale.position($0.0), yScale.position(mapY($0.1))) })
+        }
+        let box = legendBox(in: frame, avoiding: pixels)
+        svg += String(format: "<rect class=\"legend\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ddd\"/>\n",
+                      box.x, box.y, box.width, box.height)
+        for (index, line) in series.enumerated() {
+            let color = line.color ?? Self.palette[index % Self.palette.count]
+            let legendY = box.y + 12 + Double(index) * 16
+            svg += "<line x1=\"\(box.x + 6)\" y1=\"\(legendY)\" x2=\"\(box.x + 30)\" y2=\"\(legendY)\" stroke=\"\(color)\" "
                 + "stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
-                + "<text x=\"\(frame.plotLeft + 40)\" y=\"\(legendY + 4)\">\(escapeXML(line.name))</text>\n"
+                + "<text x=\"\(box.x + 36)\" y=\"\(legendY + 4)\">\(escapeXML(line.name))</text>\n"
         }
         return svg
+    }
+
+    /// The points of a polyline every few pixels along it, not only its corners.
+    func tracing(_ corners: [(Double, Double)]) -> [(Double, Double)] {
+        guard var previous = corners.first else { return [] }
+        var traced = [previous]
+        for point in corners.dropFirst() {
+            let pieces = min(200, max(1, Int(hypot(point.0 - previous.0, point.1 - previous.1) / 4)))
+            for k in 1...pieces {
+                let f = Double(k) / Double(pieces)
+                traced.append((previous.0 + f * (point.0 - previous.0), previous.1 + f * (point.1 - previous.1)))
+            }
+            previous = point
+        }
+        return traced
+    }
+
+    /// The legend's box: in whichever corner of the plot holds the fewest of the drawn points.
+    func legendBox(in frame: SVGFrame, avoiding pixels: [(Double, Double)]) -> SVGFrame {
+        let longestName = series.map(\.name.count).max() ?? 0
+        let width = 44 + 7 * Double(longestName), height = 8 + 16 * Double(series.count)
+        let corners = [(frame.plotLeft + 6, frame.plotTop + 6), (frame.plotRight - 6 - width, frame.plotTop + 6),
+                       (frame.plotLeft + 6, frame.plotBottom - 6 - height), (frame.plotRight - 6 - width, frame.plotBottom - 6 - height)]
+        let covered = corners.map { corner in
+            pixels.filter { $0.0 >= corner.0 - 4 && $0.0 <= corner.0 + width + 4 && $0.1 >= corner.1 - 4 && $0.1 <= corner.1 + height + 4 }.count
+        }
+        let best = covered.indices.min { covered[$0] < covered[$1] } ?? 0
+        return SVGFrame(x: corners[best].0, y: corners[best].1, width: width, height: height)
     }
 
     func axes(_ frame: SVGFrame, _ xScale: AxisScale, _ yScale: AxisScale) -> String {
@@ -139,7 +179,7 @@ public struct HeatMap {
         var svg = "<text x=\"\(frame.x + frame.width / 2)\" y=\"\(frame.y + 22)\" text-anchor=\"middle\" font-size=\"15\">\(escapeXML(title))</text>\n"
         let finite = values.flatMap { $0 }.filter(\.isFinite)
         guard let low = finite.min(), let high = finite.max(), let columns = values.map(\.count).max(), columns > 0 else { return svg }
-        let cellWidth = (frame.plotRight - 60 - frame.plotLeft) / Double(columns)
+        let cellWidth = (frame.plotRight - 100 - frame.plotLeft) / Double(columns)
         let cellHeight = (frame.plotBottom - frame.plotTop) / Double(values.count)
         func color(_ value: Double) -> String {
             let t = high > low ? (value - low) / (high - low) : 0.5
@@ -161,7 +201,7 @@ public struct HeatMap {
         for (column, label) in columnLabels.enumerated() where column % labelEvery == 0 {
             svg += "<text x=\"\(frame.plotLeft + (Double(column) + 0.5) * cellWidth)\" y=\"\(frame.plotBottom + 16)\" text-anchor=\"middle\">\(escapeXML(label))</text>"
         }
-        let barLeft = frame.plotRight - 40
+        let barLeft = frame.plotRight - 80
         for k in 0..<20 {
             let t = Double(k) / 19
             let y = frame.plotBottom - Double(k + 1) * (frame.plotBottom - frame.plotTop) / 20
@@ -176,6 +216,8 @@ public struct HeatMap {
 /// A linear map from data to pixels, with round tick values.
 struct AxisScale {
     var low: Double, high: Double, from: Double, to: Double
+    /// Ticks only at whole numbers (the data are whole numbers).
+    var wholeNumbers = false
 
     init(low: Double, high: Double, from: Double, to: Double) {
         let pad = high > low ? (high - low) * 0.03 : max(abs(low) * 0.1, 1)
@@ -190,6 +232,12 @@ struct AxisScale {
         guard raw > 0, raw.isFinite else { return ([low], 2) }
         let magnitude = pow(10, floor(log10(raw)))
         let multiple = [1.0, 2, 2.5, 5, 10].first { $0 * magnitude >= raw } ?? 10
+        if wholeNumbers && multiple * magnitude < 1 || wholeNumbers && multiple == 2.5 && magnitude < 10 {
+            // 1, 2 or 5 (times 10^k) whole numbers apart instead of fractions or 2.5.
+            let step = max(1, multiple == 2.5 ? 2 * magnitude : (multiple * magnitude).rounded())
+            let first = ceil(low / step) * step
+            return (stride(from: first, through: high, by: step).map { $0 }, 0)
+        }
         let step = multiple * magnitude
         let decimals = max(0, -Int(floor(log10(step))) + (multiple == 2.5 ? 1 : 0))
         let first = ceil(low / step) * step
