@@ -129,8 +129,12 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
-    case nil, "workloads", .some(_) where arguments.first?.hasPrefix("--") == true:
-        try runWorkloads(Options(arguments.first == "workloads" ? arguments.dropFirst() : arguments))
+    case "workloads":
+        try runWorkloads(Options(arguments.dropFirst()))
+    case nil:
+        try runWorkloads(Options(arguments))
+    case let option? where option.hasPrefix("--"):
+        try runWorkloads(Options(arguments))
     default:
         throw BenchError.usage("unknown or missing mode \(arguments.first.map { "'\($0)'" } ?? "")")
     }
