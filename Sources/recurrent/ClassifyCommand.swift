@@ -101,11 +101,7 @@ struct ClassifyTrainCommand: ParsableCommand {
 
     func configuration() -> ClassificationConfiguration {
         var c = ClassificationConfiguration()
-        c.cell = training.cell ?? c.cell
-        c.hiddenSize = training.hidden ?? c.hiddenSize
-        c.numLayers = training.layers ?? c.numLayers
-        c.dropout = training.dropout ?? c.dropout
-        c.learningRate = training.learningRate ?? c.learningRate
+        training.apply(to: &c)
         c.embeddingSize = embeddingSize ?? c.embeddingSize
         c.bidirectional = bidirectional
         c.pooling = pooling

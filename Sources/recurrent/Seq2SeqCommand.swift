@@ -141,11 +141,7 @@ struct Seq2SeqTrainCommand: ParsableCommand {
 
     func configuration() -> Seq2SeqConfiguration {
         var c = Seq2SeqConfiguration()
-        c.cell = training.cell ?? c.cell
-        c.hiddenSize = training.hidden ?? c.hiddenSize
-        c.numLayers = training.layers ?? c.numLayers
-        c.dropout = training.dropout ?? c.dropout
-        c.learningRate = training.learningRate ?? c.learningRate
+        training.apply(to: &c)
         c.embeddingSize = embeddingSize ?? c.embeddingSize
         c.bidirectionalEncoder = bidirectional
         c.attention = attention

@@ -69,11 +69,7 @@ struct TextTrainCommand: ParsableCommand {
             var configuration = LanguageModelConfiguration()
             configuration.tokenizer = Tokenizer(level: level, lowercase: level == .word && lowercase)
             configuration.maximumVocabulary = level == .word ? maxVocabulary : nil
-            configuration.cell = training.cell ?? .lstm
-            configuration.hiddenSize = training.hidden ?? 256
-            configuration.numLayers = training.layers ?? 2
-            configuration.dropout = training.dropout ?? 0
-            configuration.learningRate = training.learningRate ?? 0.002
+            training.apply(to: &configuration)
             configuration.embeddingSize = embedding ?? (level == .word ? configuration.hiddenSize : 64)
             configuration.sequenceLength = seqLen
             let options = training.trainingOptions(defaultEpochs: 3, defaultBatchSize: 32)

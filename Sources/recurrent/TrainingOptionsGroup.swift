@@ -44,6 +44,16 @@ struct TrainingOptionsGroup: ParsableArguments {
     @Option(name: .shortAndLong, help: "Where to write the model.")
     var output: String
 
+    /// Sets the network choices that were given on the command line; the others keep the values
+    /// `configuration` already holds (the task's defaults).
+    func apply<Configuration: RecurrentHyperparameters>(to configuration: inout Configuration) {
+        configuration.cell = cell ?? configuration.cell
+        configuration.hiddenSize = hidden ?? configuration.hiddenSize
+        configuration.numLayers = layers ?? configuration.numLayers
+        configuration.dropout = dropout ?? configuration.dropout
+        configuration.learningRate = learningRate ?? configuration.learningRate
+    }
+
     func validate() throws {
         for (value, name) in [(hidden, "--hidden"), (layers, "--layers"), (batchSize, "--batch-size"), (epochs, "--epochs"),
                               (maxSteps, "--max-steps"), (threads, "--threads")] {

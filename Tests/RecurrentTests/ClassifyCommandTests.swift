@@ -3,25 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// `recurrent classify` through the built binary, on the bundled review sentences and digits.
-final class ClassifyCommandTests: XCTestCase {
-    var workDirectory: URL!
-
-    override func setUpWithError() throws {
-        workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-classify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: workDirectory)
-    }
-
-    func path(_ name: String) -> String { workDirectory.appendingPathComponent(name).path }
-
-    func write(_ text: String, to name: String) throws -> String {
-        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
-        return path(name)
-    }
-
+final class ClassifyCommandTests: ScratchDirectoryTestCase {
     /// Rows of a bundled CSV chosen by `keep(index, row)`, written back as CSV with every field quoted.
     func subset(of file: String, _ keep: (Int, [String]) -> Bool) throws -> String {
         let table = try CSVTable(path: ClassificationTests.repositoryData.appendingPathComponent(file).path)

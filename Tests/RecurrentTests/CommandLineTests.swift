@@ -3,20 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// The built `recurrent` binary, as a user runs it.
-final class CommandLineTests: XCTestCase {
-    var workDirectory: URL!
-
-    override func setUpWithError() throws {
-        workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: workDirectory)
-    }
-
-    func path(_ name: String) -> String { workDirectory.appendingPathComponent(name).path }
-
+final class CommandLineTests: ScratchDirectoryTestCase {
     func testImportTorchThenRunReproducesPyTorchForEveryFixture() throws {
         for name in RecurrentParityTests.fixtureNames {
             let fixture = try TorchFixture(name: name)

@@ -3,25 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// `recurrent forecast train|predict` through the built binary.
-final class ForecastCommandLineTests: XCTestCase {
-    var workDirectory: URL!
-
-    override func setUpWithError() throws {
-        workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-forecast-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: workDirectory)
-    }
-
-    func path(_ name: String) -> String { workDirectory.appendingPathComponent(name).path }
-
-    func write(_ text: String, _ name: String) throws -> String {
-        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
-        return path(name)
-    }
-
+final class ForecastCommandLineTests: ScratchDirectoryTestCase {
     func lastJSON(_ stdout: String) throws -> [String: Any] {
         let line = try XCTUnwrap(stdout.split(separator: "\n").last, stdout)
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
@@ -59,12 +41,12 @@ final class ForecastCommandLineTests: XCTestCase {
 
     /// The seeds' example from the command line: a counting series, then [22, 24, 23, 25] -> about 26.
     func testSmallExampleFromTheCommandLine() throws {
-        let ramp = try write("value\n" + (1...60).map { "\($0)\n" }.joined(), "ramp.csv")
+        let ramp = try write("value\n" + (1...60).map { "\($0)\n" }.joined(), to: "ramp.csv")
         let model = path("ramp.model")
         let trained = try runCLI(["forecast", "train", ramp, "--column", "value", "--window", "4", "--epochs", "60", "--batch-size", "8", "-o", model])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         for (rows, expected, tolerance) in [("22\n24\n23\n25\n", 26.0, 1.0), ("1\n2\n3\n4\n", 5.0, 0.5)] {
-            let input = try write("value\n" + rows, "input.csv")
+            let input = try write("value\n" + rows, to: "input.csv")
             let predicted = try runCLI(["forecast", "predict", model, input, "--json"])
             XCTAssertEqual(predicted.status, 0, predicted.stderr)
             let forecast = try XCTUnwrap(try lastJSON(predicted.stdout)["forecast"] as? [[String: Any]])
@@ -80,24 +62,24 @@ final class ForecastCommandLineTests: XCTestCase {
             try assertFails(arguments, mentioning: fragments, leavesNo: output, line: line)
         }
         try fails(["forecast", "train", sunspots, "--column", "SPOTS", "-o", output], ["sunspots-yearly.csv", "no column \"SPOTS\"", "\"SUNACTIVITY\""])
-        let text = try write("date,v\n2001-01,1\n2001-02,2\n2001-03,three\n", "text.csv")
+        let text = try write("date,v\n2001-01,1\n2001-02,2\n2001-03,three\n", to: "text.csv")
         try fails(["forecast", "train", text, "--column", "v", "-o", output], ["text.csv", "line 4, column 2 (\"v\")", "\"three\" is not a number"])
-        let gap = try write("date,v\n2001-01,1\n2001-02,\n2001-03,3\n", "gap.csv")
+        let gap = try write("date,v\n2001-01,1\n2001-02,\n2001-03,3\n", to: "gap.csv")
         try fails(["forecast", "train", gap, "--column", "v", "-o", output], ["gap.csv", "line 3, column 2 (\"v\")", "missing value"])
-        let short = try write("v\n" + (1...15).map { "\($0)\n" }.joined(), "short.csv")
+        let short = try write("v\n" + (1...15).map { "\($0)\n" }.joined(), to: "short.csv")
         try fails(["forecast", "train", short, "--column", "v", "--window", "10", "-o", output],
                   ["short.csv", "column \"v\"", "15 rows are too few for a window of 10 plus a horizon of 1"])
-        let empty = try write("", "empty.csv")
+        let empty = try write("", to: "empty.csv")
         try fails(["forecast", "train", empty, "--column", "v", "-o", output], ["empty.csv", "is empty"])
-        let headerOnly = try write("v\n", "header.csv")
+        let headerOnly = try write("v\n", to: "header.csv")
         try fails(["forecast", "train", headerOnly, "--column", "v", "-o", output], ["header.csv", "no data rows"])
 
         let model = path("sunspots.model")
         let trained = try runCLI(["forecast", "train", sunspots, "--column", "SUNACTIVITY", "--epochs", "1", "-o", model])
         XCTAssertEqual(trained.status, 0, trained.stderr)
-        let other = try write("YEAR,spots\n1700,5\n", "other.csv")
+        let other = try write("YEAR,spots\n1700,5\n", to: "other.csv")
         try assertFails(["forecast", "predict", model, other], mentioning: ["other.csv", "no column \"SUNACTIVITY\""])
-        let few = try write("YEAR,SUNACTIVITY\n1700,5\n1701,11\n", "few.csv")
+        let few = try write("YEAR,SUNACTIVITY\n1700,5\n1701,11\n", to: "few.csv")
         try assertFails(["forecast", "predict", model, few], mentioning: ["few.csv", "at least 20 rows", "got 2"])
         try assertFails(["forecast", "predict", sunspots, sunspots], mentioning: ["sunspots-yearly.csv"])
     }

@@ -3,16 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// Models saved to one file and loaded back, by Recurrent and by Python's safetensors.
-final class ModelTests: XCTestCase {
-    var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-model-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
-
+final class ModelTests: ScratchDirectoryTestCase {
     func makeModel() -> Sequential {
         Sequential {
             Embedding(vocabularySize: 11, embeddingSize: 4, seed: 1)
@@ -26,7 +17,7 @@ final class ModelTests: XCTestCase {
 
     func testSavedAndReloadedModelGivesIdenticalOutputs() throws {
         let model = Model(makeModel(), metadata: ["vocabulary": "[\"a\",\"b\"]"])
-        let path = directory.appendingPathComponent("m.model").path
+        let path = workDirectory.appendingPathComponent("m.model").path
         try model.save(to: path)
         let loaded = try Model(contentsOf: path)
         XCTAssertEqual(loaded.metadata["vocabulary"], "[\"a\",\"b\"]")
@@ -36,7 +27,7 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(before.scalars, after.scalars, "outputs must be identical, bit for bit")
         XCTAssertEqual(before.shape, [2, 3])
         // No temporary file is left beside it.
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        let files = try FileManager.default.contentsOfDirectory(atPath: workDirectory.path)
         XCTAssertEqual(files, ["m.model"])
     }
 
@@ -44,7 +35,7 @@ final class ModelTests: XCTestCase {
         guard pythonHasSafetensors() else { throw XCTSkip("python3 with safetensors is not installed (.ci/run installs it)") }
         let lstm = RecurrentLayer(.init(cell: .lstm, inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true), seed: 9)
         let model = Model(Sequential { lstm; Dense(inputSize: 8, outputSize: 2, seed: 1) })
-        let path = directory.appendingPathComponent("m.model").path
+        let path = workDirectory.appendingPathComponent("m.model").path
         try model.save(to: path)
         let script = """
             import json, sys

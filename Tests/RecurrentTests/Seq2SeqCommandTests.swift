@@ -3,18 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// `recurrent seq2seq` as a user runs it: the built binary on small real pairs.
-final class Seq2SeqCommandTests: XCTestCase {
-    var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-seq2seq-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
+final class Seq2SeqCommandTests: ScratchDirectoryTestCase {
     /// 200 CMUdict entries from across the alphabet as source TAB target lines.
     func writeSampleTSV() throws -> String {
         let all = try Seq2SeqPairs(contentsOf: repositoryFile("Data/cmudict/test.dict"), format: .cmudict)

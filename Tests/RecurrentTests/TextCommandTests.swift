@@ -3,20 +3,14 @@ import XCTest
 @testable import Recurrent
 
 /// `recurrent text ...` through the built binary, on excerpts of the bundled plays.
-final class TextCommandTests: XCTestCase {
-    var folder: URL!
-
+final class TextCommandTests: ScratchDirectoryTestCase {
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-text-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("plays"), withIntermediateDirectories: true)
+        try super.setUpWithError()
+        try FileManager.default.createDirectory(at: workDirectory.appendingPathComponent("plays"), withIntermediateDirectories: true)
         for (name, size) in [("hamlet", 30_000), ("macbeth", 6_000)] {
-            try playExcerpt(name, characters: size).write(to: folder.appendingPathComponent("plays/\(name).txt"), atomically: true, encoding: .utf8)
+            try playExcerpt(name, characters: size).write(to: workDirectory.appendingPathComponent("plays/\(name).txt"), atomically: true, encoding: .utf8)
         }
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     func train(level: String, extra: [String] = []) throws -> String {
         let model = path("\(level).model")

@@ -111,6 +111,20 @@ public final class Model {
         self.init(layer, metadata: file.metadata)
     }
 
+    /// Loads a model file written by one task's `train`, with the task's description stored as
+    /// JSON under `specKey`. A model of another task, or one without that description, is refused
+    /// naming the file, what it is, and `trainCommand` to make the right one.
+    static func loadTask<Spec: Decodable>(_ path: String, task: String, specKey: String, as type: Spec.Type,
+                                          kind: String, trainCommand: String) throws -> (model: Model, spec: Spec) {
+        let model = try Model(contentsOf: path)
+        let found = try? model.metadata("task", as: String.self)
+        guard found == task, let spec = try model.metadata(specKey, as: Spec.self) else {
+            throw RecurrentError.invalidFile(path: path,
+                reason: "not \(kind) (its task is \(found.map { "\"\($0)\"" } ?? "not given")); train one with \(trainCommand)")
+        }
+        return (model, spec)
+    }
+
     /// Writes the model atomically (a temporary name, then a rename).
     public func save(to path: String) throws {
         try ModelFile(architecture: layer.spec, tensors: layer.namedTensors, metadata: metadata).write(to: path)

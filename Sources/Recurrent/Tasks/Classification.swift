@@ -110,12 +110,8 @@ public final class Classifier {
 
     /// Loads a model file written by `recurrent classify train` (or `save(to:)`).
     public convenience init(contentsOf path: String) throws {
-        let model = try Model(contentsOf: path)
-        let task = try? model.metadata("task", as: String.self)
-        guard task == "classify", let spec = try model.metadata("classifier", as: ClassifierSpec.self) else {
-            throw RecurrentError.invalidFile(path: path,
-                reason: "not a classifier (its task is \(task.map { "\"\($0)\"" } ?? "not given")); train one with recurrent classify train")
-        }
+        let (model, spec) = try Model.loadTask(path, task: "classify", specKey: "classifier", as: ClassifierSpec.self,
+                                               kind: "a classifier", trainCommand: "recurrent classify train")
         do {
             try self.init(model: model, spec: spec)
         } catch let error as RecurrentError {

@@ -118,12 +118,8 @@ public final class Translator {
 
     /// Loads a model file written by `recurrent seq2seq train` (or `save(to:)`).
     public convenience init(contentsOf path: String) throws {
-        let model = try Model(contentsOf: path)
-        let task = try? model.metadata("task", as: String.self)
-        guard task == "seq2seq", let spec = try model.metadata("seq2seq", as: Seq2SeqSpec.self) else {
-            throw RecurrentError.invalidFile(path: path,
-                reason: "not a sequence-to-sequence model (its task is \(task.map { "\"\($0)\"" } ?? "not given")); train one with recurrent seq2seq train")
-        }
+        let (model, spec) = try Model.loadTask(path, task: "seq2seq", specKey: "seq2seq", as: Seq2SeqSpec.self,
+                                               kind: "a sequence-to-sequence model", trainCommand: "recurrent seq2seq train")
         do {
             try self.init(model: model, spec: spec)
         } catch let error as RecurrentError {
