@@ -38,6 +38,8 @@ typedef struct rk_backward_job rk_backward_job;
 struct rk_backward_job {
     const rk_recurrent_backward_sequence *s;
     int t_product, t_cell;
+    int begin;                       // the window's first step
+    int64_t batch_stride, time_stride;  // of the gate gradients
     int blocks, parts;
     void (*run)(const rk_backward_job *, int, int);
 };
@@ -215,6 +217,9 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     const int G = gate_count(s->cell);
     rk_backward_job job;
     job.s = s;
+    job.begin = s->time_end > s->time_begin ? s->time_begin : 0;
+    job.batch_stride = s->gate_batch_stride || s->gate_time_stride ? s->gate_batch_stride : (int64_t)T * G * H;
+    job.time_stride = s->gate_batch_stride || s->gate_time_stride ? s->gate_time_stride : (int64_t)G * H;
     job.blocks = (H + 63) / 64;
     switch (rk_isa_level()) {
 #if RK_X86
@@ -230,11 +235,13 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
         longest = 0;
         for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
     }
+    const int begin = s->time_end > s->time_begin ? s->time_begin : 0;
+    const int end = s->time_end > s->time_begin ? s->time_end : T;
     // Loop positions from last to first; steps no sequence reaches contribute nothing.
     job.t_product = -1;
     for (int k = T - 1; k >= 0; k--) {
         const int t = s->reverse ? T - 1 - k : k;
-        if (t >= longest) continue;
+        if (t >= longest || t < begin || t >= end) continue;
         job.t_cell = t;
         run_backward(&job);
         job.t_product = t;

@@ -263,8 +263,8 @@ static void FN(step_blocks)(const rk_step_job *job, int block0, int block1) {
 // The cell's derivatives at step t for batch row b and the n units from uc: dL/dh (plus dL/dy)
 // and dL/dc become the gate gradients; dL/dh keeps what passes to the step before without the
 // recurrent product (zero, or z * dL/dh for GRU), dL/dc what passes through the forget gate.
-RK_INLINE void FN(backward_units)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
-                                  int t, int uc, int n) {
+RK_INLINE void FN(backward_units)(const int CELL, const rk_backward_job *job, int b, int t, int uc, int n) {
+    const rk_recurrent_backward_sequence *s = job->s;
     if (s->lengths && t >= s->lengths[b]) return;
     const int H = s->hidden;
     const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
@@ -273,8 +273,9 @@ RK_INLINE void FN(backward_units)(const int CELL, const rk_recurrent_backward_se
     float *dh = s->hidden_gradient + (int64_t)b * H + uc;
     const float *dy = s->output_gradient ? s->output_gradient + row * H + uc : 0;
     const float *saved = s->cell_values + row * savedWidth * H + uc;
-    float *dGate = s->gate_gradient + row * G * H + uc;
-    float *dHiddenGate = s->hidden_gate_gradient + row * G * H + uc;
+    const int64_t gateRow = b * job->batch_stride + (t - job->begin) * job->time_stride;
+    float *dGate = s->gate_gradient + gateRow + uc;
+    float *dHiddenGate = s->hidden_gate_gradient + gateRow + uc;
     const VF one = (VF)1.0f, zero = (VF)0.0f;
     for (int j = 0; j < n; j += RK_VL) {
         const int m = n - j < RK_VL ? n - j : RK_VL;
@@ -317,17 +318,18 @@ RK_INLINE void FN(backward_units)(const int CELL, const rk_recurrent_backward_se
 }
 
 // Starts fetching what backward_units reads and writes for row b at step t (see prefetch_row).
-RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_recurrent_backward_sequence *s, int b,
-                                         int t, int uc, int n) {
+RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_backward_job *job, int b, int t, int uc, int n) {
+    const rk_recurrent_backward_sequence *s = job->s;
     const int H = s->hidden;
     const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
     const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
     const int64_t row = (int64_t)b * s->time + t;
+    const int64_t gateRow = b * job->batch_stride + (t - job->begin) * job->time_stride;
     for (int j = 0; j < n; j += 16) {
         for (int k = 0; k < savedWidth; k++) __builtin_prefetch(s->cell_values + (row * savedWidth + k) * H + uc + j, 0, 3);
         for (int g = 0; g < G; g++) {
-            __builtin_prefetch(s->gate_gradient + row * G * H + g * H + uc + j, 1, 3);
-            if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_gate_gradient + row * G * H + g * H + uc + j, 1, 3);
+            __builtin_prefetch(s->gate_gradient + gateRow + g * H + uc + j, 1, 3);
+            if (CELL == RK_CELL_GRU) __builtin_prefetch(s->hidden_gate_gradient + gateRow + g * H + uc + j, 1, 3);
         }
         if (s->output_gradient) __builtin_prefetch(s->output_gradient + row * H + uc + j, 0, 3);
         if (CELL == RK_CELL_LSTM) __builtin_prefetch(s->cell_before + row * H + uc + j, 0, 3);
@@ -350,7 +352,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
             if (job->t_product >= 0) {
                 // Depth in chunks whose part of the block (RK_BACKWARD_KC x 64 floats, 256 KB)
                 // stays in L2 across the row tiles; dL/dh takes each chunk's sum in turn.
-                const float *dG = s->hidden_gate_gradient + (int64_t)job->t_product * K;
+                const float *dG = s->hidden_gate_gradient + (int64_t)(job->t_product - job->begin) * job->time_stride;
                 const int tileCount = (B + RK_ROWS1 - 1) / RK_ROWS1;
                 for (int k0 = 0; k0 < K; k0 += RK_BACKWARD_KC) {
                     const int kc = K - k0 < RK_BACKWARD_KC ? K - k0 : RK_BACKWARD_KC;
@@ -358,8 +360,8 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                     for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
                         const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
                         if (job->t_cell >= 0 && k0 + kc == K)
-                            for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, s, b0 + i, job->t_cell, uc, n);
-                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * T * K + k0, (int64_t)T * K, kc, panel, pre);
+                            for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
+                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, kc, panel, pre);
                         for (int i = 0; i < R; i++) {
                             float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
                             for (int j = 0; j < n; j += RK_VL) {
@@ -372,7 +374,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                 }
             }
             if (job->t_cell >= 0)
-                for (int b = 0; b < B; b++) FN(backward_units)(CELL, s, b, job->t_cell, uc, n);
+                for (int b = 0; b < B; b++) FN(backward_units)(CELL, job, b, job->t_cell, uc, n);
         }
     }
 }

@@ -35,14 +35,30 @@ func runWorkloads(_ options: Options) throws {
     guard phases.isSubset(of: ["train", "infer", "stream"]) else {
         throw BenchError.usage("--phases takes a comma-separated subset of train,infer,stream")
     }
-    for workload in file.workloads where only?.contains(workload.name) ?? true {
-        try measure(workload, threads: threads, phases: phases)
+    let chosen = file.workloads.filter { only?.contains($0.name) ?? true }
+    guard chosen.count > 1 else {
+        for workload in chosen { try measure(workload, threads: threads, phases: phases) }
+        return
+    }
+    // Each workload in a process of its own, so that its peak resident memory is its own.
+    for workload in chosen {
+        var arguments = options.values.filter { $0.key != "only" }.flatMap { ["--\($0.key)", $0.value] }
+        arguments += ["--only", workload.name]
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        child.arguments = arguments
+        try child.run()
+        child.waitUntilExit()
+        guard child.terminationStatus == 0 else {
+            throw BenchError.usage("the run of \(workload.name) failed with status \(child.terminationStatus)")
+        }
     }
 }
 
 /// Measures the phases asked for (a phase left out prints 0): for profiling one of them.
 func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
     let (B, T, I, H) = (w.batch, w.seq, w.input, w.hidden)
+    let processBase = residentMegabytes("VmRSS")
     let recurrent = RecurrentLayer(RecurrentConfiguration(cell: w.cell, inputSize: I, hiddenSize: H, numLayers: w.layers), seed: 0)
     let head = Dense(inputSize: H, outputSize: I, seed: 1)
     let parameters = recurrent.parameters + head.parameters
@@ -59,9 +75,8 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
         clipGradientNorm(parameters, maxNorm: 1)
         optimizer.step()
     }
-    let rssBefore = peakResidentMegabytes()
     let train = phases.contains("train") ? bestTime(budget: 0, minimumRepeats: reps, trainStep) : .infinity
-    let rssTrain = peakResidentMegabytes()
+    let rssTrain = residentMegabytes("VmHWM")
     let infer = !phases.contains("infer") ? .infinity : bestTime(budget: 0, minimumRepeats: reps) {
         _ = GradientMode.withoutRecording { recurrent(Variable(x)) }
     }
@@ -74,8 +89,8 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
         }
     }
     // What training must hold: parameters, gradients, Adam's two moments, and the activations
-    // the backward pass keeps (per layer: cell values, states entering each step, the output;
-    // the head's output and its gradient).
+    // the backward pass keeps (the input x; per layer: cell values, states entering each step,
+    // the output; the head's output and the loss's slopes, 2 (prediction - target)).
     let parameterCount = parameters.reduce(0) { $0 + $1.value.count }
     let savedPerUnit: Int
     switch w.cell {
@@ -83,22 +98,22 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
     case .gru: savedPerUnit = 4 + 1 + 1
     case .rnn: savedPerUnit = 1 + 1 + 1
     }
-    let activations = w.layers * B * T * H * savedPerUnit + 2 * B * T * I
+    let activations = w.layers * B * T * H * savedPerUnit + 3 * B * T * I
     let modelBytes = Double(4 * (4 * parameterCount + activations)) / 1_048_576
     printJSON([
         "system": "recurrent", "threads": threads, "workload": w.name,
         "train_steps_per_s": (Double(B * T) / train).rounded(),
         "infer_steps_per_s": (Double(B * T) / infer).rounded(),
         "stream_step_us": stream / 100 * 1e6,
-        "peak_rss_mb": rssTrain, "rss_before_train_mb": rssBefore,
-        "training_state_mb": modelBytes,
+        "peak_rss_mb": rssTrain, "training_state_mb": modelBytes, "process_base_mb": processBase,
+        "peak_over_state": rssTrain / modelBytes, "peak_above_base_over_state": (rssTrain - processBase) / modelBytes,
     ])
 }
 
-/// The process's peak resident set so far (VmHWM), in MB; 0 where /proc is not there.
-func peakResidentMegabytes() -> Double {
+/// The process's resident set (VmRSS) or its peak so far (VmHWM), in MB; 0 where /proc is not there.
+func residentMegabytes(_ field: String) -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
           let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kilobytes / 1024
 }

@@ -41,6 +41,20 @@ final class OperationTests: XCTestCase {
         XCTAssertFalse(GradientMode.withoutRecording { parameter.tanh() }.requiresGrad)
     }
 
+    /// backward() lets go of the saved values (as PyTorch does) unless asked to keep the graph
+    /// for another pass, which then adds to the gradients.
+    func testBackwardFreesTheGraphUnlessRetained() throws {
+        let parameter = randomVariable([2, 3], seed: 3)
+        let loss = (parameter * parameter).sum()
+        loss.backward(retainGraph: true)
+        XCTAssertNotNil(loss.creator?.backward)
+        loss.backward()
+        XCTAssertNil(loss.creator?.backward)
+        XCTAssertEqual(loss.creator?.inputs.count, 0)
+        let twice = parameter.value.scalars.map { 4 * $0 }
+        assertClose(parameter.grad, Tensor(shape: [2, 3], scalars: twice), tolerance: 1e-6, "two passes add up")
+    }
+
     func testAddingBiasBroadcastsOverRows() {
         let x = randomVariable([2, 3, 4], seed: 4), bias = randomVariable([4], seed: 5)
         let output = x.addingBias(bias).value

@@ -99,6 +99,37 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
+    /// The backward pass in windows of 1, 2 and 4 steps (the last one shorter) gives the
+    /// gradients of one window over the whole sequence, fused or not, in both directions.
+    func testBackwardWindowsGiveTheWholeSequenceGradients() throws {
+        defer { SequenceKernel.forcedBackwardWindowSteps = nil }
+        let varying = [6, 2, 5, 1, 6, 3, 4]
+        let cells = Self.cells + [("gru reset-before", GRUKernel(resetAfter: false) as CellKernel)]
+        for (name, cell) in cells {
+            for fused in [true, false] {
+                for reverse in [false, true] {
+                    SequenceKernel.forcedBackwardWindowSteps = nil
+                    let whole = run(cell, reverse: reverse, lengths: varying, fused: fused)
+                    for steps in [1, 2, 4] {
+                        SequenceKernel.forcedBackwardWindowSteps = steps
+                        let kernel = SequenceKernel(batch: 7, time: 6, input: 3, hidden: 150, cell: cell,
+                                                    lengths: varying, reverse: reverse)
+                        let windows = kernel.backwardWindows
+                        XCTAssertEqual(windows.count, (6 + steps - 1) / steps, "\(name) \(steps)")
+                        XCTAssertEqual(windows.map(\.length).reduce(0, +), 6, "\(name) \(steps)")
+                        XCTAssertEqual(windows.first?.begin, reverse ? 0 : (5 / steps) * steps, "\(name) \(steps)")
+                        let windowed = run(cell, reverse: reverse, lengths: varying, fused: fused)
+                        for key in ["dX", "dH0", "dC0", "dWeightIH", "dWeightHH", "dBiasIH", "dBiasHH"] {
+                            guard let value = whole[key] else { continue }
+                            assertClose(windowed[key], value, tolerance: 1e-5,
+                                        "\(name) fused \(fused) reverse \(reverse) windows of \(steps): \(key)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Inference saves nothing and gives the training forward's outputs bit for bit.
     func testInferenceSkipsTheSavedValues() throws {
         for (name, cell) in Self.cells {

@@ -30,6 +30,13 @@ const char *rk_isa_name(void);
 /// cannot run it or the name is unknown.
 int rk_force_isa(const char *name);
 
+/// Asks the C library's allocator (glibc) to keep freed blocks of up to 32 MB on its heap for
+/// reuse, and up to 256 MB of free heap, instead of returning them to the system at once: a
+/// training step frees and allocates the same tens of MB at every iteration. Does nothing when
+/// the environment already sets glibc's malloc parameters, or without glibc. Returns 1 if it
+/// changed them.
+int rk_keep_freed_memory(void);
+
 /// One part of a job split by rk_parallel_for.
 typedef void (*rk_part_fn)(void *context, int part);
 
@@ -103,28 +110,36 @@ int64_t rk_recurrent_backward_packed_floats(int gates, int hidden);
 /// block u holds, for each k < G*H, its 64 columns of row k (zero past H).
 void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed);
 
-/// Backpropagation through time of one layer in one direction (the gradients of the gates at
-/// every step, and those of the initial state); the weight gradients follow from the gate
-/// gradients as whole-sequence products. Rows b * T + t, as in rk_recurrent_sequence.
+/// Backpropagation through time of one layer in one direction over a window of steps (the
+/// gradients of the gates at those steps, and those of the state entering the window); the
+/// weight gradients follow from the gate gradients as products over the window. Saved values
+/// are rows b * T + t, as in rk_recurrent_sequence; the gate gradients cover the window only,
+/// so that a long sequence needs them for a few steps at a time.
 typedef struct {
     int cell, batch, time, hidden;
     int reverse;
     const int32_t *lengths;            // as in the forward pass
+    int time_begin, time_end;          // the window: steps t in [time_begin, time_end), run in
+                                       // backward order; both 0 for the whole sequence
     const float *packed;               // rk_recurrent_pack_backward(G, H, W_hh)
     const float *cell_values;          // saved by the forward pass
     const float *hidden_before;        // [B*T, H] (read by GRU)
     const float *cell_before;          // [B*T, H] (read by LSTM)
     const float *output_gradient;      // dL/dy [B*T, H], or NULL for zero
-    float *hidden_gradient;            // [B, H]: dL/dh_n in, dL/dh0 out
-    float *cell_gradient;              // [B, H]: dL/dc_n in, dL/dc0 out (LSTM)
-    float *gate_gradient;              // [B*T, G*H]: zeros in, dL/d(x W_ih^T + b_ih) out
-    float *hidden_gate_gradient;       // [B*T, G*H]: dL/d(h W_hh^T + b_hh); GRU's own buffer,
-                                       // the same as gate_gradient for the other cells
+    float *hidden_gradient;            // [B, H]: dL/dh after the window in, before it out
+    float *cell_gradient;              // [B, H]: dL/dc likewise (LSTM)
+    // The gate gradients of step (b, t) sit at b * gate_batch_stride + (t - time_begin) *
+    // gate_time_stride (0, 0: b * T * G*H + t * G*H, the whole sequence batch-first).
+    float *gate_gradient;              // zeros in, dL/d(x W_ih^T + b_ih) out, G*H per step
+    float *hidden_gate_gradient;       // dL/d(h W_hh^T + b_hh); GRU's own buffer, the same as
+                                       // gate_gradient for the other cells
+    int64_t gate_batch_stride, gate_time_stride;
     int threads;
 } rk_recurrent_backward_sequence;
 
-/// Runs the backward time loop: each step's recurrent product for a block of units, then the
-/// cell's derivatives of the step before on the same units, one parallel region per step.
+/// Runs the backward time loop over the window: each step's recurrent product for a block of
+/// units, then the cell's derivatives of the step before on the same units, one parallel region
+/// per step. On return dL/dh and dL/dc are those of the state entering the window.
 void rk_recurrent_backward(const rk_recurrent_backward_sequence *sequence);
 
 #ifdef __cplusplus

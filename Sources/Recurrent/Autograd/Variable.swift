@@ -32,14 +32,21 @@ public final class Variable {
 /// One recorded operation: its inputs and how to turn the gradients of its outputs into the
 /// gradients of its inputs. A `nil` gradient means zero.
 final class Operation {
-    let inputs: [Variable]
+    private(set) var inputs: [Variable]
     let outputCount: Int
-    let backward: ([Tensor?]) -> [Tensor?]
+    /// nil once a backward pass has run through the operation without keeping the graph.
+    private(set) var backward: (([Tensor?]) -> [Tensor?])?
 
     init(inputs: [Variable], outputCount: Int, backward: @escaping ([Tensor?]) -> [Tensor?]) {
         self.inputs = inputs
         self.outputCount = outputCount
         self.backward = backward
+    }
+
+    /// Lets go of what the backward pass needed (the values it saved, the inputs it held).
+    func release() {
+        backward = nil
+        inputs = []
     }
 }
 
@@ -82,7 +89,11 @@ extension Variable {
 
     /// Back-propagates from this scalar (or from `seed`, a gradient of this variable's shape)
     /// into every leaf that requires a gradient, adding to their `grad`.
-    public func backward(seed: Tensor? = nil) {
+    ///
+    /// As in PyTorch, each operation lets go of the values it saved as soon as its gradients are
+    /// taken, so that the optimizer step after it does not hold the activations too; pass
+    /// `retainGraph: true` to run another backward pass through the same operations.
+    public func backward(seed: Tensor? = nil, retainGraph: Bool = false) {
         let seed = seed ?? Tensor(repeating: 1, shape: value.shape)
         guard let root = creator else {
             if requiresGrad { grad = grad.map { $0 + seed } ?? seed }
@@ -106,8 +117,13 @@ extension Variable {
         pending[ObjectIdentifier(root)] = (0..<root.outputCount).map { $0 == outputIndex ? seed : nil }
         for operation in order.reversed() {
             guard let outputGrads = pending.removeValue(forKey: ObjectIdentifier(operation)) else { continue }
-            let inputGrads = operation.backward(outputGrads)
-            for (input, inputGrad) in zip(operation.inputs, inputGrads) {
+            guard let backward = operation.backward else {
+                preconditionFailure("backward() through operations an earlier backward() has freed: pass retainGraph: true to the first one")
+            }
+            let inputGrads = backward(outputGrads)
+            let inputs = operation.inputs
+            if !retainGraph { operation.release() }
+            for (input, inputGrad) in zip(inputs, inputGrads) {
                 guard let inputGrad, input.requiresGrad else { continue }
                 if let parent = input.creator {
                     let key = ObjectIdentifier(parent)

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// Scratch memory for kernels: a fixed-size, zeroed block of floats freed with its owner.
@@ -7,14 +8,13 @@ final class FloatBuffer {
     let count: Int
 
     init(count: Int) {
+        _ = Memory.allocatorKeepsFreedMemory
         self.count = count
-        pointer = FreedBuffers.take(count: max(count, 1)) ?? .allocate(capacity: max(count, 1))
+        pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
-    deinit {
-        if !FreedBuffers.keep(pointer, count: max(count, 1)) { pointer.deallocate() }
-    }
+    deinit { pointer.deallocate() }
 
     /// Copies the values out as a tensor of `shape`.
     func tensor(_ shape: [Int]) -> Tensor {
@@ -24,33 +24,13 @@ final class FloatBuffer {
     func zero() { pointer.update(repeating: 0, count: count) }
 }
 
-/// Freed buffers kept for the next request of the same size. A training loop asks for the same
-/// buffers at every iteration; handing them back to the system and faulting them in again cost
-/// a fifth of a small model's training step. Only a few MB are kept, so large models, for which
-/// that cost is small, do not hold memory they no longer use.
-enum FreedBuffers {
-    static let limit = 8 << 20   // floats kept at most (32 MB)
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var byCount: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    nonisolated(unsafe) private static var keptFloats = 0
-
-    static func take(count: Int) -> UnsafeMutablePointer<Float>? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let pointer = byCount[count]?.popLast() else { return nil }
-        keptFloats -= count
-        return pointer
-    }
-
-    /// Keeps the buffer if there is room; false when the caller must free it.
-    static func keep(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard keptFloats + count <= limit else { return false }
-        byCount[count, default: []].append(pointer)
-        keptFloats += count
-        return true
-    }
+/// The allocator's set-up for the kernels' buffers and the tensors between them.
+enum Memory {
+    /// Whether the C library's allocator was asked, at the first buffer, to keep freed memory
+    /// for reuse (rk_keep_freed_memory). A training loop asks for the same buffers at every
+    /// iteration; handing them back to the system and faulting them in again cost up to a
+    /// third of a medium model's training step and half of its inference.
+    static let allocatorKeepsFreedMemory = rk_keep_freed_memory() != 0
 }
 
 /// Runs `body` with stable pointers to the values of every tensor (a valid pointer even for

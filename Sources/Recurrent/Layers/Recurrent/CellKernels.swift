@@ -19,17 +19,25 @@ protocol CellKernel {
     /// Turns dL/dh (and dL/dc) of the active rows after step t into the gate gradients of step t
     /// and dL/dh (dL/dc) before it. Inactive rows pass through untouched.
     func backwardStep(_ step: BackwardContext)
-    /// dW_hh from the gate gradients of every step.
-    func accumulateHiddenWeightGradient(kernel: SequenceKernel, saved: SequenceKernel.Saved,
-                                        dGateHidden: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>)
+    /// Whether dW_hh needs the saved cell values besides the states entering each step.
+    var hiddenWeightGradientReadsCellValues: Bool { get }
+    /// dW_hh += the gradient from the steps of one backward window: `rows` rows of the gate
+    /// gradients [rows, G*H], of the states entering those steps [rows, H] and, when
+    /// `hiddenWeightGradientReadsCellValues`, of the saved cell values [rows, S*H].
+    func accumulateHiddenWeightGradient(rows: Int, hidden: Int, dGateHidden: UnsafePointer<Float>,
+                                        hiddenBefore: UnsafePointer<Float>, cellValues: UnsafePointer<Float>?,
+                                        into dW: UnsafeMutablePointer<Float>)
 }
 
 extension CellKernel {
-    func accumulateHiddenWeightGradient(kernel: SequenceKernel, saved: SequenceKernel.Saved,
-                                        dGateHidden: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>) {
-        let rows = kernel.batch * kernel.time
-        Kernels.gemm(transA: true, m: kernel.gateWidth, n: kernel.hidden, k: rows, dGateHidden, lda: kernel.gateWidth,
-                     saved.hiddenBefore.pointer, ldb: kernel.hidden, dW, ldc: kernel.hidden)
+    var hiddenWeightGradientReadsCellValues: Bool { false }
+
+    func accumulateHiddenWeightGradient(rows: Int, hidden: Int, dGateHidden: UnsafePointer<Float>,
+                                        hiddenBefore: UnsafePointer<Float>, cellValues: UnsafePointer<Float>?,
+                                        into dW: UnsafeMutablePointer<Float>) {
+        let width = gateCount * hidden
+        Kernels.gemm(transA: true, m: width, n: hidden, k: rows, dGateHidden, lda: width,
+                     hiddenBefore, ldb: hidden, beta: 1, dW, ldc: hidden)
     }
 }
 
@@ -62,29 +70,31 @@ struct StepContext {
     }
 }
 
-/// Pointers for one backward step at time t; state holds dL/dh and dL/dc.
+/// Pointers for one backward step at time t; state holds dL/dh and dL/dc. The gate gradients
+/// cover the steps of `window` only.
 struct BackwardContext {
     let kernel: SequenceKernel
     let t: Int
+    let window: StepWindow
     let active: [Int]
     let saved: SequenceKernel.Saved
     let state: StateBuffers
-    let dGateInputs: UnsafeMutablePointer<Float>   // [B*T, G*H]
-    let dGateHidden: UnsafeMutablePointer<Float>   // [B*T, G*H]
+    let dGateInputs: UnsafeMutablePointer<Float>   // [B * window.length, G*H]
+    let dGateHidden: UnsafeMutablePointer<Float>   // [B * window.length, G*H]
     let hiddenWeight: UnsafePointer<Float>
 
     var hidden: Int { kernel.hidden }
     func row(_ b: Int) -> Int { b * kernel.time + t }
     func cellValues(_ b: Int) -> UnsafeMutablePointer<Float> { saved.cellValues.pointer + row(b) * kernel.cell.savedWidth * hidden }
     func hiddenBefore(_ b: Int) -> UnsafeMutablePointer<Float> { saved.hiddenBefore.pointer + row(b) * hidden }
-    func dGateInput(_ b: Int) -> UnsafeMutablePointer<Float> { dGateInputs + row(b) * kernel.gateWidth }
-    func dGateHiddenRow(_ b: Int) -> UnsafeMutablePointer<Float> { dGateHidden + row(b) * kernel.gateWidth }
+    func dGateInput(_ b: Int) -> UnsafeMutablePointer<Float> { dGateInputs + window.row(b, t) * kernel.gateWidth }
+    func dGateHiddenRow(_ b: Int) -> UnsafeMutablePointer<Float> { dGateHidden + window.row(b, t) * kernel.gateWidth }
 
     /// dL/dh[b] += dGate[b, columns] W_hh[columns] for all rows (inactive rows add zero).
     func backProjectHidden(_ gradient: UnsafePointer<Float>, columns: Range<Int>, into target: UnsafeMutablePointer<Float>) {
         let width = kernel.gateWidth
-        Kernels.gemm(m: kernel.batch, n: hidden, k: columns.count, gradient + t * width + columns.lowerBound,
-                     lda: kernel.time * width, hiddenWeight + columns.lowerBound * hidden, ldb: hidden,
+        Kernels.gemm(m: kernel.batch, n: hidden, k: columns.count, gradient + window.row(0, t) * width + columns.lowerBound,
+                     lda: window.length * width, hiddenWeight + columns.lowerBound * hidden, ldb: hidden,
                      beta: 1, target, ldc: hidden)
     }
 }
@@ -272,17 +282,21 @@ struct GRUKernel: CellKernel {
         }
     }
 
-    func accumulateHiddenWeightGradient(kernel: SequenceKernel, saved: SequenceKernel.Saved,
-                                        dGateHidden: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>) {
-        let rows = kernel.batch * kernel.time, H = kernel.hidden, width = 3 * H
-        if resetAfter {
+    /// Without reset-after, W_hn multiplies r * h, saved among the cell values.
+    var hiddenWeightGradientReadsCellValues: Bool { !resetAfter }
+
+    func accumulateHiddenWeightGradient(rows: Int, hidden H: Int, dGateHidden: UnsafePointer<Float>,
+                                        hiddenBefore: UnsafePointer<Float>, cellValues: UnsafePointer<Float>?,
+                                        into dW: UnsafeMutablePointer<Float>) {
+        let width = 3 * H
+        guard !resetAfter, let cellValues else {
             Kernels.gemm(transA: true, m: width, n: H, k: rows, dGateHidden, lda: width,
-                         saved.hiddenBefore.pointer, ldb: H, dW, ldc: H)
+                         hiddenBefore, ldb: H, beta: 1, dW, ldc: H)
             return
         }
         Kernels.gemm(transA: true, m: 2 * H, n: H, k: rows, dGateHidden, lda: width,
-                     saved.hiddenBefore.pointer, ldb: H, dW, ldc: H)
+                     hiddenBefore, ldb: H, beta: 1, dW, ldc: H)
         Kernels.gemm(transA: true, m: H, n: H, k: rows, dGateHidden + 2 * H, lda: width,
-                     saved.cellValues.pointer + 3 * H, ldb: 4 * H, dW + 2 * H * H, ldc: H)
+                     cellValues + 3 * H, ldb: 4 * H, beta: 1, dW + 2 * H * H, ldc: H)
     }
 }

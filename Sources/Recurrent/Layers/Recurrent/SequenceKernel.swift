@@ -53,17 +53,18 @@ struct SequenceKernel {
     {
         // A cell without a fused step keeps its values in `saved` as it goes.
         let saved = saving || fusedCell == nil ? makeSaved() : nil
-        let y = FloatBuffer(count: batch * time * hidden)
+        var y = Tensor(zeros: [batch, time, hidden])
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
         let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth)
-        withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
-            state.hidden.pointer.update(from: p[1], count: batch * hidden)
-            if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
-            run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
-                y: y.pointer)
+        y.withUnsafeMutableBufferPointer { yp in
+            withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
+                state.hidden.pointer.update(from: p[1], count: batch * hidden)
+                if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
+                run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
+                    y: yp.baseAddress!)
+            }
         }
-        return (y.tensor([batch, time, hidden]), state.hidden.tensor([batch, hidden]),
-                state.cell?.tensor([batch, hidden]), saving ? saved : nil)
+        return (y, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]), saving ? saved : nil)
     }
 
     func makeSaved() -> Saved {
@@ -171,54 +172,134 @@ struct SequenceKernel {
 
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
     /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh.
+    ///
+    /// The gate gradients are held for one window of steps at a time (`backwardWindows`): each
+    /// window's share of the weight gradients and of dL/dx is taken as soon as its steps are
+    /// done, so a long sequence never holds [B*T, G*H] of them.
     func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?,
                   needsInputGradient: Bool = true)
         -> (dX: Tensor?, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
     {
-        let rows = batch * time, width = gateWidth
-        let dGateInputs = FloatBuffer(count: rows * width)
+        let width = gateWidth
+        let windows = backwardWindows
+        let windowRows = batch * (windows.map(\.length).max() ?? 0)
+        let dGateInputs = FloatBuffer(count: windowRows * width)
         // LSTM and Elman cells add x and h projections before the nonlinearity, so both get the
         // same gradient; GRU's candidate gate sees them apart.
-        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: rows * width) : dGateInputs
+        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width) : dGateInputs
+        // A single window is laid out like the whole sequence: x and the saved rows serve as they are.
+        let gathers = windows.count > 1
+        let xRows = gathers ? FloatBuffer(count: windowRows * input) : nil
+        let hiddenRows = gathers ? FloatBuffer(count: windowRows * hidden) : nil
+        let readsCellValues = cell.hiddenWeightGradientReadsCellValues
+        let cellRows = gathers && readsCellValues ? FloatBuffer(count: windowRows * cell.savedWidth * hidden) : nil
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
         var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
+        var dBiasIH = [Float](repeating: 0, count: width), dBiasHH = [Float](repeating: 0, count: width)
         // The input's gradient (as costly as W_ih's) only when something upstream needs it.
         var dX = needsInputGradient ? Tensor(zeros: [batch, time, input]) : nil
         withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
             let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
             if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
             if let dc = state.cell, dCN != nil { dc.pointer.update(from: dCNp, count: batch * hidden) }
-            runBackwardSteps(saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
-                             dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
-            let dGX = dGateInputs.pointer
-            dX?.withUnsafeMutableBufferPointer { dx in
-                Kernels.gemm(m: rows, n: input, k: width, dGX, lda: width, wIH, ldb: input, dx.baseAddress!, ldc: input)
-            }
-            dWeightIH.withUnsafeMutableBufferPointer { dw in
-                Kernels.gemm(transA: true, m: width, n: input, k: rows, dGX, lda: width, xp, ldb: input, dw.baseAddress!, ldc: input)
-            }
-            dWeightHH.withUnsafeMutableBufferPointer { dw in
-                cell.accumulateHiddenWeightGradient(kernel: self, saved: saved, dGateHidden: dGateHidden.pointer, into: dw.baseAddress!)
+            let packed = fusedCell == nil ? nil : backwardPackedWeights(wHH)
+            for window in windows {
+                let rows = batch * window.length
+                dGateInputs.pointer.update(repeating: 0, count: rows * width)
+                if cell.separateHiddenGradient { dGateHidden.pointer.update(repeating: 0, count: rows * width) }
+                runBackwardSteps(window, saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
+                                 packed: packed, dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
+                let dG = UnsafePointer(dGateInputs.pointer), dGH = UnsafePointer(dGateHidden.pointer)
+                let xw = xRows.map { gather(xp, width: input, window: window, into: $0) } ?? xp
+                dWeightIH.withUnsafeMutableBufferPointer { dw in
+                    Kernels.gemm(transA: true, m: width, n: input, k: rows, dG, lda: width, xw, ldb: input,
+                                 beta: 1, dw.baseAddress!, ldc: input)
+                }
+                let hw = hiddenRows.map { gather(saved.hiddenBefore.pointer, width: hidden, window: window, into: $0) }
+                let cw = cellRows.map { gather(saved.cellValues.pointer, width: cell.savedWidth * hidden, window: window, into: $0) }
+                dWeightHH.withUnsafeMutableBufferPointer { dw in
+                    cell.accumulateHiddenWeightGradient(
+                        rows: rows, hidden: hidden, dGateHidden: dGH, hiddenBefore: hw ?? UnsafePointer(saved.hiddenBefore.pointer),
+                        cellValues: readsCellValues ? (cw ?? UnsafePointer(saved.cellValues.pointer)) : nil, into: dw.baseAddress!)
+                }
+                addColumnSums(dG, rows: rows, width: width, into: &dBiasIH)
+                addColumnSums(dGH, rows: rows, width: width, into: &dBiasHH)
+                dX?.withUnsafeMutableBufferPointer { dx in
+                    // The window's rows of dL/dx = dG W_ih, written in place (through xRows when gathering).
+                    let target = xRows?.pointer ?? dx.baseAddress!
+                    Kernels.gemm(m: rows, n: input, k: width, dG, lda: width, wIH, ldb: input, target, ldc: input)
+                    if xRows != nil { scatter(target, width: input, window: window, into: dx.baseAddress!) }
+                }
             }
         }
-        let dBiasIH = columnSums(dGateInputs.pointer, rows: rows, width: width)
-        let dBiasHH = columnSums(dGateHidden.pointer, rows: rows, width: width)
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
-                [dWeightIH, dWeightHH, dBiasIH, dBiasHH])
+                [dWeightIH, dWeightHH, Tensor(shape: [width], scalars: dBiasIH), Tensor(shape: [width], scalars: dBiasHH)])
     }
 
-    /// The backward time loop: `state` holds dL/dh_n (and dL/dc_n) on entry and dL/dh0 (dL/dc0)
-    /// on exit; the gate gradients [B*T, G*H] (zeros on entry) are filled in for active steps.
-    func runBackwardSteps(saved: Saved, state: StateBuffers, dY: UnsafePointer<Float>?, hiddenWeight: UnsafePointer<Float>,
+    /// Floats a backward window may hold (2 MB): its gate gradients and, when there is more than
+    /// one window, its rows of x and of the saved states, copied out for the weight gradients.
+    /// A window has at least 256 rows (batch x steps), so that those products stay efficient.
+    static let backwardWindowFloats = 1 << 19
+
+    /// Steps per backward window instead of the rule above, for tests.
+    nonisolated(unsafe) static var forcedBackwardWindowSteps: Int?
+
+    /// The windows of steps the backward pass takes in turn, in its order (last steps first, or
+    /// first steps first in a reverse direction), over the steps some sequence reaches.
+    var backwardWindows: [StepWindow] {
+        let longest = min(time, lengths.max() ?? 0)
+        guard longest > 0 else { return [] }
+        let gateFloats = gateWidth * (cell.separateHiddenGradient ? 2 : 1)
+        let copiedFloats = input + hidden + (cell.hiddenWeightGradientReadsCellValues ? cell.savedWidth * hidden : 0)
+        let fitting = Self.backwardWindowFloats / max(1, batch * (gateFloats + copiedFloats))
+        let steps = Self.forcedBackwardWindowSteps ?? max(1, fitting, (256 + batch - 1) / batch)
+        // One window, laid out like the whole sequence, needs no copies: the better deal when
+        // the whole sequence's gate gradients take less than a window with its copies would.
+        if steps >= longest || (Self.forcedBackwardWindowSteps == nil && longest * gateFloats <= steps * (gateFloats + copiedFloats)) {
+            return [StepWindow(begin: 0, end: time)]
+        }
+        let windows = stride(from: 0, to: longest, by: steps).map { StepWindow(begin: $0, end: min($0 + steps, longest)) }
+        return reverse ? windows : windows.reversed()
+    }
+
+    /// Copies the window's rows of a whole-sequence buffer [B*T, width] into [B * length, width].
+    func gather(_ source: UnsafePointer<Float>, width: Int, window: StepWindow,
+                into target: FloatBuffer) -> UnsafePointer<Float> {
+        let span = window.length * width
+        for b in 0..<batch {
+            (target.pointer + b * span).update(from: source + (b * time + window.begin) * width, count: span)
+        }
+        return UnsafePointer(target.pointer)
+    }
+
+    /// The reverse of `gather`: writes [B * length, width] into the window's rows of [B*T, width].
+    func scatter(_ source: UnsafePointer<Float>, width: Int, window: StepWindow, into target: UnsafeMutablePointer<Float>) {
+        let span = window.length * width
+        for b in 0..<batch {
+            (target + (b * time + window.begin) * width).update(from: source + b * span, count: span)
+        }
+    }
+
+    /// W_hh packed for the fused backward step.
+    func backwardPackedWeights(_ hiddenWeight: UnsafePointer<Float>) -> FloatBuffer {
+        let gates = Int32(cell.gateCount)
+        let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))))
+        rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
+        return packed
+    }
+
+    /// The backward time loop over one window: `state` holds dL/dh (and dL/dc) after the window
+    /// on entry and before it on exit; the window's gate gradients [B * length, G*H] (zeros on
+    /// entry) are filled in for active steps. `packed` is W_hh for the fused step.
+    func runBackwardSteps(_ window: StepWindow, saved: Saved, state: StateBuffers, dY: UnsafePointer<Float>?,
+                          hiddenWeight: UnsafePointer<Float>, packed: FloatBuffer?,
                           dGateInputs: UnsafeMutablePointer<Float>, dGateHidden: UnsafeMutablePointer<Float>) {
-        if let fused = fusedCell {
-            let gates = Int32(cell.gateCount)
-            let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))))
-            rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
+        if let fused = fusedCell, let packed {
             var sequence = rk_recurrent_backward_sequence()
             sequence.cell = fused
             (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
             sequence.reverse = reverse ? 1 : 0
+            (sequence.time_begin, sequence.time_end) = (Int32(window.begin), Int32(window.end))
             sequence.packed = UnsafePointer(packed.pointer)
             sequence.cell_values = UnsafePointer(saved.cellValues.pointer)
             sequence.hidden_before = UnsafePointer(saved.hiddenBefore.pointer)
@@ -228,12 +309,13 @@ struct SequenceKernel {
             sequence.cell_gradient = state.cell?.pointer
             sequence.gate_gradient = dGateInputs
             sequence.hidden_gate_gradient = dGateHidden
+            (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(window.length * gateWidth), Int64(gateWidth))
             sequence.threads = Int32(Parallel.threadCount)
             withLengths { sequence.lengths = $0; rk_recurrent_backward(&sequence) }
             return
         }
-        for k in stride(from: time - 1, through: 0, by: -1) {
-            let t = timeAt(k)
+        let steps = reverse ? Array(window.begin..<window.end) : Array((window.begin..<window.end).reversed())
+        for t in steps {
             let active = activeRows(at: t)
             if active.isEmpty { continue }
             if let dY {
@@ -242,10 +324,18 @@ struct SequenceKernel {
                     for j in 0..<hidden { dh[j] += dy[j] }
                 }
             }
-            cell.backwardStep(BackwardContext(kernel: self, t: t, active: active, saved: saved, state: state,
+            cell.backwardStep(BackwardContext(kernel: self, t: t, window: window, active: active, saved: saved, state: state,
                                               dGateInputs: dGateInputs, dGateHidden: dGateHidden, hiddenWeight: hiddenWeight))
         }
     }
+}
+
+/// Steps [begin, end) of a sequence whose gate gradients the backward pass holds together, rows
+/// b * length + (t - begin).
+struct StepWindow {
+    let begin: Int, end: Int
+    var length: Int { end - begin }
+    func row(_ b: Int, _ t: Int) -> Int { b * length + (t - begin) }
 }
 
 /// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
@@ -282,13 +372,12 @@ func addRowBias(_ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Fl
     }
 }
 
-func columnSums(_ matrix: UnsafePointer<Float>, rows: Int, width: Int) -> Tensor {
-    var sums = [Float](repeating: 0, count: width)
+/// sums[j] += the sum of column j of matrix [rows, width].
+func addColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, width: Int, into sums: inout [Float]) {
     sums.withUnsafeMutableBufferPointer { s in
         for r in 0..<rows {
             let row = matrix + r * width
             for j in 0..<width { s[j] += row[j] }
         }
     }
-    return Tensor(shape: [width], scalars: sums)
 }
