@@ -156,12 +156,12 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
 #define RK_GATE(g) ((FN(load_n)(gx + (g) * H + j, m) + RK_PRE(g)) + FN(load_n)(bias + (g) * H + j, m))
         VF h;
         if (CELL == RK_CELL_LSTM) {
-            VF inputGate = FN(sigmoid_v)(RK_GATE(0)), forgetGate = FN(sigmoid_v)(RK_GATE(1));
-            VF cellCandidate = FN(tanh_v)(RK_GATE(2)), outputGate = FN(sigmoid_v)(RK_GATE(3));
+            VF inputGate = FN(step_sigmoid)(RK_GATE(0)), forgetGate = FN(step_sigmoid)(RK_GATE(1));
+            VF cellCandidate = FN(step_tanh)(RK_GATE(2)), outputGate = FN(step_sigmoid)(RK_GATE(3));
             VF cellPrev = FN(load_n)(c + j, m);
             if (cellBefore) FN(store_n)(cellBefore + j, cellPrev, m);
             VF cellNext = forgetGate * cellPrev + inputGate * cellCandidate;
-            VF squashed = FN(tanh_v)(cellNext);
+            VF squashed = FN(step_tanh)(cellNext);
             h = outputGate * squashed;
             FN(store_n)(c + j, cellNext, m);
             if (saved) {
@@ -172,9 +172,9 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
                 FN(store_n)(saved + 4 * H + j, squashed, m);
             }
         } else if (CELL == RK_CELL_GRU) {
-            VF reset = FN(sigmoid_v)(RK_GATE(0)), update = FN(sigmoid_v)(RK_GATE(1));
+            VF reset = FN(step_sigmoid)(RK_GATE(0)), update = FN(step_sigmoid)(RK_GATE(1));
             VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
-            VF candidate = FN(tanh_v)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
+            VF candidate = FN(step_tanh)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
             h = (one - update) * candidate + update * hPrev;
             if (saved) {
                 FN(store_n)(saved + j, reset, m);
@@ -184,7 +184,7 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
             }
         } else {
             VF sum = RK_GATE(0);
-            h = CELL == RK_CELL_ELMAN_RELU ? (sum > (VF)0.0f ? sum : (VF)0.0f) : FN(tanh_v)(sum);
+            h = CELL == RK_CELL_ELMAN_RELU ? (sum > (VF)0.0f ? sum : (VF)0.0f) : FN(step_tanh)(sum);
             if (saved) FN(store_n)(saved + j, h, m);
         }
 #undef RK_GATE

@@ -130,6 +130,31 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
+    /// The fused steps' own sigmoid and tanh (clamped, without subnormals) saturate cleanly on
+    /// huge pre-activations and pass NaN on, on every instruction set (ReLU is unbounded).
+    func testFusedStepsSaturateAndPassNaNOn() throws {
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for (name, cell) in Self.cells where name != "relu" {
+                let kernel = SequenceKernel(batch: 3, time: 2, input: 1, hidden: 20, cell: cell, lengths: [2, 2, 2], reverse: false)
+                let width = kernel.gateWidth
+                let weights = [Tensor(repeating: 1, shape: [width, 1]), Tensor(zeros: [width, 20]),
+                               Tensor(zeros: [width]), Tensor(zeros: [width])]
+                // Rows: huge positive, huge negative, NaN at the second step.
+                let x = Tensor(shape: [3, 2, 1], scalars: [1e30, 1e4, -1e30, -1e4, 0.5, .nan])
+                let c0 = cell.hasCellState ? Tensor(zeros: [3, 20]) : nil
+                let y = kernel.forward(x: x, h0: Tensor(zeros: [3, 20]), c0: c0, weights: weights, saving: false).y
+                for b in 0..<2 {
+                    for value in y.scalars[(b * 40)..<(b * 40 + 40)] {
+                        XCTAssertTrue(value.isFinite && abs(value) <= 1, "\(isa) \(name) row \(b): \(value)")
+                    }
+                }
+                XCTAssertTrue(y.scalars[80..<100].allSatisfy(\.isFinite), "\(isa) \(name): first step of the NaN row")
+                XCTAssertTrue(y.scalars[100..<120].allSatisfy(\.isNaN), "\(isa) \(name): NaN passes on")
+            }
+        }
+    }
+
     /// Inference saves nothing and gives the training forward's outputs bit for bit.
     func testInferenceSkipsTheSavedValues() throws {
         for (name, cell) in Self.cells {
