@@ -236,24 +236,37 @@ RK_INLINE void FN(transpose_block)(const float *restrict x, int64_t ldx, int row
 // the micro-kernel for the remaining rows never reads them.
 static void FN(pack_a)(int ta, const float *A, int64_t lda, int i0, int mc, int p0, int kc,
                        float *restrict ap) {
+    if (ta) {
+        // op(A)[i, k] = A[k, i]: each k gives mr consecutive values of a panel. Panels go in
+        // groups spanning about 64 columns, so that each row's cache lines are read once and
+        // whole (panel by panel, a line would be fetched for MR values at a time) while only a
+        // few packed panels are written at once.
+        const int full = mc / RK_MR * RK_MR;
+        const int group = (64 / RK_MR > 1 ? 64 / RK_MR : 1) * RK_MR;
+        for (int g0 = 0; g0 < full; g0 += group) {
+            const int g1 = full - g0 < group ? full : g0 + group;
+            const float *src = A + (int64_t)p0 * lda + i0;
+            for (int k = 0; k < kc; k++) {
+                for (int ip = g0; ip < g1; ip += RK_MR) {
+                    float *dst = ap + (int64_t)ip * kc + k * RK_MR;
+#pragma clang loop unroll(full)
+                    for (int i = 0; i < RK_MR; i++) dst[i] = src[k * lda + ip + i];
+                }
+            }
+        }
+        if (full < mc) {
+            const int mr = mc - full;
+            const float *src = A + (int64_t)p0 * lda + i0 + full;
+            float *dst = ap + (int64_t)full * kc;
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < mr; i++) dst[k * RK_MR + i] = src[k * lda + i];
+        }
+        return;
+    }
     for (int ip = 0; ip < mc; ip += RK_MR) {
         int mr = mc - ip < RK_MR ? mc - ip : RK_MR;
         float *dst = ap + (int64_t)ip * kc;
-        if (ta) {
-            // op(A)[i, k] = A[k, i]: each k gives mr consecutive values.
-            const float *src = A + (int64_t)p0 * lda + i0 + ip;
-            if (mr == RK_MR) {
-                for (int k = 0; k < kc; k++) {
-#pragma clang loop unroll(full)
-                    for (int i = 0; i < RK_MR; i++) dst[k * RK_MR + i] = src[k * lda + i];
-                }
-            } else {
-                for (int k = 0; k < kc; k++)
-                    for (int i = 0; i < mr; i++) dst[k * RK_MR + i] = src[k * lda + i];
-            }
-        } else {
-            FN(transpose_block)(A + (int64_t)(i0 + ip) * lda + p0, lda, mr, kc, dst, RK_MR);
-        }
+        FN(transpose_block)(A + (int64_t)(i0 + ip) * lda + p0, lda, mr, kc, dst, RK_MR);
     }
 }
 
