@@ -21,6 +21,34 @@
 
 #pragma clang fp contract(fast)
 
+// The blocks of units one part of a parallel step owns: [next, end), taken one at a time, so
+// that a part done early takes the rest of another's (each block's result is the same whoever
+// computes it). One cache line each.
+#define RK_MAX_PARTS 64
+typedef struct {
+    int next, end;
+    char pad[56];
+} rk_block_range;
+
+// Gives each of the parts its even share of the blocks.
+static void assign_ranges(rk_block_range *ranges, int parts, int blocks) {
+    for (int p = 0; p < parts; p++) {
+        ranges[p].next = (int)((int64_t)p * blocks / parts);
+        ranges[p].end = (int)((int64_t)(p + 1) * blocks / parts);
+    }
+}
+
+// The next block for `part`: from its own range first (whose weights its core has cached from
+// the steps before), then from the others'; -1 when none is left. *q starts at 0.
+static int next_block(rk_block_range *ranges, int parts, int part, int *q) {
+    for (; *q < parts; (*q)++) {
+        rk_block_range *range = &ranges[(part + *q) % parts];
+        const int block = __atomic_fetch_add(&range->next, 1, __ATOMIC_RELAXED);
+        if (block < range->end) return block;
+    }
+    return -1;
+}
+
 // One step's shared description, handed to the parts of a parallel step.
 typedef struct rk_step_job rk_step_job;
 struct rk_step_job {
@@ -30,6 +58,7 @@ struct rk_step_job {
     float *h_next;
     int blocks, parts;
     void (*run)(const rk_step_job *, int, int);
+    rk_block_range ranges[RK_MAX_PARTS];
 };
 
 // One backward step's shared description: the product with the gate gradients of step
@@ -42,6 +71,7 @@ struct rk_backward_job {
     int64_t batch_stride, time_stride;  // of the gate gradients
     int blocks, parts;
     void (*run)(const rk_backward_job *, int, int);
+    rk_block_range ranges[RK_MAX_PARTS];
 };
 
 #define RK_ACTIVATIONS_VECTORS_ONLY 1
@@ -139,10 +169,9 @@ void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weig
 }
 
 static void step_part(void *context, int part) {
-    const rk_step_job *job = (const rk_step_job *)context;
-    int block0 = (int)((int64_t)part * job->blocks / job->parts);
-    int block1 = (int)((int64_t)(part + 1) * job->blocks / job->parts);
-    job->run(job, block0, block1);
+    rk_step_job *job = (rk_step_job *)context;
+    int q = 0;
+    for (int block; (block = next_block(job->ranges, job->parts, part, &q)) >= 0;) job->run(job, block, block + 1);
 }
 
 void rk_recurrent_forward(const rk_recurrent_sequence *s) {
@@ -161,6 +190,7 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     }
     const double work = (double)B * G * H * (double)(s->input + H);
     job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
+    if (job.parts > RK_MAX_PARTS) job.parts = RK_MAX_PARTS;
     int longest = T;
     if (s->lengths) {
         longest = 0;
@@ -173,8 +203,12 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
         job.t = t;
         job.h_prev = h;
         job.h_next = spare;
-        if (job.parts > 1) rk_parallel_for(job.parts, job.parts, step_part, &job);
-        else job.run(&job, 0, job.blocks);
+        if (job.parts > 1) {
+            assign_ranges(job.ranges, job.parts, job.blocks);
+            rk_parallel_for(job.parts, job.parts, step_part, &job);
+        } else {
+            job.run(&job, 0, job.blocks);
+        }
         float *swap = h;
         h = spare;
         spare = swap;
@@ -200,15 +234,18 @@ void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weigh
 }
 
 static void backward_part(void *context, int part) {
-    const rk_backward_job *job = (const rk_backward_job *)context;
-    int block0 = (int)((int64_t)part * job->blocks / job->parts);
-    int block1 = (int)((int64_t)(part + 1) * job->blocks / job->parts);
-    job->run(job, block0, block1);
+    rk_backward_job *job = (rk_backward_job *)context;
+    int q = 0;
+    for (int block; (block = next_block(job->ranges, job->parts, part, &q)) >= 0;) job->run(job, block, block + 1);
 }
 
 static void run_backward(rk_backward_job *job) {
-    if (job->parts > 1) rk_parallel_for(job->parts, job->parts, backward_part, job);
-    else job->run(job, 0, job->blocks);
+    if (job->parts > 1) {
+        assign_ranges(job->ranges, job->parts, job->blocks);
+        rk_parallel_for(job->parts, job->parts, backward_part, job);
+    } else {
+        job->run(job, 0, job->blocks);
+    }
 }
 
 void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
@@ -230,6 +267,7 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     }
     const double work = (double)B * G * H * (double)H;
     job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
+    if (job.parts > RK_MAX_PARTS) job.parts = RK_MAX_PARTS;
     int longest = T;
     if (s->lengths) {
         longest = 0;
