@@ -26,7 +26,7 @@ final class RecurrentKernelTests: XCTestCase {
     /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output, saved
     /// value and gradient.
     func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool) -> [String: Tensor] {
-        let (batch, time, input, hidden) = (7, 6, 3, 150)
+        let (batch, time, input, hidden) = (lengths.count, 6, 3, 150)
         SequenceKernel.fusedStepsEnabled = fused
         defer { SequenceKernel.fusedStepsEnabled = true }
         var rng = SplitMix64(seed: 31)
@@ -86,15 +86,22 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
+    /// With 7 rows and with 20 (several row tiles per block), fused or not.
     func testFusedStepsGiveTheSameBitsOnOneAndTwoThreads() throws {
-        let varying = [6, 2, 5, 1, 6, 3, 4]
-        for (name, cell) in Self.cells {
-            Parallel.threadCount = 1
-            let one = run(cell, reverse: false, lengths: varying, fused: true)
-            Parallel.threadCount = 2
-            let two = run(cell, reverse: false, lengths: varying, fused: true)
-            for (key, value) in one {
-                XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(key)")
+        for lengths in [[6, 2, 5, 1, 6, 3, 4], (0..<20).map { 1 + $0 % 6 }] {
+            for (name, cell) in Self.cells {
+                Parallel.threadCount = 1
+                let one = run(cell, reverse: false, lengths: lengths, fused: true)
+                Parallel.threadCount = 2
+                let two = run(cell, reverse: false, lengths: lengths, fused: true)
+                for (key, value) in one {
+                    XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(lengths.count) rows: \(key)")
+                }
+                let reference = run(cell, reverse: true, lengths: lengths, fused: false)
+                let fused = run(cell, reverse: true, lengths: lengths, fused: true)
+                for (key, value) in reference {
+                    assertClose(fused[key], value, tolerance: 1e-5, "\(name) \(lengths.count) rows, 2 threads: \(key)")
+                }
             }
         }
     }
