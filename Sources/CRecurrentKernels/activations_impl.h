@@ -35,19 +35,24 @@ RK_INLINE AF FN(exp_reduced)(AF r) {
     return p;
 }
 
+// y = n ln 2 + r for a number y (no NaN, |y| < 2^22): n = round(y / ln 2) through the
+// 1.5 * 2^23 trick (the low bits of t hold n), r = y - n ln 2 with ln 2 in two parts.
+RK_INLINE AF FN(reduce_ln2)(AF y, AI *n) {
+    const float magic = 12582912.0f;
+    AF t = y * (AF)1.44269504088896341f + (AF)magic;
+    *n = (AI)t - (AI)(AF)magic;
+    AF fn = t - (AF)magic;
+    AF r = y - fn * (AF)0.693359375f;
+    return r - fn * (AF)-2.12194440e-4f;
+}
+
 // e^y for y <= 0: NaN stays NaN, and below -104 the result is 0.
 RK_INLINE AF FN(exp_nonpositive)(AF y) {
     // A copy without NaN or infinities for the integer part (NaN fails both comparisons).
     AF yc = y > (AF)-104.0f ? y : (AF)-104.0f;
     yc = yc < (AF)0.0f ? yc : (AF)0.0f;
-    // n = round(y / ln 2) through the 1.5 * 2^23 trick: the low bits of t hold n.
-    const float magic = 12582912.0f;
-    AF t = yc * (AF)1.44269504088896341f + (AF)magic;
-    AI n = (AI)t - (AI)(AF)magic;
-    AF fn = t - (AF)magic;
-    AF r = yc - fn * (AF)0.693359375f;
-    r = r - fn * (AF)-2.12194440e-4f;
-    AF p = FN(exp_reduced)(r);
+    AI n;
+    AF p = FN(exp_reduced)(FN(reduce_ln2)(yc, &n));
     // 2^n (n in [-150, 0]) in two factors, each a normal float, so subnormal results round once.
     AI n1 = n >> 1;
     AI n2 = n - n1;
@@ -95,14 +100,9 @@ RK_INLINE AF FN(step_exp)(AF y) {
     AF yc = y < (AF)-87.0f ? (AF)-87.0f : y;   // NaN fails both comparisons and stays
     yc = yc > (AF)87.0f ? (AF)87.0f : yc;
     AF finite = yc == yc ? yc : (AF)0.0f;      // the integer part needs a number
-    const float magic = 12582912.0f;
-    AF t = finite * (AF)1.44269504088896341f + (AF)magic;
-    AI n = (AI)t - (AI)(AF)magic;
-    AF fn = t - (AF)magic;
-    AF r = yc - fn * (AF)0.693359375f;
-    r = r - fn * (AF)-2.12194440e-4f;
-    AF p = FN(exp_reduced)(r);
-    return p * (AF)((n + 127) << 23);
+    AI n;
+    AF result = FN(exp_reduced)(FN(reduce_ln2)(finite, &n)) * (AF)((n + 127) << 23);
+    return yc == yc ? result : yc;
 }
 
 RK_INLINE AF FN(step_sigmoid)(AF x) { return (AF)1.0f / ((AF)1.0f + FN(step_exp)(-x)); }
