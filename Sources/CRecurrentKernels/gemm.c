@@ -60,7 +60,7 @@
 // How a micro-kernel leaves its tile in C.
 enum { RK_STORE_SET = 0, RK_STORE_ADD = 1, RK_STORE_SCALE = 2 };
 // The ways a product can be computed (see the path function in gemm_impl.h).
-enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2 };
+enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2, RK_PATH_GEMV = 3 };
 
 // ---- Instances of gemm_impl.h, one per instruction set ----
 
@@ -239,16 +239,16 @@ void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 #if RK_X86
     case RK_ISA_AVX512:
         fn = gemm_avx512;
-        need = work_floats_avx512(transB, M, K);
+        need = work_floats_avx512(transB, M, N, K);
         break;
     case RK_ISA_AVX2:
         fn = gemm_avx2;
-        need = work_floats_avx2(transB, M, K);
+        need = work_floats_avx2(transB, M, N, K);
         break;
 #endif
     default:
         fn = gemm_generic;
-        need = work_floats_generic(transB, M, K);
+        need = work_floats_generic(transB, M, N, K);
         break;
     }
     float *work = thread_work(need);

@@ -692,17 +692,94 @@ static void FN(gemm_packed)(int ta, int tb, int M, int K, float alpha, const flo
     }
 }
 
-// Which of the three ways computes this product. Depends only on the shape and transposes, never
-// on the column range, so splitting the columns across threads does not change any result.
-static int FN(path)(int tb, int M) {
+// C (one column) = alpha * op(A) b + beta * C, b = op(B)'s only column: a matrix-vector product,
+// which packing would turn into a copy of all of A for one column of work. Each element's sum
+// runs in a fixed order that depends only on K, so it does not depend on M or on which rows a
+// thread was given. work: M + K floats.
+static void FN(gemv)(int ta, int tb, int M, int K, float alpha, const float *A, int64_t lda,
+                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *work) {
+    const float *b = B;
+    if (!tb && ldb != 1) {
+        float *gathered = work + M;
+        for (int k = 0; k < K; k++) gathered[k] = B[(int64_t)k * ldb];
+        b = gathered;
+    }
+    float *sum = work;
+    if (ta) {
+        // op(A)[i, k] = A[k, i]: row k of A adds b[k] times itself to every element. Eight
+        // vectors of rows at a time keep eight sums going; each element has its own lane.
+        int i = 0;
+        for (; i + 8 * RK_VL <= M; i += 8 * RK_VL) {
+            VF acc[8];
+#pragma clang loop unroll(full)
+            for (int g = 0; g < 8; g++) acc[g] = (VF)0.0f;
+            for (int k = 0; k < K; k++) {
+                const float *row = A + (int64_t)k * lda + i;
+                const VF bk = (VF)b[k];
+#pragma clang loop unroll(full)
+                for (int g = 0; g < 8; g++) acc[g] = FN(load)(row + g * RK_VL) * bk + acc[g];
+            }
+#pragma clang loop unroll(full)
+            for (int g = 0; g < 8; g++) FN(store)(sum + i + g * RK_VL, acc[g]);
+        }
+        for (; i < M; i += RK_VL) {
+            const int m = M - i < RK_VL ? M - i : RK_VL;
+            VF acc = (VF)0.0f;
+            for (int k = 0; k < K; k++) {
+                const float *row = A + (int64_t)k * lda + i;
+                VF a = (VF)0.0f;
+                if (m == RK_VL) a = FN(load)(row);
+                else for (int v = 0; v < m; v++) a[v] = row[v];
+                acc = a * (VF)b[k] + acc;
+            }
+            for (int v = 0; v < m; v++) sum[i + v] = acc[v];
+        }
+    } else {
+        // Row i of A against b: lane v sums k = v, v + RK_VL, ... (the last vector padded with
+        // zeros), then the lanes add up in order. Four rows at a time keep four sums going.
+        for (int i = 0; i < M; i += 4) {
+            const int rows = M - i < 4 ? M - i : 4;
+            VF acc[4] = {(VF)0.0f, (VF)0.0f, (VF)0.0f, (VF)0.0f};
+            int k = 0;
+            for (; k + RK_VL <= K; k += RK_VL) {
+                const VF bv = FN(load)(b + k);
+                for (int r = 0; r < rows; r++) acc[r] = FN(load)(A + (int64_t)(i + r) * lda + k) * bv + acc[r];
+            }
+            if (k < K) {
+                VF bv = (VF)0.0f;
+                for (int v = 0; v < K - k; v++) bv[v] = b[k + v];
+                for (int r = 0; r < rows; r++) {
+                    VF a = (VF)0.0f;
+                    for (int v = 0; v < K - k; v++) a[v] = A[(int64_t)(i + r) * lda + k + v];
+                    acc[r] = a * bv + acc[r];
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                float total = acc[r][0];
+                for (int v = 1; v < RK_VL; v++) total += acc[r][v];
+                sum[i + r] = total;
+            }
+        }
+    }
+    for (int i = 0; i < M; i++) {
+        float *c = C + (int64_t)i * ldc;
+        *c = beta == 0.0f ? alpha * sum[i] : alpha * sum[i] + beta * *c;
+    }
+}
+
+// Which of the ways computes this product. Depends only on the shape and transposes, never on
+// the column range, so splitting the columns across threads does not change any result.
+static int FN(path)(int tb, int M, int N) {
+    if (N == 1) return RK_PATH_GEMV;
     if (tb && M <= RK_DOT_M) return RK_PATH_DOT;
     if (!tb && M <= RK_STREAM_M) return RK_PATH_STREAM;
     return RK_PATH_PACKED;
 }
 
 // Floats of work space a product with M rows and depth K needs.
-static size_t FN(work_floats)(int tb, int M, int K) {
-    switch (FN(path)(tb, M)) {
+static size_t FN(work_floats)(int tb, int M, int N, int K) {
+    switch (FN(path)(tb, M, N)) {
+    case RK_PATH_GEMV: return (size_t)M + (size_t)K;
     case RK_PATH_DOT: return (size_t)M * (size_t)K;
     case RK_PATH_STREAM: return (size_t)RK_MR * RK_KC + (size_t)RK_NR * RK_KC + 4 * RK_ROWS_CB;
     default: {
@@ -716,7 +793,10 @@ static size_t FN(work_floats)(int tb, int M, int K) {
 static void FN(gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int n0, int n1,
                      float *work) {
-    switch (FN(path)(tb, M)) {
+    switch (FN(path)(tb, M, N)) {
+    case RK_PATH_GEMV:
+        FN(gemv)(ta, tb, M, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+        break;
     case RK_PATH_DOT:
         FN(gemm_dot)(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
         break;

@@ -119,6 +119,34 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A product with one column (a matrix-vector product) gives each element the same bits
+    /// whichever rows a call computes, as a split of the rows across threads does.
+    func testOneColumnProductsDoNotDependOnTheRowSplit() {
+        forEachInstructionSet { isa in
+            var rng = SplitMix64(seed: 11)
+            for (m, k) in [(300, 77), (129, 1600), (17, 5)] {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let problem = Problem(m: m, n: 1, k: k, transA: ta, transB: tb, alpha: 0.5, beta: 1, pad: 2, rng: &rng)
+                    let whole = problem.run(n0: 0, n1: 1)
+                    problem.check(whole, n0: 0, n1: 1, "\(isa) m=\(m) k=\(k) ta=\(ta) tb=\(tb)")
+                    var split = problem.c
+                    for (m0, m1) in [(0, m / 3), (m / 3, m)] {
+                        let rows = m1 - m0
+                        let aOffset = ta ? m0 : m0 * problem.lda
+                        problem.a.withUnsafeBufferPointer { a in
+                            split.withUnsafeMutableBufferPointer { c in
+                                rk_sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(rows), 1, Int32(k), problem.alpha,
+                                         a.baseAddress! + aOffset, Int32(problem.lda), problem.b, Int32(problem.ldb),
+                                         problem.beta, c.baseAddress! + m0 * problem.ldc, Int32(problem.ldc), 0, 1)
+                            }
+                        }
+                    }
+                    XCTAssertEqual(split.map(\.bitPattern), whole.map(\.bitPattern), "\(isa) m=\(m) k=\(k) ta=\(ta) tb=\(tb)")
+                }
+            }
+        }
+    }
+
     func testGemmOnTheShapesOfRecurrentLayers() {
         // Batch x 4*hidden x hidden, forward (A * W^T, A * W) and backward (dY^T * X, dY * W).
         forEachInstructionSet { isa in

@@ -15,9 +15,9 @@ extern "C" {
 /// M, pass the rows' part of A (A + m0 * lda, or A + m0 when transA) and of C.
 /// beta == 0 overwrites C without reading it; alpha == 0 (or K == 0) only scales C.
 /// Thread-safe; each thread reuses its own packing buffer, so calls allocate only while growing it.
-/// An element's result depends only on the shape (M, K, transB) and the instruction set, not on
-/// [n0, n1) or on the position of the element, so any split of the columns gives the same bits
-/// (and so does any split of the rows when B is not transposed).
+/// An element's result depends only on the shape (M, K, transB, whether N is 1) and the
+/// instruction set, not on [n0, n1) or on the position of the element, so any split of the
+/// columns gives the same bits (and so does any split of the rows when B is not transposed).
 void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc, int n0, int n1);
