@@ -35,11 +35,12 @@ RK_INLINE AF FN(exp_reduced)(AF r) {
     return p;
 }
 
-// y = n ln 2 + r for a number y (no NaN, |y| < 2^22): n = round(y / ln 2) through the
-// 1.5 * 2^23 trick (the low bits of t hold n), r = y - n ln 2 with ln 2 in two parts.
-RK_INLINE AF FN(reduce_ln2)(AF y, AI *n) {
+// y = n ln 2 + r: n = round(number / ln 2) through the 1.5 * 2^23 trick (the low bits of t
+// hold n), r = y - n ln 2 with ln 2 in two parts. `number` is y, or a stand-in where y is NaN
+// (|number| < 2^22), so that n is defined while a NaN y still makes r NaN.
+RK_INLINE AF FN(reduce_ln2)(AF y, AF number, AI *n) {
     const float magic = 12582912.0f;
-    AF t = y * (AF)1.44269504088896341f + (AF)magic;
+    AF t = number * (AF)1.44269504088896341f + (AF)magic;
     *n = (AI)t - (AI)(AF)magic;
     AF fn = t - (AF)magic;
     AF r = y - fn * (AF)0.693359375f;
@@ -52,7 +53,7 @@ RK_INLINE AF FN(exp_nonpositive)(AF y) {
     AF yc = y > (AF)-104.0f ? y : (AF)-104.0f;
     yc = yc < (AF)0.0f ? yc : (AF)0.0f;
     AI n;
-    AF p = FN(exp_reduced)(FN(reduce_ln2)(yc, &n));
+    AF p = FN(exp_reduced)(FN(reduce_ln2)(yc, yc, &n));
     // 2^n (n in [-150, 0]) in two factors, each a normal float, so subnormal results round once.
     AI n1 = n >> 1;
     AI n2 = n - n1;
@@ -101,8 +102,7 @@ RK_INLINE AF FN(step_exp)(AF y) {
     yc = yc > (AF)87.0f ? (AF)87.0f : yc;
     AF finite = yc == yc ? yc : (AF)0.0f;      // the integer part needs a number
     AI n;
-    AF result = FN(exp_reduced)(FN(reduce_ln2)(finite, &n)) * (AF)((n + 127) << 23);
-    return yc == yc ? result : yc;
+    return FN(exp_reduced)(FN(reduce_ln2)(yc, finite, &n)) * (AF)((n + 127) << 23);
 }
 
 RK_INLINE AF FN(step_sigmoid)(AF x) { return (AF)1.0f / ((AF)1.0f + FN(step_exp)(-x)); }
