@@ -1,5 +1,5 @@
-// Gate nonlinearities: one vector body (activations_impl.h) per instruction set, chosen at run
-// time like the matrix product.
+// Element-wise kernels (gate nonlinearities, the Adam update): one vector body
+// (activations_impl.h) per instruction set, chosen at run time like the matrix product.
 #include "RecurrentKernels.h"
 #include "kernels_internal.h"
 
@@ -46,5 +46,15 @@ void rk_tanh(const float *x, float *y, int64_t n) {
     case RK_ISA_AVX2: tanh_avx2(x, y, n); return;
 #endif
     default: tanh_generic(x, y, n);
+    }
+}
+
+void rk_adam(float *p, const float *g, float *m, float *v, float *v_max, int64_t n, const rk_adam_constants *c) {
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: adam_avx512(p, g, m, v, v_max, n, c); return;
+    case RK_ISA_AVX2: adam_avx2(p, g, m, v, v_max, n, c); return;
+#endif
+    default: adam_generic(p, g, m, v, v_max, n, c);
     }
 }

@@ -129,6 +129,44 @@ RK_INLINE AF FN(step_tanh)(AF x) {
 RK_ELEMENTWISE(sigmoid, FN(sigmoid_v))
 RK_ELEMENTWISE(tanh, FN(tanh_v))
 #undef RK_ELEMENTWISE
+
+// The Adam update of RK_VL parameters (see rk_adam).
+RK_INLINE void FN(adam_v)(float *p, const float *g, float *m, float *v, float *vMax, const rk_adam_constants *c) {
+    AF param = FN(aload)(p);
+    if (c->shrink != 1.0f) param = param * (AF)c->shrink;
+    AF grad = FN(aload)(g) + (AF)c->l2 * param;
+    AF average = FN(aload)(m);
+    average = average + (AF)c->average_share * (grad - average);
+    AF square = (AF)c->square_decay * FN(aload)(v) + (AF)c->square_share * (grad * grad);
+    AF second = square;
+    if (vMax) {
+        AF largest = FN(aload)(vMax);
+        second = largest > square ? largest : square;
+        FN(astore)(vMax, second);
+    }
+    param = param - (AF)c->step_size * (average / (__builtin_elementwise_sqrt(second) / (AF)c->correction2_root + (AF)c->epsilon));
+    FN(astore)(p, param);
+    FN(astore)(m, average);
+    FN(astore)(v, square);
+}
+
+static void FN(adam)(float *p, const float *g, float *m, float *v, float *vMax, int64_t n, const rk_adam_constants *c) {
+    int64_t i = 0;
+    for (; i + RK_VL <= n; i += RK_VL) FN(adam_v)(p + i, g + i, m + i, v + i, vMax ? vMax + i : 0, c);
+    if (i < n) {
+        // The last few through the same vector code, padded with zeros.
+        float tp[RK_VL] = {0}, tg[RK_VL] = {0}, tm[RK_VL] = {0}, tv[RK_VL] = {0}, tx[RK_VL] = {0};
+        for (int64_t j = i; j < n; j++) {
+            tp[j - i] = p[j], tg[j - i] = g[j], tm[j - i] = m[j], tv[j - i] = v[j];
+            if (vMax) tx[j - i] = vMax[j];
+        }
+        FN(adam_v)(tp, tg, tm, tv, vMax ? tx : 0, c);
+        for (int64_t j = i; j < n; j++) {
+            p[j] = tp[j - i], m[j] = tm[j - i], v[j] = tv[j - i];
+            if (vMax) vMax[j] = tx[j - i];
+        }
+    }
+}
 #endif
 
 #undef AF

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 import XCTest
 @testable import Recurrent
@@ -70,20 +71,25 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// On every instruction set this CPU runs (Adam's update is a vector kernel).
     func testTrajectoriesAndStateMatchPyTorch() throws {
         let file = try TrainingFixtures.load("optimizers", as: OptimizerFile.self)
         XCTAssertEqual(file.cases.count, 14)
         XCTAssertNil(file.gradients[2][1], "the fixture leaves one gradient out to test skipping")
-        for c in file.cases {
-            let parameters = file.initial.map { Variable($0.tensor, requiresGrad: true) }
-            let optimizer = try configuration(of: c).makeOptimizer(for: parameters)
-            run(optimizer, c, file, steps: 0..<file.gradients.count)
-            let state = optimizer.exportState()
-            XCTAssertEqual(Set(state.keys), Set(c.state.keys), c.name)
-            for (name, expected) in c.state {
-                guard let tensor = state[name] else { continue }
-                XCTAssertEqual(tensor.shape, expected.shape, "\(c.name) \(name)")
-                assertTrainingClose(tensor.scalars, expected.values, "\(c.name) state \(name)")
+        defer { rk_force_isa(nil) }
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for c in file.cases {
+                let parameters = file.initial.map { Variable($0.tensor, requiresGrad: true) }
+                let optimizer = try configuration(of: c).makeOptimizer(for: parameters)
+                run(optimizer, c, file, steps: 0..<file.gradients.count)
+                let state = optimizer.exportState()
+                XCTAssertEqual(Set(state.keys), Set(c.state.keys), c.name)
+                for (name, expected) in c.state {
+                    guard let tensor = state[name] else { continue }
+                    XCTAssertEqual(tensor.shape, expected.shape, "\(c.name) \(name)")
+                    assertTrainingClose(tensor.scalars, expected.values, "\(isa) \(c.name) state \(name)")
+                }
             }
         }
     }

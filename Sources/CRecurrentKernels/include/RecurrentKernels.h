@@ -54,6 +54,24 @@ void rk_sigmoid(const float *x, float *y, int64_t n);
 /// exactly +-1 for large |x|, tanh(-0) = -0; NaN in, NaN out.
 void rk_tanh(const float *x, float *y, int64_t n);
 
+/// The constants of one Adam step for one parameter (see Adam.step in Swift).
+typedef struct {
+    float shrink;            // 1 - lr * weight decay for AdamW, else 1
+    float l2;                // weight decay added to the gradient (Adam), else 0
+    float average_share;     // 1 - beta1
+    float square_decay;      // beta2
+    float square_share;      // 1 - beta2
+    float step_size;         // lr / (1 - beta1^t)
+    float correction2_root;  // sqrt(1 - beta2^t)
+    float epsilon;
+} rk_adam_constants;
+
+/// One Adam update of n parameters p with gradients g, first and second moments m and v, and
+/// the largest second moments v_max for AMSGrad (NULL without):
+///   p *= shrink; g' = g + l2 p; m += (1 - beta1)(g' - m); v = beta2 v + (1 - beta2) g'^2;
+///   v_max = max(v_max, v); p -= step_size m / (sqrt(v or v_max) / correction2_root + epsilon).
+void rk_adam(float *p, const float *g, float *m, float *v, float *v_max, int64_t n, const rk_adam_constants *c);
+
 
 // ---- Recurrent layers: the time loop with the recurrent product fused into the cell ----
 

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// Adam, as `torch.optim.Adam`, with optional AMSGrad; `AdamW` is the same with weight decay
@@ -99,6 +100,9 @@ public class Adam: Optimizer {
             let step = Double(state.step)
             let stepSize = Float(learningRate / (1 - pow(beta1, step)))
             let correction2Root = Float((1 - pow(beta2, step)).squareRoot())
+            var constants = rk_adam_constants(
+                shrink: shrink, l2: l2, average_share: averageShare, square_decay: squareDecay,
+                square_share: squareShare, step_size: stepSize, correction2_root: correction2Root, epsilon: epsilon)
             var maxExpAvgSq = state.maxExpAvgSq ?? Tensor(zeros: [0])
             state.maxExpAvgSq = nil
             parameter.value.withUnsafeMutableBufferPointer { p in
@@ -106,18 +110,9 @@ public class Adam: Optimizer {
                     state.expAvg.withUnsafeMutableBufferPointer { m in
                         state.expAvgSq.withUnsafeMutableBufferPointer { v in
                             maxExpAvgSq.withUnsafeMutableBufferPointer { vMax in
-                                for i in p.indices {
-                                    if shrink != 1 { p[i] *= shrink }
-                                    let g = grad[i] + l2 * p[i]
-                                    m[i] += averageShare * (g - m[i])
-                                    v[i] = squareDecay * v[i] + squareShare * (g * g)
-                                    var second = v[i]
-                                    if amsgrad {
-                                        vMax[i] = max(vMax[i], v[i])
-                                        second = vMax[i]
-                                    }
-                                    p[i] -= stepSize * (m[i] / (second.squareRoot() / correction2Root + epsilon))
-                                }
+                                guard let pp = p.baseAddress, let gp = grad.baseAddress, let mp = m.baseAddress,
+                                      let vp = v.baseAddress else { return }
+                                rk_adam(pp, gp, mp, vp, amsgrad ? vMax.baseAddress : nil, Int64(p.count), &constants)
                             }
                         }
                     }
