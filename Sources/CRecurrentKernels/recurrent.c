@@ -30,6 +30,26 @@ typedef struct {
     char pad[56];
 } rk_block_range;
 
+// Steps with fewer multiply-adds than this run on one thread: handing half of a small step to
+// another core costs more than it saves.
+#define RK_RECURRENT_SPLIT (1 << 17)
+
+// How many parts a step of `work` multiply-adds over `blocks` blocks is split into: one below
+// RK_RECURRENT_SPLIT, else one per thread, at most one per block.
+static int part_count(int threads, double work, int blocks) {
+    if (threads <= 1 || work < RK_RECURRENT_SPLIT) return 1;
+    const int parts = threads < blocks ? threads : blocks;
+    return parts < RK_MAX_PARTS ? parts : RK_MAX_PARTS;
+}
+
+// The longest sequence: steps past it contribute nothing (T when lengths is NULL).
+static int longest_length(const int32_t *lengths, int B, int T) {
+    if (!lengths) return T;
+    int longest = 0;
+    for (int b = 0; b < B; b++) longest = lengths[b] > longest ? lengths[b] : longest;
+    return longest;
+}
+
 // Gives each of the parts its even share of the blocks.
 static void assign_ranges(rk_block_range *ranges, int parts, int blocks) {
     for (int p = 0; p < parts; p++) {
@@ -128,10 +148,6 @@ struct rk_backward_job {
 #include "recurrent_impl.h"
 #include "recurrent_undef.h"
 
-// Steps with fewer multiply-adds than this run on one thread: handing half of a small step to
-// another core costs more than it saves.
-#define RK_RECURRENT_SPLIT (1 << 17)
-
 static int gate_count(int cell) {
     return cell == RK_CELL_LSTM ? 4 : cell == RK_CELL_GRU ? 3 : 1;
 }
@@ -189,13 +205,8 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     default: job.run = step_blocks_generic; break;
     }
     const double work = (double)B * G * H * (double)(s->input + H);
-    job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
-    if (job.parts > RK_MAX_PARTS) job.parts = RK_MAX_PARTS;
-    int longest = T;
-    if (s->lengths) {
-        longest = 0;
-        for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
-    }
+    job.parts = part_count(s->threads, work, job.blocks);
+    const int longest = longest_length(s->lengths, B, T);
     float *h = s->hidden_state, *spare = s->hidden_spare;
     for (int k = 0; k < T; k++) {
         const int t = s->reverse ? T - 1 - k : k;
@@ -266,13 +277,8 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     default: job.run = backward_blocks_generic; break;
     }
     const double work = (double)B * G * H * (double)H;
-    job.parts = s->threads > 1 && work >= RK_RECURRENT_SPLIT ? (s->threads < job.blocks ? s->threads : job.blocks) : 1;
-    if (job.parts > RK_MAX_PARTS) job.parts = RK_MAX_PARTS;
-    int longest = T;
-    if (s->lengths) {
-        longest = 0;
-        for (int b = 0; b < B; b++) longest = s->lengths[b] > longest ? s->lengths[b] : longest;
-    }
+    job.parts = part_count(s->threads, work, job.blocks);
+    const int longest = longest_length(s->lengths, B, T);
     const int begin = s->time_end > s->time_begin ? s->time_begin : 0;
     const int end = s->time_end > s->time_begin ? s->time_end : T;
     // Loop positions from last to first; steps no sequence reaches contribute nothing.
