@@ -37,7 +37,9 @@ func runWorkloads(_ options: Options) throws {
     }
     let chosen = file.workloads.filter { only?.contains($0.name) ?? true }
     guard chosen.count > 1 else {
-        for workload in chosen { try measure(workload, threads: threads, phases: phases) }
+        for workload in chosen {
+            try measure(workload, threads: threads, phases: phases, repeats: options.int("repeats", default: 0))
+        }
         return
     }
     // Each workload in a process of its own, so that its peak resident memory is its own.
@@ -56,7 +58,7 @@ func runWorkloads(_ options: Options) throws {
 }
 
 /// Measures the phases asked for (a phase left out prints 0): for profiling one of them.
-func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
+func measure(_ w: Workload, threads: Int, phases: Set<String>, repeats: Int) throws {
     let (B, T, I, H) = (w.batch, w.seq, w.input, w.hidden)
     let processBase = residentMegabytes("VmRSS")
     let recurrent = RecurrentLayer(RecurrentConfiguration(cell: w.cell, inputSize: I, hiddenSize: H, numLayers: w.layers), seed: 0)
@@ -65,7 +67,7 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>) throws {
     let optimizer = try Adam(parameters, learningRate: 1e-3)
     var rng = SplitMix64(seed: 2)
     let x = Tensor.normal(shape: [B, T, I], using: &rng), target = Tensor.normal(shape: [B, T, I], using: &rng)
-    let reps = H >= 1024 ? 5 : 10
+    let reps = repeats > 0 ? repeats : H >= 1024 ? 5 : 10
 
     func trainStep() {
         optimizer.zeroGrad()

@@ -1,10 +1,11 @@
 // Benchmarks for Recurrent. Usage: recurrent-bench [mode] [options]; prints JSON lines.
 //
 //   [workloads] [--threads N] [--only a,b] [--workloads PATH] [--phases train,infer,stream]
-//             [--isa avx512|avx2|generic]
+//             [--isa avx512|avx2|generic] [--repeats N]
 //       The shared workloads of ../shared/bench/workloads.json: train, infer, stream (or only
 //       the phases named, for profiling; the others print 0), optionally on a lesser
-//       instruction set than the CPU's best.
+//       instruction set than the CPU's best; --repeats sets how many timed repeats train and
+//       infer take (10, or 5 at 1024 units), to profile for longer.
 //
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square

@@ -1,18 +1,23 @@
 import CRecurrentKernels
 import Foundation
 
-/// Scratch memory for kernels: a fixed-size, zeroed block of floats freed with its owner.
+/// Scratch memory for kernels: a fixed-size block of floats freed with its owner, zeroed unless
+/// the caller is about to write every value itself.
 /// Kernels use it where nested `withUnsafe...` closures over many arrays would hide the logic.
 final class FloatBuffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
-    init(count: Int) {
+    init(count: Int, zeroed: Bool = true) {
         _ = Memory.allocatorKeepsFreedMemory
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        if zeroed || Self.poisonsUnzeroed { pointer.initialize(repeating: zeroed ? 0 : .nan, count: max(count, 1)) }
     }
+
+    /// Tests set this to fill the buffers that skip zeroing with NaN instead, so that any value
+    /// a kernel fails to write shows in its results.
+    nonisolated(unsafe) static var poisonsUnzeroed = false
 
     deinit { pointer.deallocate() }
 

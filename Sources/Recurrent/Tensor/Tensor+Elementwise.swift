@@ -49,9 +49,9 @@ extension Tensor {
     func sumRows(columns: Int) -> Tensor {
         var result = [Float](repeating: 0, count: columns)
         scalars.withUnsafeBufferPointer { s in
-            let rows = columns == 0 ? 0 : s.count / columns
-            for row in 0..<rows {
-                for column in 0..<columns { result[column] += s[row * columns + column] }
+            result.withUnsafeMutableBufferPointer { r in
+                guard let matrix = s.baseAddress, let sums = r.baseAddress else { return }
+                Kernels.addColumnSums(matrix, rows: s.count / columns, width: columns, into: sums)
             }
         }
         return Tensor(shape: [columns], scalars: result)

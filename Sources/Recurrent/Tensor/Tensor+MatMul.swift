@@ -84,6 +84,17 @@ enum Kernels {
         }
     }
 
+    /// sums[j] += the sum over the rows of matrix[r, j], for a row-major [rows, width] matrix:
+    /// bias gradients. A product with a column of ones, so it runs on the vector kernels and
+    /// splits over threads like any other.
+    static func addColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, width: Int, into sums: UnsafeMutablePointer<Float>) {
+        if rows == 0 || width == 0 { return }
+        let ones = [Float](repeating: 1, count: rows)
+        ones.withUnsafeBufferPointer { one in
+            gemm(transA: true, m: width, n: 1, k: rows, matrix, lda: width, one.baseAddress!, ldb: 1, beta: 1, sums, ldc: 1)
+        }
+    }
+
     /// The instruction set the C kernels chose for this CPU: "avx512", "avx2", "neon" or "generic".
     static var instructionSet: String { String(cString: rk_isa_name()) }
 }

@@ -26,6 +26,18 @@ public struct Tensor: Equatable, Sendable {
         self.init(shape: shape, scalars: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of `shape` whose values `fill` writes, every one of them, into fresh memory
+    /// (no zeroing first; NaN under `FloatBuffer.poisonsUnzeroed`).
+    init(shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let values = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            if FloatBuffer.poisonsUnzeroed { values.initialize(repeating: .nan) }
+            fill(values)
+            initialized = count
+        })
+    }
+
     public init(repeating value: Float, shape: [Int]) {
         self.init(shape: shape, scalars: [Float](repeating: value, count: shape.reduce(1, *)))
     }

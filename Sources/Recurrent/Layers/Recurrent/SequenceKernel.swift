@@ -52,28 +52,34 @@ struct SequenceKernel {
         -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
     {
         // A cell without a fused step keeps its values in `saved` as it goes.
-        let saved = saving || fusedCell == nil ? makeSaved() : nil
-        var y = Tensor(zeros: [batch, time, hidden])
+        let saved = saving || fusedCell == nil ? makeSaved(zeroed: !writesEveryRow) : nil
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
-        let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth)
-        y.withUnsafeMutableBufferPointer { yp in
+        let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth, zeroed: input == 0)
+        let y = Tensor(shape: [batch, time, hidden]) { yp in
+            if !writesEveryRow { yp.initialize(repeating: 0) }
+            guard let yBase = yp.baseAddress else { return }
             withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
                 state.hidden.pointer.update(from: p[1], count: batch * hidden)
                 if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
                 run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
-                    y: yp.baseAddress!)
+                    y: yBase)
             }
         }
         return (y, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]), saving ? saved : nil)
     }
 
-    func makeSaved() -> Saved {
+    func makeSaved(zeroed: Bool = true) -> Saved {
         let rows = batch * time
         return Saved(
-            cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden),
-            hiddenBefore: FloatBuffer(count: rows * hidden),
-            cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden) : nil)
+            cellValues: FloatBuffer(count: rows * cell.savedWidth * hidden, zeroed: zeroed),
+            hiddenBefore: FloatBuffer(count: rows * hidden, zeroed: zeroed),
+            cellBefore: cell.hasCellState ? FloatBuffer(count: rows * hidden, zeroed: zeroed) : nil)
     }
+
+    /// Whether the fused loops write every row (b, t) of the outputs, the saved values and the
+    /// gate gradients: when every sequence is full. Otherwise rows past a sequence's length stay
+    /// as they are, and must start at zero (a weight gradient multiplies them by zero slopes).
+    var writesEveryRow: Bool { fusedCell != nil && lengths.allSatisfy { $0 >= time } }
 
     /// Whether the fused step reads x itself, through W_ih packed beside W_hh, so that no gate
     /// inputs are computed beforehand: for cells that add the two projections before their
@@ -183,10 +189,11 @@ struct SequenceKernel {
         let width = gateWidth
         let windows = backwardWindows
         let windowRows = batch * (windows.map(\.length).max() ?? 0)
-        let dGateInputs = FloatBuffer(count: windowRows * width)
+        let zeroesGates = !writesEveryRow
+        let dGateInputs = FloatBuffer(count: windowRows * width, zeroed: zeroesGates)
         // LSTM and Elman cells add x and h projections before the nonlinearity, so both get the
         // same gradient; GRU's candidate gate sees them apart.
-        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width) : dGateInputs
+        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width, zeroed: zeroesGates) : dGateInputs
         // A single window is laid out like the whole sequence: x and the saved rows serve as they are.
         let gathers = windows.count > 1
         let xRows = gathers ? FloatBuffer(count: windowRows * input) : nil
@@ -195,7 +202,9 @@ struct SequenceKernel {
         let cellRows = gathers && readsCellValues ? FloatBuffer(count: windowRows * cell.savedWidth * hidden) : nil
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
         var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
-        var dBiasIH = [Float](repeating: 0, count: width), dBiasHH = [Float](repeating: 0, count: width)
+        let dBiasIH = FloatBuffer(count: width)
+        // Cells whose two projections share their gate gradients share the bias gradients too.
+        let dBiasHH = cell.separateHiddenGradient ? FloatBuffer(count: width) : dBiasIH
         // The input's gradient (as costly as W_ih's) only when something upstream needs it.
         var dX = needsInputGradient ? Tensor(zeros: [batch, time, input]) : nil
         withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
@@ -205,8 +214,10 @@ struct SequenceKernel {
             let packed = fusedCell == nil ? nil : backwardPackedWeights(wHH)
             for window in windows {
                 let rows = batch * window.length
-                dGateInputs.pointer.update(repeating: 0, count: rows * width)
-                if cell.separateHiddenGradient { dGateHidden.pointer.update(repeating: 0, count: rows * width) }
+                if zeroesGates {
+                    dGateInputs.pointer.update(repeating: 0, count: rows * width)
+                    if cell.separateHiddenGradient { dGateHidden.pointer.update(repeating: 0, count: rows * width) }
+                }
                 runBackwardSteps(window, saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
                                  packed: packed, dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
                 let dG = UnsafePointer(dGateInputs.pointer), dGH = UnsafePointer(dGateHidden.pointer)
@@ -222,8 +233,8 @@ struct SequenceKernel {
                         rows: rows, hidden: hidden, dGateHidden: dGH, hiddenBefore: hw ?? UnsafePointer(saved.hiddenBefore.pointer),
                         cellValues: readsCellValues ? (cw ?? UnsafePointer(saved.cellValues.pointer)) : nil, into: dw.baseAddress!)
                 }
-                addColumnSums(dG, rows: rows, width: width, into: &dBiasIH)
-                addColumnSums(dGH, rows: rows, width: width, into: &dBiasHH)
+                Kernels.addColumnSums(dG, rows: rows, width: width, into: dBiasIH.pointer)
+                if cell.separateHiddenGradient { Kernels.addColumnSums(dGH, rows: rows, width: width, into: dBiasHH.pointer) }
                 dX?.withUnsafeMutableBufferPointer { dx in
                     // The window's rows of dL/dx = dG W_ih, written in place (through xRows when gathering).
                     let target = xRows?.pointer ?? dx.baseAddress!
@@ -233,7 +244,7 @@ struct SequenceKernel {
             }
         }
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
-                [dWeightIH, dWeightHH, Tensor(shape: [width], scalars: dBiasIH), Tensor(shape: [width], scalars: dBiasHH)])
+                [dWeightIH, dWeightHH, dBiasIH.tensor([width]), dBiasHH.tensor([width])])
     }
 
     /// Floats a backward window may hold (2 MB): its gate gradients and, when there is more than
@@ -283,7 +294,7 @@ struct SequenceKernel {
     /// W_hh packed for the fused backward step.
     func backwardPackedWeights(_ hiddenWeight: UnsafePointer<Float>) -> FloatBuffer {
         let gates = Int32(cell.gateCount)
-        let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))))
+        let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))), zeroed: false)
         rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
         return packed
     }
@@ -347,7 +358,7 @@ final class PackedRecurrentWeights {
     init(gates: Int, hidden: Int, input: Int = 0, inputWeight: UnsafePointer<Float>? = nil,
          hiddenWeight: UnsafePointer<Float>) {
         self.input = input
-        buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))))
+        buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))), zeroed: false)
         rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
     }
 }
@@ -369,15 +380,5 @@ func addRowBias(_ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Fl
     for r in 0..<rows {
         let row = matrix + r * width
         for j in 0..<width { row[j] += bias[j] }
-    }
-}
-
-/// sums[j] += the sum of column j of matrix [rows, width].
-func addColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, width: Int, into sums: inout [Float]) {
-    sums.withUnsafeMutableBufferPointer { s in
-        for r in 0..<rows {
-            let row = matrix + r * width
-            for j in 0..<width { s[j] += row[j] }
-        }
     }
 }
