@@ -26,8 +26,8 @@ final class RecurrentKernelTests: XCTestCase {
     /// Runs one sequence forward and backward (7 rows: a full register tile and a partial one; 150 units: 9 blocks of
     /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output, saved
     /// value and gradient.
-    func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool) -> [String: Tensor] {
-        let (batch, time, input, hidden) = (lengths.count, 6, 3, 150)
+    func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool, hidden: Int = 150) -> [String: Tensor] {
+        let (batch, time, input) = (lengths.count, 6, 3)
         SequenceKernel.fusedStepsEnabled = fused
         defer { SequenceKernel.fusedStepsEnabled = true }
         var rng = SplitMix64(seed: 31)
@@ -90,21 +90,23 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
-    /// With 7 rows and with 20 (several row tiles per block), fused or not.
+    /// With 7 rows and with 20 (several row tiles per block), fused or not; at 64 units the
+    /// backward step has one block of units, so two threads split its 48 rows instead (a step
+    /// large enough to split for every cell).
     func testFusedStepsGiveTheSameBitsOnOneAndTwoThreads() throws {
-        for lengths in [[6, 2, 5, 1, 6, 3, 4], (0..<20).map { 1 + $0 % 6 }] {
+        for (lengths, hidden) in [([6, 2, 5, 1, 6, 3, 4], 150), ((0..<20).map { 1 + $0 % 6 }, 150), ((0..<48).map { 1 + $0 % 6 }, 64)] {
             for (name, cell) in Self.cells {
                 Parallel.threadCount = 1
-                let one = run(cell, reverse: false, lengths: lengths, fused: true)
+                let one = run(cell, reverse: false, lengths: lengths, fused: true, hidden: hidden)
                 Parallel.threadCount = 2
-                let two = run(cell, reverse: false, lengths: lengths, fused: true)
+                let two = run(cell, reverse: false, lengths: lengths, fused: true, hidden: hidden)
                 for (key, value) in one {
-                    XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(lengths.count) rows: \(key)")
+                    XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(lengths.count) rows, \(hidden) units: \(key)")
                 }
-                let reference = run(cell, reverse: true, lengths: lengths, fused: false)
-                let fused = run(cell, reverse: true, lengths: lengths, fused: true)
+                let reference = run(cell, reverse: true, lengths: lengths, fused: false, hidden: hidden)
+                let fused = run(cell, reverse: true, lengths: lengths, fused: true, hidden: hidden)
                 for (key, value) in reference {
-                    assertClose(fused[key], value, tolerance: 1e-5, "\(name) \(lengths.count) rows, 2 threads: \(key)")
+                    assertClose(fused[key], value, tolerance: 1e-5, "\(name) \(lengths.count) rows, \(hidden) units, 2 threads: \(key)")
                 }
             }
         }
