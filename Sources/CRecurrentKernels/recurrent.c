@@ -144,6 +144,7 @@ struct rk_backward_job {
 #define RK_SUB3 1
 #define RK_ROWS4 3
 #define RK_SUB4 1
+#define RK_STEP_KC 128
 #include "activations_impl.h"
 #include "recurrent_impl.h"
 #include "recurrent_undef.h"
@@ -166,6 +167,7 @@ struct rk_backward_job {
 #define RK_SUB1 4
 #define RK_SUB3 1
 #define RK_SUB4 1
+#define RK_STEP_KC 128
 #include "activations_impl.h"
 #include "recurrent_impl.h"
 #include "recurrent_undef.h"

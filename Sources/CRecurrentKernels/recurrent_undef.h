@@ -8,3 +8,4 @@
 #undef RK_SUB3
 #undef RK_ROWS4
 #undef RK_SUB4
+#undef RK_STEP_KC

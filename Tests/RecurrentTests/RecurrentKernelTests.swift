@@ -90,23 +90,27 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
-    /// With 7 rows and with 20 (several row tiles per block), fused or not; at 64 units the
-    /// backward step has one block of units, so two threads split its 48 rows instead (a step
-    /// large enough to split for every cell).
+    /// With 7 rows and with 20 (several row tiles per block), fused or not, on every instruction
+    /// set; at 64 units two threads split the batch (48 rows: large enough to split for every
+    /// cell), and 70 rows on one thread take two groups of rows through each block.
     func testFusedStepsGiveTheSameBitsOnOneAndTwoThreads() throws {
-        for (lengths, hidden) in [([6, 2, 5, 1, 6, 3, 4], 150), ((0..<20).map { 1 + $0 % 6 }, 150), ((0..<48).map { 1 + $0 % 6 }, 64)] {
-            for (name, cell) in Self.cells {
+        let sizes = [([6, 2, 5, 1, 6, 3, 4], 150), ((0..<20).map { 1 + $0 % 6 }, 150), ((0..<48).map { 1 + $0 % 6 }, 64),
+                     ((0..<70).map { 1 + $0 % 6 }, 64)]
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for ((lengths, hidden), (name, cell)) in sizes.flatMap({ size in Self.cells.map { (size, $0) } }) {
+                let label = "\(isa) \(name) \(lengths.count) rows, \(hidden) units"
                 Parallel.threadCount = 1
                 let one = run(cell, reverse: false, lengths: lengths, fused: true, hidden: hidden)
                 Parallel.threadCount = 2
                 let two = run(cell, reverse: false, lengths: lengths, fused: true, hidden: hidden)
                 for (key, value) in one {
-                    XCTAssertEqual(two[key]?.scalars, value.scalars, "\(name) \(lengths.count) rows, \(hidden) units: \(key)")
+                    XCTAssertEqual(two[key]?.scalars, value.scalars, "\(label): \(key)")
                 }
                 let reference = run(cell, reverse: true, lengths: lengths, fused: false, hidden: hidden)
                 let fused = run(cell, reverse: true, lengths: lengths, fused: true, hidden: hidden)
                 for (key, value) in reference {
-                    assertClose(fused[key], value, tolerance: 1e-5, "\(name) \(lengths.count) rows, \(hidden) units, 2 threads: \(key)")
+                    assertClose(fused[key], value, tolerance: 1e-5, "\(label), 2 threads: \(key)")
                 }
             }
         }
