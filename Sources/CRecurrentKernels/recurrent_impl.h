@@ -142,6 +142,55 @@ RK_TILES(tiles4, 4, RK_SUB4, 16)
 #undef RK_TILES
 #undef RK_TILE
 
+// The cell on units [j, j + m) of one row's chunk (see finish); m is RK_VL but for a layer's
+// last units, so that the common case compiles without the partial loads' tests.
+RK_INLINE void FN(finish_vector)(const int CELL, const int chunk, const int H, const float *pre, int j, int m,
+                                 const float *hp, float *hn, const float *gx, const float *bias, float *y,
+                                 float *saved, float *c, float *hiddenBefore, float *cellBefore) {
+    const VF one = (VF)1.0f;
+    const VF hPrev = FN(load_n)(hp + j, m);
+    if (hiddenBefore) FN(store_n)(hiddenBefore + j, hPrev, m);
+#define RK_PRE(g) FN(rload)(pre + (g) * chunk + j)
+#define RK_GATE(g) ((FN(load_n)(gx + (g) * H + j, m) + RK_PRE(g)) + FN(load_n)(bias + (g) * H + j, m))
+    VF h;
+    if (CELL == RK_CELL_LSTM) {
+        VF inputGate = FN(step_sigmoid)(RK_GATE(0)), forgetGate = FN(step_sigmoid)(RK_GATE(1));
+        VF cellCandidate = FN(step_tanh)(RK_GATE(2)), outputGate = FN(step_sigmoid)(RK_GATE(3));
+        VF cellPrev = FN(load_n)(c + j, m);
+        if (cellBefore) FN(store_n)(cellBefore + j, cellPrev, m);
+        VF cellNext = forgetGate * cellPrev + inputGate * cellCandidate;
+        VF squashed = FN(step_tanh)(cellNext);
+        h = outputGate * squashed;
+        FN(store_n)(c + j, cellNext, m);
+        if (saved) {
+            FN(store_n)(saved + j, inputGate, m);
+            FN(store_n)(saved + H + j, forgetGate, m);
+            FN(store_n)(saved + 2 * H + j, cellCandidate, m);
+            FN(store_n)(saved + 3 * H + j, outputGate, m);
+            FN(store_n)(saved + 4 * H + j, squashed, m);
+        }
+    } else if (CELL == RK_CELL_GRU) {
+        VF reset = FN(step_sigmoid)(RK_GATE(0)), update = FN(step_sigmoid)(RK_GATE(1));
+        VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
+        VF candidate = FN(step_tanh)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
+        h = (one - update) * candidate + update * hPrev;
+        if (saved) {
+            FN(store_n)(saved + j, reset, m);
+            FN(store_n)(saved + H + j, update, m);
+            FN(store_n)(saved + 2 * H + j, candidate, m);
+            FN(store_n)(saved + 3 * H + j, hiddenPart, m);
+        }
+    } else {
+        VF sum = RK_GATE(0);
+        h = CELL == RK_CELL_ELMAN_RELU ? (sum > (VF)0.0f ? sum : (VF)0.0f) : FN(step_tanh)(sum);
+        if (saved) FN(store_n)(saved + j, h, m);
+    }
+#undef RK_GATE
+#undef RK_PRE
+    FN(store_n)(hn + j, h, m);
+    if (y) FN(store_n)(y + j, h, m);
+}
+
 // The cell on one batch row b and the n units from uc (n <= chunk): pre holds the recurrent sums,
 // gate g's at pre + g * chunk.
 RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_sequence *s,
@@ -163,51 +212,10 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     float *c = CELL == RK_CELL_LSTM ? s->cell_state + (int64_t)b * H + uc : 0;
     float *hiddenBefore = s->hidden_before ? s->hidden_before + row * H + uc : 0;
     float *cellBefore = CELL == RK_CELL_LSTM && s->cell_before ? s->cell_before + row * H + uc : 0;
-    const VF one = (VF)1.0f;
-    for (int j = 0; j < n; j += RK_VL) {
-        const int m = n - j < RK_VL ? n - j : RK_VL;
-        const VF hPrev = FN(load_n)(hp + j, m);
-        if (hiddenBefore) FN(store_n)(hiddenBefore + j, hPrev, m);
-#define RK_PRE(g) FN(rload)(pre + (g) * chunk + j)
-#define RK_GATE(g) ((FN(load_n)(gx + (g) * H + j, m) + RK_PRE(g)) + FN(load_n)(bias + (g) * H + j, m))
-        VF h;
-        if (CELL == RK_CELL_LSTM) {
-            VF inputGate = FN(step_sigmoid)(RK_GATE(0)), forgetGate = FN(step_sigmoid)(RK_GATE(1));
-            VF cellCandidate = FN(step_tanh)(RK_GATE(2)), outputGate = FN(step_sigmoid)(RK_GATE(3));
-            VF cellPrev = FN(load_n)(c + j, m);
-            if (cellBefore) FN(store_n)(cellBefore + j, cellPrev, m);
-            VF cellNext = forgetGate * cellPrev + inputGate * cellCandidate;
-            VF squashed = FN(step_tanh)(cellNext);
-            h = outputGate * squashed;
-            FN(store_n)(c + j, cellNext, m);
-            if (saved) {
-                FN(store_n)(saved + j, inputGate, m);
-                FN(store_n)(saved + H + j, forgetGate, m);
-                FN(store_n)(saved + 2 * H + j, cellCandidate, m);
-                FN(store_n)(saved + 3 * H + j, outputGate, m);
-                FN(store_n)(saved + 4 * H + j, squashed, m);
-            }
-        } else if (CELL == RK_CELL_GRU) {
-            VF reset = FN(step_sigmoid)(RK_GATE(0)), update = FN(step_sigmoid)(RK_GATE(1));
-            VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
-            VF candidate = FN(step_tanh)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
-            h = (one - update) * candidate + update * hPrev;
-            if (saved) {
-                FN(store_n)(saved + j, reset, m);
-                FN(store_n)(saved + H + j, update, m);
-                FN(store_n)(saved + 2 * H + j, candidate, m);
-                FN(store_n)(saved + 3 * H + j, hiddenPart, m);
-            }
-        } else {
-            VF sum = RK_GATE(0);
-            h = CELL == RK_CELL_ELMAN_RELU ? (sum > (VF)0.0f ? sum : (VF)0.0f) : FN(step_tanh)(sum);
-            if (saved) FN(store_n)(saved + j, h, m);
-        }
-#undef RK_GATE
-#undef RK_PRE
-        FN(store_n)(hn + j, h, m);
-        if (y) FN(store_n)(y + j, h, m);
-    }
+    int j = 0;
+    for (; j + RK_VL <= n; j += RK_VL)
+        FN(finish_vector)(CELL, chunk, H, pre, j, RK_VL, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
+    if (j < n) FN(finish_vector)(CELL, chunk, H, pre, j, n - j, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
 }
 
 // Starts fetching the lines `finish` will touch for batch row b and the n units from uc: the
