@@ -113,11 +113,13 @@ typedef struct {
     float *cell_values;          // [B*T, S*H]: LSTM i|f|g|o|tanh(c'), GRU r|z|n|W_hn h + b_hn, Elman h'
     float *hidden_before;        // [B*T, H] the state entering each step
     float *cell_before;          // [B*T, H] LSTM memory entering each step
-    int threads;                 // split each step's units over up to this many threads
+    int threads;                 // split each step's units (or the batch) over up to this many threads
 } rk_recurrent_sequence;
 
 /// Runs the time loop. Each step computes the recurrent product, the gate nonlinearities and
-/// the state update together, one block of units at a time, the blocks split across threads.
+/// the state update together, one block of units at a time, the blocks split across threads;
+/// a layer whose packed weights are small splits the batch instead, each thread running the
+/// whole loop for its rows.
 /// Rows past their length keep their state and get no output. Every value is computed the same
 /// way whatever the thread count, so results do not depend on it.
 void rk_recurrent_forward(const rk_recurrent_sequence *sequence);
