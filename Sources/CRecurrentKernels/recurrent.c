@@ -91,6 +91,26 @@ static int next_block(rk_block_range *ranges, int parts, int part, int *q) {
     return -1;
 }
 
+// Gates per unit and values saved per unit of each cell (also used, with a constant cell, by
+// the per-instruction-set bodies in recurrent_impl.h).
+static inline int gate_count(int cell) {
+    return cell == RK_CELL_LSTM ? 4 : cell == RK_CELL_GRU ? 3 : 1;
+}
+
+// Values per unit the forward pass saves for the backward pass (see rk_recurrent_sequence).
+static inline int saved_width(int cell) {
+    return cell == RK_CELL_LSTM ? 5 : cell == RK_CELL_GRU ? 4 : 1;
+}
+
+// The gate gradients of step (b, t) sit at b * batch + (t - time_begin) * time (see
+// rk_recurrent_backward_sequence: both strides 0 mean the whole sequence, batch-first).
+static void gate_strides(const rk_recurrent_backward_sequence *s, int64_t *batch, int64_t *time) {
+    const int64_t width = (int64_t)gate_count(s->cell) * s->hidden;
+    const int given = s->gate_batch_stride || s->gate_time_stride;
+    *batch = given ? s->gate_batch_stride : s->time * width;
+    *time = given ? s->gate_time_stride : width;
+}
+
 // One step's shared description, handed to the parts of a parallel step.
 typedef struct rk_step_job rk_step_job;
 struct rk_step_job {
@@ -172,15 +192,6 @@ struct rk_backward_job {
 #include "recurrent_impl.h"
 #include "recurrent_undef.h"
 
-static int gate_count(int cell) {
-    return cell == RK_CELL_LSTM ? 4 : cell == RK_CELL_GRU ? 3 : 1;
-}
-
-// Values per unit the forward pass saves for the backward pass (see rk_recurrent_sequence).
-static int saved_width(int cell) {
-    return cell == RK_CELL_LSTM ? 5 : cell == RK_CELL_GRU ? 4 : 1;
-}
-
 typedef struct {
     const void *s;
     int parts;
@@ -213,17 +224,14 @@ static void backward_rows_part(void *context, int part) {
     const rk_rows_job *job = (const rk_rows_job *)context;
     const rk_recurrent_backward_sequence *s = (const rk_recurrent_backward_sequence *)job->s;
     const int row0 = row_begin(part, job->parts, s->batch), row1 = row_begin(part + 1, job->parts, s->batch);
-    const int64_t H = s->hidden, G = gate_count(s->cell), steps = (int64_t)row0 * s->time;
-    const int explicitStrides = s->gate_batch_stride || s->gate_time_stride;
-    const int64_t gateBatchStride = explicitStrides ? s->gate_batch_stride : s->time * G * H;
+    const int64_t H = s->hidden, steps = (int64_t)row0 * s->time;
     rk_recurrent_backward_sequence p = *s;
     p.batch = row1 - row0;
     p.threads = 1;
     if (s->lengths) p.lengths = s->lengths + row0;
-    p.gate_batch_stride = gateBatchStride;
-    p.gate_time_stride = explicitStrides ? s->gate_time_stride : G * H;
-    p.gate_gradient = s->gate_gradient + row0 * gateBatchStride;
-    p.hidden_gate_gradient = s->hidden_gate_gradient + row0 * gateBatchStride;
+    gate_strides(s, &p.gate_batch_stride, &p.gate_time_stride);
+    p.gate_gradient = s->gate_gradient + row0 * p.gate_batch_stride;
+    p.hidden_gate_gradient = s->hidden_gate_gradient + row0 * p.gate_batch_stride;
     p.cell_values = s->cell_values + steps * saved_width(s->cell) * H;
     if (s->hidden_before) p.hidden_before = s->hidden_before + steps * H;
     if (s->cell_before) p.cell_before = s->cell_before + steps * H;
@@ -359,8 +367,7 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     rk_backward_job job;
     job.s = s;
     job.begin = s->time_end > s->time_begin ? s->time_begin : 0;
-    job.batch_stride = s->gate_batch_stride || s->gate_time_stride ? s->gate_batch_stride : (int64_t)T * G * H;
-    job.time_stride = s->gate_batch_stride || s->gate_time_stride ? s->gate_time_stride : (int64_t)G * H;
+    gate_strides(s, &job.batch_stride, &job.time_stride);
     job.blocks = (H + 63) / 64;
     switch (rk_isa_level()) {
 #if RK_X86
@@ -372,13 +379,12 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     const double work = (double)B * G * H * (double)H;
     job.parts = part_count(s->threads, work, job.blocks);
     const int longest = longest_length(s->lengths, B, T);
-    const int begin = s->time_end > s->time_begin ? s->time_begin : 0;
     const int end = s->time_end > s->time_begin ? s->time_end : T;
     // Loop positions from last to first; steps no sequence reaches contribute nothing.
     job.t_product = -1;
     for (int k = T - 1; k >= 0; k--) {
         const int t = s->reverse ? T - 1 - k : k;
-        if (t >= longest || t < begin || t >= end) continue;
+        if (t >= longest || t < job.begin || t >= end) continue;
         job.t_cell = t;
         run_backward(&job);
         job.t_product = t;

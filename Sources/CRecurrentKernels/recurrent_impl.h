@@ -95,7 +95,7 @@ RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, con
 // begun afresh at k0 = 0 and otherwise continued from the partial sums in pre (the same sums, in
 // the same order, as in one pass).
 RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U, const float *x,
-                             int64_t ldx, int I, const float *h, int64_t ldh, int H,
+                             int64_t ldx, int I, const float *h, int64_t ldh,
                              const float *panel, float *restrict pre, int k0, int k1) {
     const int W = G * S;
     const int64_t ldp = (int64_t)G * U;
@@ -110,19 +110,18 @@ RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U,
         const int h0 = k0 > I ? k0 - I : 0;
         FN(accumulate)(R, W, S, U, acc, h + h0, ldh, k1 - I - h0, b, ldp);
     }
-    (void)H;
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < W; v++) FN(rstore)(pre + (i * W + v) * RK_VL, acc[i][v]);
 }
 
-typedef void (*FN(tile_fn))(const float *, int64_t, int, const float *, int64_t, int, const float *,
-                            float *, int, int);
+typedef void (*FN(tile_fn))(const float *, int64_t, int, const float *, int64_t, const float *, float *,
+                            int, int);
 #define RK_TILE(NAME, G, S, U, R)                                                                  \
     static void FN(NAME##_##R)(const float *x, int64_t ldx, int I, const float *h, int64_t ldh,   \
-                               int H, const float *panel, float *pre, int k0, int k1) {            \
-        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, H, panel, pre, k0, k1);                       \
+                               const float *panel, float *pre, int k0, int k1) {                   \
+        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, panel, pre, k0, k1);                          \
     }
 #define RK_TILES(NAME, G, S, U)                                                                    \
     RK_TILE(NAME, G, S, U, 1)                                                                      \
@@ -207,7 +206,7 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
     const float *bias = s->hidden_bias + uc;
     float *y = s->output ? s->output + b * s->output_batch_stride + t * s->output_time_stride + uc : 0;
-    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int savedWidth = saved_width(CELL);
     float *saved = s->cell_values ? s->cell_values + row * savedWidth * H + uc : 0;
     float *c = CELL == RK_CELL_LSTM ? s->cell_state + (int64_t)b * H + uc : 0;
     float *hiddenBefore = s->hidden_before ? s->hidden_before + row * H + uc : 0;
@@ -224,8 +223,8 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
 RK_INLINE void FN(prefetch_row)(const int CELL, const rk_recurrent_sequence *s, int b, int t, int uc,
                                 int n) {
     const int H = s->hidden;
-    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
-    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int G = gate_count(CELL);
+    const int savedWidth = saved_width(CELL);
     const int64_t row = (int64_t)b * s->time + t;
     const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
     for (int j = 0; j < n; j += 16) {
@@ -269,7 +268,7 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
                         float *tilePre = chunkPre + (b0 - r0) * rowFloats;
                         if (last)
                             for (int i = 0; i < R; i++) FN(prefetch_row)(CELL, s, b0 + i, t, uc, n);
-                        tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, H, panel, tilePre, k0, k1);
+                        tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel, tilePre, k0, k1);
                         if (last)
                             for (int i = 0; i < R; i++) FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, tilePre + i * rowFloats);
                         b0 += R;
@@ -305,8 +304,8 @@ RK_INLINE void FN(backward_units)(const int CELL, const rk_backward_job *job, in
     const rk_recurrent_backward_sequence *s = job->s;
     if (s->lengths && t >= s->lengths[b]) return;
     const int H = s->hidden;
-    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
-    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int G = gate_count(CELL);
+    const int savedWidth = saved_width(CELL);
     const int64_t row = (int64_t)b * s->time + t;
     float *dh = s->hidden_gradient + (int64_t)b * H + uc;
     const float *dy = s->output_gradient ? s->output_gradient + row * H + uc : 0;
@@ -359,8 +358,8 @@ RK_INLINE void FN(backward_units)(const int CELL, const rk_backward_job *job, in
 RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_backward_job *job, int b, int t, int uc, int n) {
     const rk_recurrent_backward_sequence *s = job->s;
     const int H = s->hidden;
-    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
-    const int savedWidth = CELL == RK_CELL_LSTM ? 5 : CELL == RK_CELL_GRU ? 4 : 1;
+    const int G = gate_count(CELL);
+    const int savedWidth = saved_width(CELL);
     const int64_t row = (int64_t)b * s->time + t;
     const int64_t gateRow = b * job->batch_stride + (t - job->begin) * job->time_stride;
     for (int j = 0; j < n; j += 16) {
@@ -380,7 +379,7 @@ RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_backward_job *
 RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int block0, int block1) {
     const rk_recurrent_backward_sequence *s = job->s;
     const int H = s->hidden, B = s->batch, T = s->time;
-    const int G = CELL == RK_CELL_LSTM ? 4 : CELL == RK_CELL_GRU ? 3 : 1;
+    const int G = gate_count(CELL);
     const int K = G * H, chunk = RK_SUB1 * RK_VL;
     float pre[RK_TILE_MAXR * RK_TILE_MAXW * RK_VL];
     for (int block = block0; block < block1; block++) {
@@ -399,7 +398,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                         const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
                         if (job->t_cell >= 0 && k0 + kc == K)
                             for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
-                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, kc, panel, pre, 0, kc);
+                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, panel, pre, 0, kc);
                         for (int i = 0; i < R; i++) {
                             float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
                             for (int j = 0; j < n; j += RK_VL) {

@@ -35,11 +35,10 @@ func runWorkloads(_ options: Options) throws {
     guard phases.isSubset(of: ["train", "infer", "stream"]) else {
         throw BenchError.usage("--phases takes a comma-separated subset of train,infer,stream")
     }
+    let repeats = try options.int("repeats", default: 0)
     let chosen = file.workloads.filter { only?.contains($0.name) ?? true }
     guard chosen.count > 1 else {
-        for workload in chosen {
-            try measure(workload, threads: threads, phases: phases, repeats: options.int("repeats", default: 0))
-        }
+        for workload in chosen { try measure(workload, threads: threads, phases: phases, repeats: repeats) }
         return
     }
     // Each workload in a process of its own, so that its peak resident memory is its own.

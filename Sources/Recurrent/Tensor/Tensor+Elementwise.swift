@@ -50,7 +50,7 @@ extension Tensor {
         var result = [Float](repeating: 0, count: columns)
         scalars.withUnsafeBufferPointer { s in
             result.withUnsafeMutableBufferPointer { r in
-                guard let matrix = s.baseAddress, let sums = r.baseAddress else { return }
+                guard columns > 0, let matrix = s.baseAddress, let sums = r.baseAddress else { return }
                 Kernels.addColumnSums(matrix, rows: s.count / columns, width: columns, into: sums)
             }
         }

@@ -195,11 +195,12 @@ struct SequenceKernel {
         // same gradient; GRU's candidate gate sees them apart.
         let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width, zeroed: zeroesGates) : dGateInputs
         // A single window is laid out like the whole sequence: x and the saved rows serve as they are.
+        // Otherwise each window's rows are copied in (or, for dL/dx, written) before they are read.
         let gathers = windows.count > 1
-        let xRows = gathers ? FloatBuffer(count: windowRows * input) : nil
-        let hiddenRows = gathers ? FloatBuffer(count: windowRows * hidden) : nil
+        let xRows = gathers ? FloatBuffer(count: windowRows * input, zeroed: false) : nil
+        let hiddenRows = gathers ? FloatBuffer(count: windowRows * hidden, zeroed: false) : nil
         let readsCellValues = cell.hiddenWeightGradientReadsCellValues
-        let cellRows = gathers && readsCellValues ? FloatBuffer(count: windowRows * cell.savedWidth * hidden) : nil
+        let cellRows = gathers && readsCellValues ? FloatBuffer(count: windowRows * cell.savedWidth * hidden, zeroed: false) : nil
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: width, hasCell: cell.hasCellState)
         var dWeightIH = Tensor(zeros: [width, input]), dWeightHH = Tensor(zeros: [width, hidden])
         let dBiasIH = FloatBuffer(count: width)
