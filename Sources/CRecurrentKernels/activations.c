@@ -9,9 +9,11 @@
 #pragma clang attribute push(__attribute__((target(RK_TARGET_AVX512))), apply_to = function)
 #define RK_ISA avx512
 #define RK_VL 16
+#define RK_SCALEF 1
 #include "activations_impl.h"
 #undef RK_ISA
 #undef RK_VL
+#undef RK_SCALEF
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target(RK_TARGET_AVX2))), apply_to = function)

@@ -1,7 +1,7 @@
 // Gate nonlinearities, written once with clang vector extensions and included by activations.c
 // once per instruction set (inside a `#pragma clang attribute` giving every function here that
 // set's target attribute). The including file defines RK_ISA (a name suffix) and RK_VL (floats
-// per vector).
+// per vector), and RK_SCALEF where the set scales by 2^n in one instruction (AVX-512's vscalefps).
 //
 // exp(-|x|) is computed Cephes-style: n = round(y / ln 2), r = y - n ln 2 in two parts, a degree-6
 // polynomial for e^r (about 1 ulp) and a scale by 2^n in two steps, so results down to the
@@ -9,6 +9,10 @@
 // two away; tanh on |x| < 0.625 uses Cephes' odd polynomial, which keeps the relative error small
 // near zero where 1 - e^(-2|x|) would cancel. Every lane gets the same operations, so results do
 // not depend on where in the array (or in which call) a value sits.
+
+#ifdef RK_SCALEF
+#include <immintrin.h>
+#endif
 
 #define FN(name) RK_CAT(name, RK_ISA)
 typedef float FN(af) __attribute__((ext_vector_type(RK_VL)));
@@ -37,29 +41,41 @@ RK_INLINE AF FN(exp_reduced)(AF r) {
 
 // y = n ln 2 + r: n = round(number / ln 2) through the 1.5 * 2^23 trick (the low bits of t
 // hold n), r = y - n ln 2 with ln 2 in two parts. `number` is y, or a stand-in where y is NaN
-// (|number| < 2^22), so that n is defined while a NaN y still makes r NaN.
-RK_INLINE AF FN(reduce_ln2)(AF y, AF number, AI *n) {
+// (|number| < 2^22), so that n is defined while a NaN y still makes r NaN. n comes as a float
+// (*fn) and, for scaling by integer arithmetic, as an integer (*n).
+RK_INLINE AF FN(reduce_ln2)(AF y, AF number, AF *fn, AI *n) {
     const float magic = 12582912.0f;
     AF t = number * (AF)1.44269504088896341f + (AF)magic;
     *n = (AI)t - (AI)(AF)magic;
-    AF fn = t - (AF)magic;
-    AF r = y - fn * (AF)0.693359375f;
-    return r - fn * (AF)-2.12194440e-4f;
+    *fn = t - (AF)magic;
+    AF r = y - *fn * (AF)0.693359375f;
+    return r - *fn * (AF)-2.12194440e-4f;
 }
+
+#ifdef RK_SCALEF
+// p * 2^fn (fn a whole number) rounded once, into the subnormal range too: the same value as
+// the two-step product below, in one instruction.
+RK_INLINE AF FN(scale)(AF p, AF fn) { return (AF)_mm512_scalef_ps((__m512)p, (__m512)fn); }
+#endif
 
 // e^y for y <= 0: NaN stays NaN, and below -104 the result is 0.
 RK_INLINE AF FN(exp_nonpositive)(AF y) {
     // A copy without NaN or infinities for the integer part (NaN fails both comparisons).
     AF yc = y > (AF)-104.0f ? y : (AF)-104.0f;
     yc = yc < (AF)0.0f ? yc : (AF)0.0f;
+    AF fn;
     AI n;
-    AF p = FN(exp_reduced)(FN(reduce_ln2)(yc, yc, &n));
+    AF p = FN(exp_reduced)(FN(reduce_ln2)(yc, yc, &fn, &n));
+#ifdef RK_SCALEF
+    AF result = FN(scale)(p, fn);
+#else
     // 2^n (n in [-150, 0]) in two factors, each a normal float, so subnormal results round once.
     AI n1 = n >> 1;
     AI n2 = n - n1;
     AF s1 = (AF)((n1 + 127) << 23);
     AF s2 = (AF)((n2 + 127) << 23);
     AF result = p * s1 * s2;
+#endif
     return y == y ? result : y;
 }
 
@@ -100,9 +116,16 @@ RK_INLINE AF FN(tanh_v)(AF x) {
 RK_INLINE AF FN(step_exp)(AF y) {
     AF yc = y < (AF)-87.0f ? (AF)-87.0f : y;   // NaN fails both comparisons and stays
     yc = yc > (AF)87.0f ? (AF)87.0f : yc;
-    AF finite = yc == yc ? yc : (AF)0.0f;      // the integer part needs a number
+    AF fn;
     AI n;
-    return FN(exp_reduced)(FN(reduce_ln2)(yc, finite, &n)) * (AF)((n + 127) << 23);
+#ifdef RK_SCALEF
+    // A NaN yc makes fn, r and the result NaN; no integer part is needed.
+    AF r = FN(reduce_ln2)(yc, yc, &fn, &n);
+    return FN(scale)(FN(exp_reduced)(r), fn);
+#else
+    AF finite = yc == yc ? yc : (AF)0.0f;      // the integer part needs a number
+    return FN(exp_reduced)(FN(reduce_ln2)(yc, finite, &fn, &n)) * (AF)((n + 127) << 23);
+#endif
 }
 
 RK_INLINE AF FN(step_sigmoid)(AF x) { return (AF)1.0f / ((AF)1.0f + FN(step_exp)(-x)); }

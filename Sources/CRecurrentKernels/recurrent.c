@@ -142,6 +142,7 @@ struct rk_backward_job {
 #pragma clang attribute push(__attribute__((target(RK_TARGET_AVX512))), apply_to = function)
 #define RK_ISA avx512
 #define RK_VL 16
+#define RK_SCALEF 1
 #define RK_NREGS 32
 #define RK_ROWS1 6
 #define RK_SUB1 4

@@ -9,3 +9,4 @@
 #undef RK_ROWS4
 #undef RK_SUB4
 #undef RK_STEP_KC
+#undef RK_SCALEF
