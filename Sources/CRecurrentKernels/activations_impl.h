@@ -109,10 +109,10 @@ RK_INLINE AF FN(tanh_v)(AF x) {
     return FN(tanh_from)(ax, sign, FN(exp_nonpositive)(ax * (AF)-2.0f));
 }
 
-// The fused recurrent steps' versions: the same polynomial for e^r, with the argument clamped
-// to [-87, 87] so that 2^n is one normal float. They give up only the subnormal range (sigmoid
-// stays 1.6e-38 short of 0, where the functions above reach it through subnormals) for about a
-// quarter fewer operations; NaN still gives NaN.
+// The fused recurrent steps' versions. Sigmoid: the same polynomial for e^r, with the argument
+// clamped to [-87, 87] so that 2^n is one normal float; it gives up only the subnormal range
+// (sigmoid stays 1.6e-38 short of 0, where the function above reaches it through subnormals) for
+// about a quarter fewer operations. tanh: a rational function (below). NaN still gives NaN.
 RK_INLINE AF FN(step_exp)(AF y) {
     AF yc = y < (AF)-87.0f ? (AF)-87.0f : y;   // NaN fails both comparisons and stays
     yc = yc > (AF)87.0f ? (AF)87.0f : yc;
@@ -130,10 +130,30 @@ RK_INLINE AF FN(step_exp)(AF y) {
 
 RK_INLINE AF FN(step_sigmoid)(AF x) { return (AF)1.0f / ((AF)1.0f + FN(step_exp)(-x)); }
 
+// tanh as x P(x^2) / Q(x^2) on |x| <= 9 (beyond, tanh rounds to +-1), P of degree 5 and Q of
+// degree 4: a minimax fit of the relative error (2.6e-8 in exact arithmetic), whose float
+// evaluation is within 5.2 ulp of tanh for every float with fused multiply-adds and 5.9 without
+// (checked exhaustively), and never beyond +-1 (clamped). It takes less than half the time of the
+// exp-based tanh above (AVX-512, here); tanh is two of an LSTM cell's five functions, and an
+// Elman cell's one. Odd, so tanh(-0) = -0; NaN stays NaN.
 RK_INLINE AF FN(step_tanh)(AF x) {
-    AI sign = (AI)x & (AI)(int32_t)0x80000000;
-    AF ax = (AF)((AI)x & (AI)0x7fffffff);
-    return FN(tanh_from)(ax, sign, FN(step_exp)(ax * (AF)-2.0f));
+    AF xc = x < (AF)-9.0f ? (AF)-9.0f : x;   // NaN fails both comparisons and stays
+    xc = xc > (AF)9.0f ? (AF)9.0f : xc;
+    AF z = xc * xc;
+    AF p = (AF)-1.045653494e-11f;
+    p = p * z + (AF)2.794280896e-08f;
+    p = p * z + (AF)2.680715261e-05f;
+    p = p * z + (AF)3.805719316e-03f;
+    p = p * z + (AF)1.362910271e-01f;
+    p = p * z + (AF)1.0f;
+    AF q = (AF)1.206792035e-06f;
+    q = q * z + (AF)3.830504429e-04f;
+    q = q * z + (AF)2.701396681e-02f;
+    q = q * z + (AF)4.696242213e-01f;
+    q = q * z + (AF)1.0f;
+    AF t = xc * p / q;
+    t = t > (AF)1.0f ? (AF)1.0f : t;
+    return t < (AF)-1.0f ? (AF)-1.0f : t;
 }
 
 // Files that only need the vector functions above define RK_ACTIVATIONS_VECTORS_ONLY.

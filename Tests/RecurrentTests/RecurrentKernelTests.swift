@@ -174,6 +174,35 @@ final class RecurrentKernelTests: XCTestCase {
         }
     }
 
+    /// The fused steps' tanh (a rational function, not the exp-based rk_tanh) within 6 ulp of
+    /// Double's over the float range, never beyond +-1, through an Elman cell whose sum is x itself
+    /// (W_ih = 1, W_hh = 0, no bias): every input is one batch row.
+    func testFusedTanhIsWithinSixUlp() throws {
+        let inputs = KernelTests.sweep
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            let kernel = SequenceKernel(batch: inputs.count, time: 1, input: 1, hidden: 1, cell: ElmanKernel(relu: false),
+                                        lengths: Array(repeating: 1, count: inputs.count), reverse: false)
+            let weights = [Tensor(repeating: 1, shape: [1, 1]), Tensor(zeros: [1, 1]), Tensor(zeros: [1]), Tensor(zeros: [1])]
+            let x = Tensor(shape: [inputs.count, 1, 1], scalars: inputs)
+            let y = kernel.forward(x: x, h0: Tensor(zeros: [inputs.count, 1]), c0: nil, weights: weights, saving: false).y
+            var worst = 0.0
+            for (input, output) in zip(inputs, y.scalars) {
+                if input.isNaN {
+                    XCTAssertTrue(output.isNaN, "\(isa): tanh(NaN) = \(output)")
+                    continue
+                }
+                let expected = Foundation.tanh(Double(input))
+                let ulp = Double(Float(expected).magnitude.ulp)
+                let error = abs(Double(output) - expected) / ulp
+                worst = max(worst, error)
+                XCTAssertTrue(error <= 6 && abs(output) <= 1, "\(isa): tanh(\(input)) = \(output), expected \(expected)")
+                if error > 6 || abs(output) > 1 { break }
+            }
+            XCTAssertLessThanOrEqual(worst, 6, isa)
+        }
+    }
+
     /// Inference saves nothing and gives the training forward's outputs bit for bit.
     func testInferenceSkipsTheSavedValues() throws {
         for (name, cell) in Self.cells {
