@@ -31,6 +31,40 @@ final class RecurrentLayerTests: XCTestCase {
         }
     }
 
+    /// Inference keeps the layer's packed weights between calls; every way the weights change
+    /// (an optimizer's step in place, an assignment, a training forward) gives the outputs of a
+    /// layer that never packed them, bit for bit.
+    func testInferenceRepacksWeightsThatChanged() throws {
+        for cell in [CellKind.lstm, .gru, .rnn] {
+            let configuration = RecurrentConfiguration(cell: cell, inputSize: 3, hiddenSize: 20, numLayers: 2, bidirectional: true)
+            let layer = RecurrentLayer(configuration, seed: 1)
+            let x = randomInput([4, 6, 3], seed: 2)
+            func infer(_ layer: RecurrentLayer) -> [Float] { GradientMode.withoutRecording { layer(x) }.value.scalars }
+            func fresh() -> [Float] {
+                let copy = RecurrentLayer(configuration, seed: 9)
+                for (target, source) in zip(copy.parameters, layer.parameters) { target.value = source.value }
+                return infer(copy)
+            }
+            let first = infer(layer)
+            XCTAssertTrue(infer(layer) == first, "\(cell): kept weights")
+            // An optimizer's step, in place.
+            let optimizer = try SGD(layer.parameters, learningRate: 0.5)
+            let loss = layer(x).sum()
+            loss.backward()
+            optimizer.step()
+            let stepped = infer(layer)
+            XCTAssertTrue(stepped != first, "\(cell): the step changed nothing")
+            XCTAssertTrue(stepped == fresh(), "\(cell): after an optimizer step")
+            // An assignment of one recurrent weight of the second layer.
+            let hidden = layer.parameters.first { $0.shape == [configuration.gateCount * 20, 20] && $0 !== layer.parameters[1] }!
+            hidden.value = hidden.value * 0.5
+            XCTAssertTrue(infer(layer) == fresh(), "\(cell): after an assignment")
+            // In place, through the values' buffer.
+            layer.parameters[0].value.withUnsafeMutableBufferPointer { $0[0] += 1 }
+            XCTAssertTrue(infer(layer) == fresh(), "\(cell): after a change in place")
+        }
+    }
+
     func testResetBeforeDiffersFromResetAfter() {
         let after = RecurrentLayer(.init(cell: .gru, inputSize: 3, hiddenSize: 4, output: .sequence), seed: 1)
         let before = RecurrentLayer(.init(cell: .gru, inputSize: 3, hiddenSize: 4, gruResetAfter: false, output: .sequence), seed: 1)

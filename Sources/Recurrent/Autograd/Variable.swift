@@ -4,7 +4,13 @@
 /// Operations are recorded at the granularity of whole layers (a full LSTM sequence is one
 /// operation with a fused backward), so the tape stays short and the time loop stays in kernels.
 public final class Variable {
-    public var value: Tensor
+    public var value: Tensor {
+        // In place (no copy of the values): didSet without oldValue runs after the modification.
+        didSet { valueVersion &+= 1 }
+    }
+    /// Counts the changes of `value` (assignments and in-place mutations alike), so that what is
+    /// derived from it (a recurrent layer's packed weights) knows when to derive it again.
+    private(set) var valueVersion = 0
     /// The accumulated gradient; kept for leaves (parameters, inputs that asked for it).
     public var grad: Tensor?
     public let requiresGrad: Bool

@@ -16,6 +16,8 @@ public class RecurrentLayer: Layer {
         let hiddenWeight: Variable   // W_hh [G*H, H]
         let inputBias: Variable?     // b_ih [G*H]
         let hiddenBias: Variable?    // b_hh [G*H]
+        /// W_ih and W_hh packed for inference, while they stay unchanged.
+        let packedForInference = PackedWeightCache()
     }
 
     /// PyTorch's initialization: every weight and bias uniform in [-1/sqrt(H), 1/sqrt(H)].
@@ -167,7 +169,16 @@ public class RecurrentLayer: Layer {
         if let bias = p.hiddenBias { inputs.append(bias) }
         // Inference keeps nothing for a backward pass.
         let recording = Variable.willRecord(inputs: inputs)
-        let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording)
+        let packed: PackedRecurrentWeights?
+        if recording {
+            p.packedForInference.drop()
+            packed = nil
+        } else {
+            packed = p.packedForInference.packed(
+                for: kernel, versions: [p.inputWeight.valueVersion, p.hiddenWeight.valueVersion], weights: weights)
+        }
+        let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording,
+                                                packed: packed)
         guard let saved else { return (Variable(y), Variable(hN), cN.map { Variable($0) }) }
         let xValue = x.value, hasCell = c0 != nil, hasBias = p.inputBias != nil, needsInputGradient = x.requiresGrad
         let outputs = Variable.record([y, hN] + (cN.map { [$0] } ?? []), inputs: inputs) { grads in

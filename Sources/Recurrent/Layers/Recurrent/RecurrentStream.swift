@@ -43,7 +43,9 @@ public final class RecurrentStream {
             gateInputs = kernel.fusesInput ? nil : FloatBuffer(count: kernel.batch * width)
             saved = kernel.fusedCell == nil ? kernel.makeSaved() : nil
             packed = nil
-            if kernel.fusedCell != nil { packed = kernel.packWeights(weights) }
+            if kernel.fusedCell != nil {
+                packed = kernel.packWeights(inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer)
+            }
         }
 
         var weights: SequenceKernel.WeightPointers {

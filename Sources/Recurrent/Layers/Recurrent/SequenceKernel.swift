@@ -1,4 +1,5 @@
 import CRecurrentKernels
+import Foundation
 
 /// One recurrent layer in one direction over a whole batch of sequences: the time loop, with a
 /// fused forward and a fused backward (backpropagation through time), shared by every cell kind.
@@ -47,9 +48,10 @@ struct SequenceKernel {
 
     /// Runs the sequence. `weights`: W_ih [G*H, I], W_hh [G*H, H], b_ih [G*H], b_hh [G*H]
     /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM),
-    /// and, when `saving` (training), what the backward pass needs.
-    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor], saving: Bool)
-        -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
+    /// and, when `saving` (training), what the backward pass needs. `packed`: the weights as
+    /// `packWeights` gives them, when the caller keeps them (packed here otherwise).
+    func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor], saving: Bool,
+                 packed: PackedRecurrentWeights? = nil) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
     {
         // A cell without a fused step keeps its values in `saved` as it goes.
         let saved = saving || fusedCell == nil ? makeSaved(zeroed: !writesEveryRow) : nil
@@ -62,7 +64,7 @@ struct SequenceKernel {
                 state.hidden.pointer.update(from: p[1], count: batch * hidden)
                 if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
                 run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
-                    y: yBase)
+                    y: yBase, packed: packed)
             }
         }
         return (y, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]), saving ? saved : nil)
@@ -87,9 +89,9 @@ struct SequenceKernel {
     var fusesInput: Bool { fusedCell != nil && !cell.separateHiddenGradient }
 
     /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`.
-    func packWeights(_ weights: WeightPointers) -> PackedRecurrentWeights {
+    func packWeights(inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>) -> PackedRecurrentWeights {
         PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
-                               inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
+                               inputWeight: inputWeight, hiddenWeight: hiddenWeight)
     }
 
     /// The time loop on caller-owned memory: `state` holds h0 (and c0) on entry and h_n (and c_n)
@@ -101,7 +103,7 @@ struct SequenceKernel {
              saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
         let width = gateWidth
         if let fused = fusedCell {
-            let packed = packed ?? packWeights(weights)
+            let packed = packed ?? packWeights(inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
             var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
             if packed.input > 0 {
                 // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
@@ -348,6 +350,35 @@ struct StepWindow {
     let begin: Int, end: Int
     var length: Int { end - begin }
     func row(_ b: Int, _ t: Int) -> Int { b * length + (t - begin) }
+}
+
+/// The packed weights of one layer and direction, kept between inference calls while its
+/// W_ih and W_hh stay as they were (packing takes 3% of charlm-medium's inference, and more of
+/// the time of short sequences); dropped by a training forward, whose weights change each step.
+final class PackedWeightCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entry: (versions: [Int], packed: PackedRecurrentWeights)?
+
+    /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions` and the
+    /// layout matches (fused input or not), else packed now and kept.
+    func packed(for kernel: SequenceKernel, versions: [Int], weights: [Tensor]) -> PackedRecurrentWeights? {
+        guard kernel.fusedCell != nil else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        let input = kernel.fusesInput ? kernel.input : 0
+        if let entry, entry.versions == versions, entry.packed.input == input { return entry.packed }
+        let packed = withPointers([weights[0], weights[1]]) { p in
+            kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1])
+        }
+        entry = (versions, packed)
+        return packed
+    }
+
+    func drop() {
+        lock.lock()
+        entry = nil
+        lock.unlock()
+    }
 }
 
 /// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
