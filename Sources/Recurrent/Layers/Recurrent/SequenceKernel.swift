@@ -1,5 +1,5 @@
 import CRecurrentKernels
-import Foundation
+import Synchronization
 
 /// One recurrent layer in one direction over a whole batch of sequences: the time loop, with a
 /// fused forward and a fused backward (backpropagation through time), shared by every cell kind.
@@ -356,34 +356,29 @@ struct StepWindow {
 /// W_ih and W_hh stay as they were (packing takes 3% of charlm-medium's inference, and more of
 /// the time of short sequences); dropped by a training forward, whose weights change each step.
 final class PackedWeightCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entry: (versions: [Int], packed: PackedRecurrentWeights)?
+    private let entry = Mutex<(versions: [Int], packed: PackedRecurrentWeights)?>(nil)
 
     /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions` and the
     /// layout matches (fused input or not), else packed now and kept.
     func packed(for kernel: SequenceKernel, versions: [Int], weights: [Tensor]) -> PackedRecurrentWeights? {
         guard kernel.fusedCell != nil else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
         let input = kernel.fusesInput ? kernel.input : 0
-        if let entry, entry.versions == versions, entry.packed.input == input { return entry.packed }
-        let packed = withPointers([weights[0], weights[1]]) { p in
-            kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1])
+        return entry.withLock { entry -> PackedRecurrentWeights in
+            if let kept = entry, kept.versions == versions, kept.packed.input == input { return kept.packed }
+            let packed = withPointers([weights[0], weights[1]]) { p in
+                kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1])
+            }
+            entry = (versions, packed)
+            return packed
         }
-        entry = (versions, packed)
-        return packed
     }
 
-    func drop() {
-        lock.lock()
-        entry = nil
-        lock.unlock()
-    }
+    func drop() { entry.withLock { $0 = nil } }
 }
 
 /// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
 /// step (rk_recurrent_pack).
-final class PackedRecurrentWeights {
+final class PackedRecurrentWeights: @unchecked Sendable {  // never changed after init
     let input: Int
     let buffer: FloatBuffer
 
