@@ -93,19 +93,38 @@ RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, con
 // pre[i][v] (W vectors per row) = [x_i | h_i] . packed columns of the tile, over the packed
 // rows k in [k0, k1) of I + H: the gates' sums of R batch rows before bias and nonlinearity,
 // begun afresh at k0 = 0 and otherwise continued from the partial sums in pre (the same sums, in
-// the same order, as in one pass).
+// the same order, as in one pass). GRU's candidate (G = 3, gate 2) needs its input part apart
+// from its hidden part: its accumulators sum x W_in over k < I into preX ([R][S] vectors), then
+// start afresh on h W_hn for pre.
 RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U, const float *x,
-                             int64_t ldx, int I, const float *h, int64_t ldh,
-                             const float *panel, float *restrict pre, int k0, int k1) {
+                             int64_t ldx, int I, const float *h, int64_t ldh, const float *panel,
+                             float *restrict pre, float *restrict preX, int k0, int k1) {
     const int W = G * S;
     const int64_t ldp = (int64_t)G * U;
     VF acc[RK_TILE_MAXR][RK_TILE_MAXW];
+#define RK_APART(v) (G == 3 && (v) / S == 2)
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < W; v++) acc[i][v] = k0 == 0 ? (VF)0.0f : FN(rload)(pre + (i * W + v) * RK_VL);
+        for (int v = 0; v < W; v++)
+            acc[i][v] = k0 == 0                      ? (VF)0.0f
+                        : RK_APART(v) && k0 < I ? FN(rload)(preX + (i * S + v % S) * RK_VL)
+                                                  : FN(rload)(pre + (i * W + v) * RK_VL);
     const float *b = panel + k0 * ldp;
-    if (k0 < I) b = FN(accumulate)(R, W, S, U, acc, x + k0, ldx, (k1 < I ? k1 : I) - k0, b, ldp);
+    if (k0 < I) {
+        b = FN(accumulate)(R, W, S, U, acc, x + k0, ldx, (k1 < I ? k1 : I) - k0, b, ldp);
+        if (G == 3) {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++)
+#pragma clang loop unroll(full)
+                for (int v = 0; v < W; v++)
+                    if (RK_APART(v)) {
+                        FN(rstore)(preX + (i * S + v % S) * RK_VL, acc[i][v]);
+                        acc[i][v] = (VF)0.0f;
+                    }
+        }
+    }
+#undef RK_APART
     if (k1 > I) {
         const int h0 = k0 > I ? k0 - I : 0;
         FN(accumulate)(R, W, S, U, acc, h + h0, ldh, k1 - I - h0, b, ldp);
@@ -117,11 +136,11 @@ RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U,
 }
 
 typedef void (*FN(tile_fn))(const float *, int64_t, int, const float *, int64_t, const float *, float *,
-                            int, int);
+                            float *, int, int);
 #define RK_TILE(NAME, G, S, U, R)                                                                  \
     static void FN(NAME##_##R)(const float *x, int64_t ldx, int I, const float *h, int64_t ldh,   \
-                               const float *panel, float *pre, int k0, int k1) {                   \
-        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, panel, pre, k0, k1);                          \
+                               const float *panel, float *pre, float *preX, int k0, int k1) {      \
+        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, panel, pre, preX, k0, k1);                    \
     }
 #define RK_TILES(NAME, G, S, U)                                                                    \
     RK_TILE(NAME, G, S, U, 1)                                                                      \
@@ -143,7 +162,7 @@ RK_TILES(tiles4, 4, RK_SUB4, 16)
 
 // The cell on units [j, j + m) of one row's chunk (see finish); m is RK_VL but for a layer's
 // last units, so that the common case compiles without the partial loads' tests.
-RK_INLINE void FN(finish_vector)(const int CELL, const int chunk, const int H, const float *pre, int j, int m,
+RK_INLINE void FN(finish_vector)(const int CELL, const int chunk, const int H, const float *pre, const float *preX, int j, int m,
                                  const float *hp, float *hn, const float *gx, const float *bias, float *y,
                                  float *saved, float *c, float *hiddenBefore, float *cellBefore) {
     const VF one = (VF)1.0f;
@@ -171,7 +190,10 @@ RK_INLINE void FN(finish_vector)(const int CELL, const int chunk, const int H, c
     } else if (CELL == RK_CELL_GRU) {
         VF reset = FN(step_sigmoid)(RK_GATE(0)), update = FN(step_sigmoid)(RK_GATE(1));
         VF hiddenPart = RK_PRE(2) + FN(load_n)(bias + 2 * H + j, m);
-        VF candidate = FN(step_tanh)(FN(load_n)(gx + 2 * H + j, m) + reset * hiddenPart);
+        // The candidate's input part: computed beforehand (with b_in), or summed by the tile (preX).
+        VF inputPart = FN(load_n)(gx + 2 * H + j, m);
+        if (preX) inputPart = FN(rload)(preX + j) + inputPart;
+        VF candidate = FN(step_tanh)(inputPart + reset * hiddenPart);
         h = (one - update) * candidate + update * hPrev;
         if (saved) {
             FN(store_n)(saved + j, reset, m);
@@ -193,7 +215,7 @@ RK_INLINE void FN(finish_vector)(const int CELL, const int chunk, const int H, c
 // The cell on one batch row b and the n units from uc (n <= chunk): pre holds the recurrent sums,
 // gate g's at pre + g * chunk.
 RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_sequence *s,
-                          const rk_step_job *job, int b, int uc, int n, const float *pre) {
+                          const rk_step_job *job, int b, int uc, int n, const float *pre, const float *preX) {
     const int H = s->hidden, t = job->t;
     const float *hp = job->h_prev + (int64_t)b * H + uc;
     float *hn = job->h_next + (int64_t)b * H + uc;
@@ -213,8 +235,8 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     float *cellBefore = CELL == RK_CELL_LSTM && s->cell_before ? s->cell_before + row * H + uc : 0;
     int j = 0;
     for (; j + RK_VL <= n; j += RK_VL)
-        FN(finish_vector)(CELL, chunk, H, pre, j, RK_VL, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
-    if (j < n) FN(finish_vector)(CELL, chunk, H, pre, j, n - j, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
+        FN(finish_vector)(CELL, chunk, H, pre, preX, j, RK_VL, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
+    if (j < n) FN(finish_vector)(CELL, chunk, H, pre, preX, j, n - j, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
 }
 
 // Starts fetching the gate inputs `finish` will read for batch row b and the n units from uc,
@@ -237,6 +259,9 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
     // Partial sums of RK_STEP_ROWS rows for every chunk of the block's units: G * U floats per
     // row, at most 64 (4 x 16 for LSTM, 3 x 16 for GRU, 1 x 64 for Elman).
     float pre[RK_STEP_ROWS * 64];
+    // GRU's candidate input parts (see tile_body): U floats per row.
+    float preX[RK_STEP_ROWS * 16];
+    const int inputApart = CELL == RK_CELL_GRU && I > 0;
     const int64_t blockFloats = (int64_t)K * G * U, rowFloats = (int64_t)G * chunk;
     for (int block = block0; block < block1; block++) {
         const int u0 = block * U;
@@ -252,15 +277,19 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
                     const float *panel = s->packed + block * blockFloats + (uc - u0);
                     const int n = H - uc < chunk ? H - uc : chunk;
                     float *chunkPre = pre + (int64_t)((uc - u0) / chunk) * RK_STEP_ROWS * rowFloats;
+                    float *chunkPreX = preX + (int64_t)((uc - u0) / chunk) * RK_STEP_ROWS * chunk;
                     for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
                         const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
                         const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
                         float *tilePre = chunkPre + (b0 - r0) * rowFloats;
+                        float *tilePreX = chunkPreX + (b0 - r0) * chunk;
                         if (last && s->gate_time_stride != 0)
                             for (int i = 0; i < R; i++) FN(prefetch_gate_inputs)(G, s, b0 + i, t, uc, n);
-                        tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel, tilePre, k0, k1);
+                        tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel, tilePre, tilePreX, k0, k1);
                         if (last)
-                            for (int i = 0; i < R; i++) FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, tilePre + i * rowFloats);
+                            for (int i = 0; i < R; i++)
+                                FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, tilePre + i * rowFloats,
+                                           inputApart ? tilePreX + i * chunk : 0);
                         b0 += R;
                     }
                 }
@@ -388,7 +417,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                         const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
                         if (job->t_cell >= 0 && k0 + kc == K)
                             for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
-                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, panel, pre, 0, kc);
+                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, panel, pre, 0, 0, kc);
                         for (int i = 0; i < R; i++) {
                             float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
                             for (int j = 0; j < n; j += RK_VL) {

@@ -26,13 +26,14 @@ final class RecurrentKernelTests: XCTestCase {
     /// Runs one sequence forward and backward (7 rows: a full register tile and a partial one; 150 units: 9 blocks of
     /// 16 and a partial one, 2 blocks of 64 and a partial one) and returns every output, saved
     /// value and gradient.
-    func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool, hidden: Int = 150) -> [String: Tensor] {
-        let (batch, time, input) = (lengths.count, 6, 3)
+    func run(_ cell: CellKernel, reverse: Bool, lengths: [Int], fused: Bool, hidden: Int = 150, input: Int = 3) -> [String: Tensor] {
+        let (batch, time) = (lengths.count, 6)
         SequenceKernel.fusedStepsEnabled = fused
         defer { SequenceKernel.fusedStepsEnabled = true }
         var rng = SplitMix64(seed: 31)
         let width = cell.gateCount * hidden
-        let weights = [Tensor.uniform(shape: [width, input], low: -0.3, high: 0.3, using: &rng),
+        let inputBound = 0.3 / Float(max(1, input / 3)).squareRoot()
+        let weights = [Tensor.uniform(shape: [width, input], low: -inputBound, high: inputBound, using: &rng),
                        Tensor.uniform(shape: [width, hidden], low: -0.15, high: 0.15, using: &rng),
                        Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng),
                        Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng)]
@@ -84,6 +85,26 @@ final class RecurrentKernelTests: XCTestCase {
                             assertClose(fused[key], value, tolerance: 1e-5,
                                         "\(isa) \(name) reverse \(reverse) lengths \(lengths == full ? "full" : "varying") \(key)")
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inputs longer than the depth the AVX2 and plain steps take at a time (128 packed rows):
+    /// chunks that end inside x, and (256) one that starts where h does, where GRU's candidate
+    /// switches from its input sum to its hidden sum; fused or not, on every instruction set.
+    func testInputsLongerThanAStepsDepthChunk() throws {
+        FloatBuffer.poisonsUnzeroed = true
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for (name, cell) in Self.cells {
+                for input in [256, 300] {
+                    let lengths = [6, 2, 5, 1, 6, 3, 4]
+                    let reference = run(cell, reverse: false, lengths: lengths, fused: false, hidden: 20, input: input)
+                    let fused = run(cell, reverse: false, lengths: lengths, fused: true, hidden: 20, input: input)
+                    for (key, value) in reference {
+                        assertClose(fused[key], value, tolerance: 1e-5, "\(isa) \(name) input \(input) \(key)")
                     }
                 }
             }

@@ -96,7 +96,8 @@ typedef struct {
     int cell, batch, time, hidden, input;
     int reverse;                 // run t = T-1 ... 0
     const int32_t *lengths;      // [B]: sequence b takes part in steps t < lengths[b]; NULL: all T
-    // x, read only when the packed weights include W_ih (input > 0).
+    // x, read only when the packed weights include W_ih (input > 0). GRU then sums its
+    // candidate's input part x W_in apart from W_hn h, as its cell needs them apart.
     const float *x;
     int64_t x_batch_stride, x_time_stride;
     // The input part of the gates, [.., G*H]: x W_ih^T + b_ih, or just b_ih with strides 0.

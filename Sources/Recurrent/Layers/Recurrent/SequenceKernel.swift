@@ -84,9 +84,9 @@ struct SequenceKernel {
     var writesEveryRow: Bool { fusedCell != nil && lengths.allSatisfy { $0 >= time } }
 
     /// Whether the fused step reads x itself, through W_ih packed beside W_hh, so that no gate
-    /// inputs are computed beforehand: for cells that add the two projections before their
-    /// nonlinearity (not GRU, whose candidate sees them apart).
-    var fusesInput: Bool { fusedCell != nil && !cell.separateHiddenGradient }
+    /// inputs are computed beforehand: every cell with a fused step (GRU's candidate keeps the
+    /// input part of its sum apart in the step).
+    var fusesInput: Bool { fusedCell != nil }
 
     /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`.
     func packWeights(inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>) -> PackedRecurrentWeights {
