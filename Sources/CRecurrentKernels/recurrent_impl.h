@@ -239,16 +239,6 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
     if (j < n) FN(finish_vector)(CELL, chunk, H, pre, preX, j, n - j, hp, hn, gx, bias, y, saved, c, hiddenBefore, cellBefore);
 }
 
-// Starts fetching the gate inputs `finish` will read for batch row b and the n units from uc,
-// where they were computed for the whole sequence beforehand (GRU), so are out of cache; the
-// tile's product takes long enough to hide them. Fetching the rows finish writes as well
-// measured slower (2-12% inference, up to 6% training), as did fetching a bias read in place.
-RK_INLINE void FN(prefetch_gate_inputs)(const int G, const rk_recurrent_sequence *s, int b, int t, int uc, int n) {
-    const float *gx = s->gate_inputs + b * s->gate_batch_stride + t * s->gate_time_stride + uc;
-    for (int j = 0; j < n; j += 16)
-        for (int g = 0; g < G; g++) __builtin_prefetch(gx + g * s->hidden + j, 0, 3);
-}
-
 // One step for the blocks [block0, block1) of units: every batch row, R rows at a time.
 RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int U, const int RMAX,
                              const FN(tile_fn) *tiles, const rk_step_job *job, int block0,
@@ -283,8 +273,6 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
                         const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
                         float *tilePre = chunkPre + (b0 - r0) * rowFloats;
                         float *tilePreX = chunkPreX + (b0 - r0) * chunk;
-                        if (last && s->gate_time_stride != 0)
-                            for (int i = 0; i < R; i++) FN(prefetch_gate_inputs)(G, s, b0 + i, t, uc, n);
                         tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel, tilePre, tilePreX, k0, k1);
                         if (last)
                             for (int i = 0; i < R; i++)
