@@ -175,7 +175,7 @@ public class RecurrentLayer: Layer {
             packed = nil
         } else {
             packed = p.packedForInference.packed(
-                for: kernel, versions: [p.inputWeight.valueVersion, p.hiddenWeight.valueVersion], weights: weights)
+                for: kernel, versions: (p.inputWeight.valueVersion, p.hiddenWeight.valueVersion), weights: weights)
         }
         let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording,
                                                 packed: packed)

@@ -101,21 +101,13 @@ struct SequenceKernel {
     /// here when nil).
     func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs: UnsafeMutablePointer<Float>?,
              saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
-        let width = gateWidth
         if let fused = fusedCell {
             let packed = packed ?? packWeights(inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
             var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
-            if packed.input > 0 {
-                // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
-                sequence.x = x
-                (sequence.x_batch_stride, sequence.x_time_stride) = (Int64(time * input), Int64(input))
-                sequence.gate_inputs = weights.inputBias
-            } else {
-                guard let gateInputs else { return }
-                projectInputs(x, weights, into: gateInputs)
-                sequence.gate_inputs = UnsafePointer(gateInputs)
-                (sequence.gate_batch_stride, sequence.gate_time_stride) = (Int64(time * width), Int64(width))
-            }
+            // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
+            sequence.x = x
+            (sequence.x_batch_stride, sequence.x_time_stride) = (Int64(time * input), Int64(input))
+            sequence.gate_inputs = weights.inputBias
             sequence.output = y
             (sequence.output_batch_stride, sequence.output_time_stride) = (Int64(time * hidden), Int64(hidden))
             sequence.cell_values = saved?.cellValues.pointer
@@ -356,15 +348,14 @@ struct StepWindow {
 /// between inference calls while W_ih and W_hh stay as they were: charlm-medium's inference
 /// 16% faster, large's 6%; dropped by a training forward, whose weights change each step.
 final class PackedWeightCache: Sendable {
-    private let entry = Mutex<(versions: [Int], packed: PackedRecurrentWeights)?>(nil)
+    private let entry = Mutex<(versions: (Int, Int), packed: PackedRecurrentWeights)?>(nil)
 
-    /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions` and the
-    /// layout matches (fused input or not), else packed now and kept.
-    func packed(for kernel: SequenceKernel, versions: [Int], weights: [Tensor]) -> PackedRecurrentWeights? {
+    /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions`, else
+    /// packed now and kept.
+    func packed(for kernel: SequenceKernel, versions: (Int, Int), weights: [Tensor]) -> PackedRecurrentWeights? {
         guard kernel.fusedCell != nil else { return nil }
-        let input = kernel.fusesInput ? kernel.input : 0
         return entry.withLock { entry -> PackedRecurrentWeights in
-            if let kept = entry, kept.versions == versions, kept.packed.input == input { return kept.packed }
+            if let kept = entry, kept.versions == versions { return kept.packed }
             let packed = withPointers([weights[0], weights[1]]) { p in
                 kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1])
             }
