@@ -153,7 +153,7 @@ struct SpeechTrainCommand: ParsableCommand {
         c.subsample = subsample
         c.bidirectional = !unidirectional
         c.normalization = normalization
-        c.specAugment = specAugment ? SpecAugment() : nil
+        c.specAugment = specAugment ? SpecAugment(melBins: mels) : nil
         return c
     }
 

@@ -29,58 +29,35 @@ public struct SpeechDecoding {
 
 extension SpeechRecognizer {
     /// A decoder for one utterance at a time, fed frames as they come.
-    func makeDecoder(_ decoding: SpeechDecoding) throws -> SpeechFrameDecoder {
+    func makeDecoder(_ decoding: SpeechDecoding) throws -> any SpeechFrameDecoder {
         try decoding.validate()
-        if decoding.isGreedy { return GreedyFrameDecoder(classes: classCount) }
-        let scorer = try decoding.languageModel.map { try LanguageModelScorer(model: $0, alphabet: spec.alphabet.compactMap(\.first)) }
+        if decoding.isGreedy { return CTCGreedyDecoder(classes: classCount, blank: Self.blank) }
+        let scorer = try decoding.languageModel.map {
+            try LanguageModelScorer(model: $0, alphabet: spec.alphabet.compactMap(\.first), blank: Self.blank)
+        }
         let separator = spec.alphabet.firstIndex(of: " ").map { $0 + 1 }
-        let search = try CTCPrefixBeamSearch(classes: classCount, blank: Self.blank, beamWidth: decoding.beamWidth, scorer: scorer,
-                                             lmWeight: decoding.lmWeight, wordBonus: decoding.wordBonus, wordSeparator: separator)
-        return BeamFrameDecoder(search: search)
+        return try CTCPrefixBeamSearch(classes: classCount, blank: Self.blank, beamWidth: decoding.beamWidth, scorer: scorer,
+                                       lmWeight: decoding.lmWeight, wordBonus: decoding.wordBonus, wordSeparator: separator)
     }
 
     /// The labels of one utterance's log-probabilities [frames, C].
     func decode(_ logProbabilities: [Float], frames: Int, decoding: SpeechDecoding) throws -> [Int] {
         var decoder = try makeDecoder(decoding)
-        decoder.consume(logProbabilities, frames: frames)
+        decoder.consume(logProbabilities: logProbabilities, frames: frames)
         return decoder.finish()
     }
 }
 
-/// Frames in, the best labels so far out.
+/// Frames in, the best labels so far out: best path or a beam.
 protocol SpeechFrameDecoder {
-    mutating func consume(_ logProbabilities: [Float], frames: Int)
+    mutating func consume(logProbabilities: [Float], frames: Int)
     var bestPartial: [Int] { get }
     mutating func finish() -> [Int]
 }
 
-/// Best path, kept as it goes: the argmax of each frame, repeats merged, blanks removed.
-struct GreedyFrameDecoder: SpeechFrameDecoder {
-    let classes: Int
-    private(set) var bestPartial: [Int] = []
-    private var previous = SpeechRecognizer.blank
-
-    init(classes: Int) { self.classes = classes }
-
-    mutating func consume(_ logProbabilities: [Float], frames: Int) {
-        for frame in 0..<frames {
-            let row = logProbabilities[(frame * classes)..<((frame + 1) * classes)]
-            let best = row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }.map { $0 - frame * classes } ?? 0
-            if best != SpeechRecognizer.blank && best != previous { bestPartial.append(best) }
-            previous = best
-        }
-    }
-
-    mutating func finish() -> [Int] { bestPartial }
+extension CTCGreedyDecoder: SpeechFrameDecoder {
+    var bestPartial: [Int] { labels }
+    func finish() -> [Int] { labels }
 }
 
-struct BeamFrameDecoder: SpeechFrameDecoder {
-    var search: CTCPrefixBeamSearch
-
-    mutating func consume(_ logProbabilities: [Float], frames: Int) {
-        search.consume(logProbabilities: logProbabilities, frames: frames)
-    }
-
-    var bestPartial: [Int] { search.bestPartial }
-    mutating func finish() -> [Int] { search.finish() }
-}
+extension CTCPrefixBeamSearch: SpeechFrameDecoder {}

@@ -50,8 +50,9 @@ extension SpeechRecognizer {
         }
         var spec = SpeechSpec(configuration: configuration, alphabet: alphabet, filterbank: filterbankOptions)
         if configuration.resolvedNormalization == .global {
-            let (mean, scale) = statistics(of: raw, width: filterbankOptions.featureCount)
-            (spec.featureMean, spec.featureScale) = (mean, scale)
+            var statistics = FeatureStatisticsAccumulator(featureCount: filterbankOptions.featureCount)
+            for features in raw { try statistics.add(features) }
+            spec.featureStatistics = statistics.statistics
         }
         let recognizer = try make(spec: spec, seed: options.seed)
         for index in raw.indices { recognizer.normalize(&raw[index]) }

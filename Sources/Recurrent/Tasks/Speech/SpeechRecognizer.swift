@@ -61,9 +61,8 @@ struct SpeechSpec: Codable {
     /// The characters the network writes; class 0 is CTC's blank, character i is class i + 1.
     var alphabet: [String]
     var filterbank: FilterbankOptions
-    /// Per feature, for global normalisation.
-    var featureMean: [Float]?
-    var featureScale: [Float]?
+    /// Per feature over the training set, for global normalisation.
+    var featureStatistics: FeatureStatistics?
 }
 
 /// Speech recognition by CTC: log-mel filterbank features -> K frames stacked into one step ->
@@ -96,7 +95,8 @@ public final class SpeechRecognizer {
             throw RecurrentError.invalidArgument("the model is not a speech recognizer over \(spec.alphabet.count) characters")
         }
         if spec.configuration.resolvedNormalization == .global {
-            guard spec.featureMean?.count == featureCount, spec.featureScale?.count == featureCount else {
+            guard let statistics = spec.featureStatistics, statistics.featureCount == featureCount,
+                  statistics.standardDeviation.count == featureCount else {
                 throw RecurrentError.invalidArgument("the model's global feature statistics do not have \(featureCount) values")
             }
         }
@@ -190,50 +190,10 @@ public final class SpeechRecognizer {
     }
 
     func normalize(_ features: inout Tensor) {
-        let width = features.shape[1]
         switch configuration.resolvedNormalization {
-        case .utterance:
-            let (mean, scale) = Self.statistics(of: [features], width: width)
-            Self.standardize(&features, mean: mean, scale: scale)
-        case .global:
-            Self.standardize(&features, mean: spec.featureMean ?? [], scale: spec.featureScale ?? [])
-        }
-    }
-
-    /// The mean and the reciprocal standard deviation of each column over every row of
-    /// `matrices` (a column without spread keeps a scale of 1).
-    static func statistics(of matrices: [Tensor], width: Int) -> (mean: [Float], scale: [Float]) {
-        var sum = [Double](repeating: 0, count: width), squares = sum
-        var rows = 0
-        for matrix in matrices {
-            matrix.withUnsafeBufferPointer { values in
-                for row in 0..<matrix.shape[0] {
-                    for column in 0..<width {
-                        let value = Double(values[row * width + column])
-                        sum[column] += value
-                        squares[column] += value * value
-                    }
-                }
-            }
-            rows += matrix.shape[0]
-        }
-        let count = Double(max(rows, 1))
-        let mean = sum.map { $0 / count }
-        let scale = zip(squares, mean).map { squares, mean in
-            let variance = max(0, squares / count - mean * mean)
-            return variance > 1e-10 ? Float(1 / variance.squareRoot()) : 1
-        }
-        return (mean.map(Float.init), scale)
-    }
-
-    static func standardize(_ features: inout Tensor, mean: [Float], scale: [Float]) {
-        let width = mean.count
-        guard width > 0 else { return }
-        features.withUnsafeMutableBufferPointer { values in
-            for index in values.indices {
-                let column = index % width
-                values[index] = (values[index] - mean[column]) * scale[column]
-            }
+        case .utterance: FeatureNormalization.normalizePerUtterance(&features)
+        // The statistics' width was checked when the model was built.
+        case .global: try? FeatureNormalization.normalize(&features, with: spec.featureStatistics ?? FeatureStatistics(of: features))
         }
     }
 

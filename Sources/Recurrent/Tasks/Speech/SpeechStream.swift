@@ -65,6 +65,6 @@ public final class SpeechStream {
             state = result.state
             return recognizer.output(result.output).value
         }
-        decoder.consume(scores.logSoftmaxRows(width: recognizer.classCount), frames: steps)
+        decoder.consume(logProbabilities: scores.logSoftmaxRows(width: recognizer.classCount), frames: steps)
     }
 }
