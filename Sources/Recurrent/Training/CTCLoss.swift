@@ -137,22 +137,19 @@ struct CTCBatch {
 
     private func utteranceLoss<Scalar: CTCFloatingPoint>(_ b: Int, _ input: UnsafePointer<Scalar>, as kind: Input,
                                                         slopes: UnsafeMutablePointer<Scalar>?) -> Scalar {
-        let lattice = lattices[b], T = inputLengths[b], C = classes, L = lattice.positions
+        let lattice = lattices[b], T = inputLengths[b], C = classes
         guard T >= lattice.requiredFrames else { return .infinity }
-        // One block: log-probabilities [T, C] (from logits only), alpha [T, L], the backward rows.
+        // One block: log-probabilities [T, C] (from logits only), then the lattice's work space.
         let ownLogProbabilities = kind == .logits ? T * C : 0
-        let work = UnsafeMutablePointer<Scalar>.allocate(capacity: ownLogProbabilities + T * L + 2 * (L + 2))
+        let work = UnsafeMutablePointer<Scalar>.allocate(capacity: ownLogProbabilities + lattice.workspaceCount(frames: T))
         defer { work.deallocate() }
         let logProbabilities = kind == .logits ? UnsafePointer(work) : input
         if kind == .logits { Self.logSoftmax(input, rows: T, classes: C, into: work) }
-        let alpha = work + ownLogProbabilities
-        let loss = lattice.forward(logProbabilities, frames: T, classes: C, alpha: alpha)
+        let workspace = work + ownLogProbabilities
+        let loss = lattice.forward(logProbabilities, frames: T, classes: C, workspace: workspace)
         guard let slopes, loss.isFinite else { return loss }
-        if kind == .logits {
-            for index in 0..<(T * C) { slopes[index] = Scalar.exponential(logProbabilities[index]) }
-        }
-        lattice.subtractPosteriors(logProbabilities, frames: T, classes: C, alpha: alpha, loss: loss,
-                                   slopes: slopes, work: alpha + T * L)
+        if kind == .logits { Scalar.exponentialRow(logProbabilities, plus: nil, plus: 0, into: slopes, count: T * C) }
+        lattice.subtractPosteriors(logProbabilities, frames: T, classes: C, loss: loss, slopes: slopes, workspace: workspace)
         return loss
     }
 
@@ -163,8 +160,10 @@ struct CTCBatch {
             let z = logits + row * classes, out = output + row * classes
             var largest = z[0]
             for c in 1..<classes { largest = max(largest, z[c]) }
+            // The exponentials go through `out`, which then takes the result.
+            Scalar.exponentialRow(z, plus: nil, plus: -largest, into: out, count: classes)
             var sum: Scalar = 0
-            for c in 0..<classes { sum += Scalar.exponential(z[c] - largest) }
+            for c in 0..<classes { sum += out[c] }
             let shift = largest + Scalar.logarithm(sum)
             for c in 0..<classes { out[c] = z[c] - shift }
         }

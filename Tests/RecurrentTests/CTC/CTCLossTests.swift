@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 import XCTest
 @testable import Recurrent
@@ -24,8 +25,17 @@ final class CTCLossTests: XCTestCase {
     }
 
     /// Every case in float32 through `ctcLoss(logits:)` and `ctcLoss(logProbabilities:)` and
-    /// `backward`, against the float64 truth at the float32 tolerances.
+    /// `backward`, against the float64 truth at the float32 tolerances, on every instruction set
+    /// of the row kernels this CPU runs.
     func testFloatLossMatchesPyTorchOnEveryCase() throws {
+        defer { rk_force_isa(nil) }
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            try checkFloatLossOnEveryCase(label: isa)
+        }
+    }
+
+    func checkFloatLossOnEveryCase(label: String) throws {
         for name in CTCFixture.names {
             let fixture = try CTCFixture(name: name, float64: false)
             for kind in [CTCBatch.Input.logits, .logProbabilities] {
@@ -41,7 +51,43 @@ final class CTCLossTests: XCTestCase {
                                 tolerance: fixture.lossTolerance)
                 let gradient = try XCTUnwrap(input.grad).scalars.map(Double.init)
                 try checkGradient(truth, gradient, against: kind == .logits ? "grad.logits" : "grad.log_probs",
-                                  label: "Float \(kind)", tolerance: fixture.gradientTolerance)
+                                  label: "Float \(kind) \(label)", tolerance: fixture.gradientTolerance)
+            }
+        }
+    }
+
+    /// The Float row kernels (rk_ctc_log_add_exp3, rk_ctc_exp_sum) against the same rows in
+    /// Double, on every instruction set: log 0 where every term is log 0, a few steps of Float
+    /// elsewhere (relative to the result, at least 1), at every length up to a few vectors.
+    func testFloatRowKernelsMatchDoubleOnEveryInstructionSet() {
+        defer { rk_force_isa(nil) }
+        var rng = SplitMix64(seed: 11)
+        func draw() -> Float {
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0: return -.infinity
+            case 1: return Float.random(in: -2500 ... -2000, using: &rng)
+            default: return Float.random(in: -30...5, using: &rng)
+            }
+        }
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            for count in 0...40 {
+                let (x, y, z) = ((0..<count).map { _ in draw() }, (0..<count).map { _ in draw() }, (0..<count).map { _ in draw() })
+                let mask: [Float] = (0..<count).map { _ in Bool.random(using: &rng) ? 0 : -.infinity }
+                let add = (0..<count).map { _ in Float.random(in: -3...0, using: &rng) }
+                var out = [Float](repeating: .nan, count: count), exps = out
+                Float.logAddExpRow(x, y, z, zMask: mask, add: add, into: &out, count: count)
+                Float.exponentialRow(x, plus: y, plus: 0.5, into: &exps, count: count)
+                for s in 0..<count {
+                    let want = CTCLattice.logAddExp(Double(x[s]), Double(y[s]), Double(z[s]) + Double(mask[s])) + Double(add[s])
+                    if want == -.infinity {
+                        XCTAssertEqual(out[s], -.infinity, "\(isa) \(s)")
+                    } else {
+                        XCTAssertLessThanOrEqual(abs(Double(out[s]) - want), 5e-7 * max(1, abs(want)), "\(isa) log-add-exp of \(x[s]), \(y[s]), \(z[s])")
+                    }
+                    let exponential = exp(Double((x[s] + 0.5) + y[s]))  // the argument summed in Float, as the kernel does
+                    XCTAssertLessThanOrEqual(abs(Double(exps[s]) - exponential), 5e-7 * exponential + 1e-44, "\(isa) e^\(x[s] + y[s] + 0.5)")
+                }
             }
         }
     }
