@@ -153,6 +153,7 @@ public final class CTCPrefixBeamSearch {
                 guard score >= pruneBelowLogProbability, score > -.infinity else { continue }
                 // A repeat of the last label starts a new one only after a blank.
                 let incoming = (label == last ? hypothesis.blankEnding : hypothesis.acoustic) + score
+                guard incoming > -.infinity else { continue }  // no alignment reaches it (a repeat without a blank yet)
                 if let merged = inBeam[childKey(hypothesis.node, label)] {
                     next[merged].labelEnding = Self.logAddExp(next[merged].labelEnding, incoming)
                 } else {
