@@ -121,7 +121,6 @@ struct SpeechTrainCommand: ParsableCommand {
             let validationManifest = try validation.map { try SpeechManifest(contentsOf: $0, audioRoot: audioRoot.audioRoot) }
             let configuration = self.configuration()
             let options = training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 16)
-            note("\(train.utterances.count) utterances from \(manifest); \(describe(configuration))")
             let (recognizer, report) = try SpeechRecognizer.train(
                 train: train, validation: validationManifest, configuration: configuration, options: options,
                 progress: ConsoleProgress(describeValidation: { String(format: "val CER %.4f", $0) }))
@@ -155,13 +154,6 @@ struct SpeechTrainCommand: ParsableCommand {
         c.normalization = normalization
         c.specAugment = specAugment ? SpecAugment(melBins: mels) : nil
         return c
-    }
-
-    func describe(_ c: SpeechConfiguration) -> String {
-        "\(c.melBins) log-mels\(c.deltaOrder > 0 ? " + \(c.deltaOrder == 1 ? "deltas" : "deltas and delta-deltas")" : "")"
-            + " (\(c.resolvedNormalization.rawValue) normalisation\(c.specAugment == nil ? "" : ", SpecAugment"))"
-            + " -> \(c.subsample) frames a step -> \(c.bidirectional ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) "
-            + "\(c.hiddenSize) x \(c.numLayers) -> characters + blank (CTC)"
     }
 
     func drawCurves(_ report: SpeechTrainingReport, to path: String) throws {

@@ -66,6 +66,9 @@ extension SpeechRecognizer {
         }
         guard !examples.features.isEmpty else { throw RecurrentError.invalidFile(path: train.path, reason: "no utterance is long enough for its transcript") }
         let validationSet = try recognizer.evaluationSet(validationUtterances)
+        progress?.note(String(format: "%d training utterances (%.1f min of audio), %d validating; %d characters + blank; %@ at %d Hz",
+                              examples.features.count, examples.seconds / 60, validationSet.features.count, alphabet.count,
+                              configuration.summary, sampleRate))
 
         let history = try recognizer.fit(examples, validation: validationSet, options: options, progress: progress)
         try recognizer.model.setMetadata("training", history)

@@ -41,6 +41,14 @@ public struct SpeechConfiguration: Codable, Sendable {
 
     public var resolvedNormalization: SpeechNormalization { normalization ?? (bidirectional ? .utterance : .global) }
 
+    /// The network in one line, for people.
+    public var summary: String {
+        "\(melBins) log-mels\(deltaOrder > 0 ? " + \(deltaOrder == 1 ? "deltas" : "deltas and delta-deltas")" : "")"
+            + " (\(resolvedNormalization.rawValue) normalisation\(specAugment == nil ? "" : ", SpecAugment"))"
+            + " -> \(subsample) frame\(subsample == 1 ? "" : "s") a step -> \(bidirectional ? "bidirectional " : "")\(cell.rawValue.uppercased()) "
+            + "\(hiddenSize) x \(numLayers) -> characters + blank (CTC)"
+    }
+
     public func validate() throws {
         guard (1...8).contains(subsample) else { throw RecurrentError.invalidArgument("subsample must be 1 to 8 frames, got \(subsample)") }
         guard melBins >= 1 else { throw RecurrentError.invalidArgument("mel bins must be positive, got \(melBins)") }
