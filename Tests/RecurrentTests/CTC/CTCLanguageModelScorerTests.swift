@@ -102,7 +102,7 @@ final class CTCLanguageModelScorerTests: XCTestCase {
         let alone = try CTCPrefixBeamSearch(classes: classes, blank: 0, beamWidth: 8)
         alone.consume(logProbabilities: scores, frames: 3)
         XCTAssertEqual(alone.finish(), try "tqe".map { try label($0) })
-        let scorer = try LanguageModelScorer(model: model, alphabet: Self.alphabet)
+        let scorer = try model.prefixScorer(alphabet: Self.alphabet)
         let fused = try CTCPrefixBeamSearch(classes: classes, blank: 0, beamWidth: 8, scorer: scorer, lmWeight: 1)
         fused.consume(logProbabilities: scores, frames: 3)
         let best = try XCTUnwrap(fused.finishHypotheses().first)
