@@ -44,6 +44,8 @@ public final class CTCPrefixBeamSearch {
     private var nodes: [(parent: Int, label: Int)] = []
     /// The hypotheses, best first.
     private var beam: [Hypothesis] = []
+    /// For each node, its position in the beam while a frame is read, -1 otherwise.
+    private var beamPosition: [Int] = []
     /// Frames read since the start or the last `finish`.
     public private(set) var framesConsumed = 0
 
@@ -85,6 +87,7 @@ public final class CTCPrefixBeamSearch {
     /// Forgets what was read: the next frame starts a new utterance.
     public func reset() {
         nodes = [(parent: -1, label: -1)]
+        beamPosition = []
         let state = scorer?.initialState() ?? 0
         beam = [Hypothesis(node: 0, blankEnding: 0, labelEnding: -.infinity, lmLogProbability: 0, words: 0, scorerState: state)]
         scorer?.keepOnly([state])
@@ -126,7 +129,7 @@ public final class CTCPrefixBeamSearch {
             return describe(hypothesis, lm: hypothesis.lmLogProbability + endOfText, words: hypothesis.words + (endsInWord ? 1 : 0))
         }
         reset()
-        return Self.ranked(finished.map { ($0.score, $0) }).map(\.1)
+        return Self.ranking(finished.map(\.score)).map { finished[$0] }
     }
 
     // MARK: - One frame
@@ -140,11 +143,16 @@ public final class CTCPrefixBeamSearch {
             copy.labelEnding = hypothesis.node == 0 ? -.infinity : hypothesis.labelEnding + Double(row[nodes[hypothesis.node].label])
             return copy
         }
-        // A prefix already in the beam as parent + label gets that extension merged into it.
-        var inBeam: [Int: Int] = [:]
+        // A prefix already in the beam as parent + label gets that extension merged into it:
+        // mergeInto[i C + label] is its position when its parent is at position i.
+        var mergeInto = [Int](repeating: -1, count: beam.count * classes)
+        beamPosition += [Int](repeating: -1, count: nodes.count - beamPosition.count)
+        for (index, hypothesis) in beam.enumerated() { beamPosition[hypothesis.node] = index }
         for (index, hypothesis) in beam.enumerated() where hypothesis.node != 0 {
-            inBeam[childKey(nodes[hypothesis.node].parent, nodes[hypothesis.node].label)] = index
+            let parentPosition = beamPosition[nodes[hypothesis.node].parent]
+            if parentPosition >= 0 { mergeInto[parentPosition * classes + nodes[hypothesis.node].label] = index }
         }
+        for hypothesis in beam { beamPosition[hypothesis.node] = -1 }
         var extensions: [(parent: Int, label: Int, logProbability: Double)] = []
         for (index, hypothesis) in beam.enumerated() {
             let last = hypothesis.node == 0 ? -1 : nodes[hypothesis.node].label
@@ -154,7 +162,8 @@ public final class CTCPrefixBeamSearch {
                 // A repeat of the last label starts a new one only after a blank.
                 let incoming = (label == last ? hypothesis.blankEnding : hypothesis.acoustic) + score
                 guard incoming > -.infinity else { continue }  // no alignment reaches it (a repeat without a blank yet)
-                if let merged = inBeam[childKey(hypothesis.node, label)] {
+                let merged = mergeInto[index * classes + label]
+                if merged >= 0 {
                     next[merged].labelEnding = Self.logAddExp(next[merged].labelEnding, incoming)
                 } else {
                     extensions.append((index, label, incoming))
@@ -170,8 +179,8 @@ public final class CTCPrefixBeamSearch {
                               words: parent.words + (completesWord(parent.node, with: growth.label) ? 1 : 0), scorerState: lm.state)
         }
         let candidates = next + grown
-        beam = Self.ranked(candidates.map { (score(of: $0), $0) }).prefix(beamWidth).map { kept in
-            var kept = kept.1
+        beam = Self.ranking(candidates.map(score(of:)), keeping: beamWidth).map { index in
+            var kept = candidates[index]
             if kept.node < 0 {  // a new prefix: give it its node
                 let growth = extensions[-1 - kept.node]
                 nodes.append((parent: beam[growth.parent].node, label: growth.label))
@@ -181,8 +190,6 @@ public final class CTCPrefixBeamSearch {
         }
         scorer?.keepOnly(Set(beam.map(\.scorerState)))
     }
-
-    private func childKey(_ parent: Int, _ label: Int) -> Int { parent * classes + label }
 
     private func completesWord(_ node: Int, with label: Int) -> Bool {
         guard let wordSeparator else { return true }
@@ -208,14 +215,24 @@ public final class CTCPrefixBeamSearch {
         return labels.reversed()
     }
 
-    /// Best first; equal scores keep their order (existing prefixes before new ones, parents in
+    /// The indices of the `limit` best `scores`, best first; equal scores keep their order (existing prefixes before new ones, parents in
     /// beam order, labels ascending), so the result never depends on the sort's whims. NaN
     /// ranks last.
-    static func ranked<Item>(_ items: [(Double, Item)]) -> [(Double, Item)] {
-        items.enumerated().sorted { a, b in
-            let (x, y) = (a.element.0.isNaN ? -.infinity : a.element.0, b.element.0.isNaN ? -.infinity : b.element.0)
-            return x != y ? x > y : a.offset < b.offset
-        }.map(\.element)
+    static func ranking(_ scores: [Double], keeping limit: Int = .max) -> [Int] {
+        let keys = scores.map { $0.isNaN ? -.infinity : $0 }
+        func precedes(_ a: Int, _ b: Int) -> Bool { keys[a] != keys[b] ? keys[a] > keys[b] : a < b }
+        guard limit < keys.count / 4 else { return Array(keys.indices.sorted(by: precedes).prefix(limit)) }
+        // A few of many: insertion into a short sorted list.
+        var best: [Int] = []
+        best.reserveCapacity(limit + 1)
+        for index in keys.indices {
+            if best.count == limit, let worst = best.last, !precedes(index, worst) { continue }
+            var position = best.count
+            while position > 0 && precedes(index, best[position - 1]) { position -= 1 }
+            best.insert(index, at: position)
+            if best.count > limit { best.removeLast() }
+        }
+        return best
     }
 
     /// Keeps the prefix tree to the beam's ancestors once it has grown large (a long stream adds
@@ -237,6 +254,7 @@ public final class CTCPrefixBeamSearch {
         }
         for position in beam.indices { beam[position].node = index(of: beam[position].node) }
         nodes = kept
+        beamPosition = []
     }
 
     static func logAddExp(_ a: Double, _ b: Double) -> Double {

@@ -28,14 +28,9 @@ final class CTCLanguageModelScorerTests: XCTestCase {
         var options = TrainingOptions()
         options.batchSize = 8
         options.epochs = 2
-        let hamlet = try TextCorpus.readUTF8(repositoryRoot.appendingPathComponent("Data/shakespeare/hamlet.txt").path)
-        return try LanguageModel.train(training: [String(hamlet.prefix(characters))], validation: [],
+        return try LanguageModel.train(training: [try playExcerpt("hamlet", characters: characters)], validation: [],
                                        configuration: configuration, options: options).0
     }
-
-    /// This checkout: four levels above this file (Tests/RecurrentTests/CTC/).
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// log_softmax of the model's scores after reading `ids` from a zero state, in Double.
     func modelLogProbabilities(_ model: LanguageModel, after ids: [Int]) -> [Double] {
@@ -102,7 +97,7 @@ final class CTCLanguageModelScorerTests: XCTestCase {
         let alone = try CTCPrefixBeamSearch(classes: classes, blank: 0, beamWidth: 8)
         alone.consume(logProbabilities: scores, frames: 3)
         XCTAssertEqual(alone.finish(), try "tqe".map { try label($0) })
-        let scorer = try LanguageModelScorer(model: model, alphabet: Self.alphabet)
+        let scorer = try model.prefixScorer(alphabet: Self.alphabet)
         let fused = try CTCPrefixBeamSearch(classes: classes, blank: 0, beamWidth: 8, scorer: scorer, lmWeight: 1)
         fused.consume(logProbabilities: scores, frames: 3)
         let best = try XCTUnwrap(fused.finishHypotheses().first)

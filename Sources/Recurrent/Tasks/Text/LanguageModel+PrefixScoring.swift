@@ -18,7 +18,7 @@ import Foundation
 /// States are read lazily: `extend` runs the model once, as one batch, on every state it is
 /// given that has not been run yet, and scores each label from its state's next-token
 /// distribution; the states it returns are run only if they are extended in turn (only the
-/// hypotheses that survive in the beam are).
+/// hypotheses that survive in the beam are). A scorer and its states serve one search at a time.
 public final class LanguageModelScorer: CTCPrefixScorer {
     public let model: LanguageModel
     /// The character each CTC class stands for; nil for the blank.
@@ -151,6 +151,14 @@ public final class LanguageModelScorer: CTCPrefixScorer {
             reading.outcome = Reading.Outcome(state: next, row: row, logits: logits)
             reading.parent = nil
         }
+    }
+}
+
+extension LanguageModel {
+    /// This model as the scorer of a CTC prefix beam search whose classes are `alphabet` with
+    /// the blank at `blank` (see `LanguageModelScorer`).
+    public func prefixScorer(alphabet: [Character], blank: Int = 0) throws -> LanguageModelScorer {
+        try LanguageModelScorer(model: self, alphabet: alphabet, blank: blank)
     }
 }
 
