@@ -130,6 +130,8 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
+    case "speech":
+        try benchSpeech(Options(arguments.dropFirst()))
     case "workloads":
         try runWorkloads(Options(arguments.dropFirst()))
     case nil:

@@ -129,6 +129,24 @@ public final class SpeechRecognizer {
 
     public func save(to path: String) throws { try model.save(to: path) }
 
+    /// An untrained recognizer writing `alphabet` (one character each) from audio at
+    /// `sampleRate`; global normalisation starts from the identity (mean 0, deviation 1).
+    public static func untrained(configuration: SpeechConfiguration, alphabet: [String], sampleRate: Int, seed: UInt64 = 0) throws -> SpeechRecognizer {
+        try configuration.validate()
+        guard !alphabet.isEmpty, alphabet.allSatisfy({ $0.count == 1 }), Set(alphabet).count == alphabet.count else {
+            throw RecurrentError.invalidArgument("the alphabet must be distinct single characters, got \(alphabet)")
+        }
+        var filterbank = FilterbankOptions(sampleRate: sampleRate)
+        filterbank.melBins = configuration.melBins
+        filterbank.deltaOrder = configuration.deltaOrder
+        try filterbank.validate()
+        let count = filterbank.featureCount
+        return try make(spec: SpeechSpec(configuration: configuration, alphabet: alphabet, filterbank: filterbank,
+                                         featureStatistics: FeatureStatistics(mean: [Float](repeating: 0, count: count),
+                                                                              standardDeviation: [Float](repeating: 1, count: count))),
+                        seed: seed)
+    }
+
     static func make(spec: SpeechSpec, seed: UInt64) throws -> SpeechRecognizer {
         let c = spec.configuration
         let recurrentConfiguration = RecurrentConfiguration(
