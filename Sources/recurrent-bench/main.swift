@@ -130,6 +130,7 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
+    case "features": try benchFeatures(Options(arguments.dropFirst()))
     case "workloads":
         try runWorkloads(Options(arguments.dropFirst()))
     case nil:
