@@ -5,7 +5,7 @@ features, timed the same way, printed as the same JSON line.
 Usage: $(scripts/audio_env.sh) scripts/audio_features_torch.py [--threads N] [--audio-dir DIR]
            [--seconds S] [--mels M] [--deltas D] [--rate R]
 
-The Asterisk prompts of DIR/manifest.tsv (default ../shared/datasets/speech/asterisk-en) joined
+The Asterisk prompts of DIR/manifest.tsv (default Data/speech/asterisk-en) joined
 in the manifest's order and cut to S seconds (60), resampled to R Hz with
 torchaudio.functional.resample when R is not 8000 (untimed); then the best time of
 torchaudio.compliance.kaldi.fbank (25 ms Hann windows every 10 ms, M bins, dither 0) and
@@ -40,7 +40,7 @@ def speech_stretch(directory, seconds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--audio-dir", default="../shared/datasets/speech/asterisk-en")
+    parser.add_argument("--audio-dir", default="Data/speech/asterisk-en")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--mels", type=int, default=40)
     parser.add_argument("--deltas", type=int, default=0, choices=[0, 1, 2])

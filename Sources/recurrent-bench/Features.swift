@@ -1,7 +1,7 @@
 // Feature extraction: log-mel filterbanks of a stretch of real 8 kHz speech.
 //
 //   features [--threads N] [--audio-dir DIR] [--seconds S] [--mels M] [--deltas D] [--rate R]
-//       The Asterisk prompts of DIR/manifest.tsv (default ../shared/datasets/speech/asterisk-en)
+//       The Asterisk prompts of DIR/manifest.tsv (default Data/speech/asterisk-en)
 //       joined in the manifest's order and cut to S seconds (60); resampled to R Hz first when R
 //       is not 8000 (untimed). Times Filterbank.features (25 ms Hann windows every 10 ms, M mel
 //       bins, D delta orders) on N threads (1), best of several runs, and prints one line:
@@ -41,7 +41,7 @@ func benchFeatures(_ options: Options) throws {
     filterbankOptions.melBins = try options.int("mels", default: 40)
     filterbankOptions.deltaOrder = deltas
     let filterbank = try Filterbank(filterbankOptions)
-    let clip = try speechStretch(directory: options.values["audio-dir"] ?? "../shared/datasets/speech/asterisk-en",
+    let clip = try speechStretch(directory: options.values["audio-dir"] ?? "Data/speech/asterisk-en",
                                  seconds: seconds).resampled(to: rate)
     var frames = 0
     let best = bestTime(budget: 3) { frames = filterbank.features(clip.samples).shape[0] }

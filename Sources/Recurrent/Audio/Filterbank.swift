@@ -4,8 +4,13 @@
 /// Per frame of `frameLength` samples every `frameShift` (only whole frames, Kaldi's
 /// `snip_edges`): subtract the frame's mean, pre-emphasize, window, take the power spectrum of
 /// the frame zero-padded to `fftLength`, sum it through the mel filters, and take the log
-/// (floored at float32's epsilon). The Fourier transforms of a block of frames are one matrix
-/// product with a fixed [frameLength, fftLength] cosine/sine matrix, on the project's GEMM.
+/// (floored at float32's epsilon).
+///
+/// Power-of-two transform lengths (the default rounds up to one) go through a radix-2 FFT that
+/// takes eight frames at once, one per SIMD lane (`FrameFFT`); other lengths through one matrix
+/// product per block of frames with a fixed [frameLength, fftLength] cosine/sine matrix on the
+/// project's GEMM. On a minute of 8 kHz speech (40 bins, one thread) the FFT took 4.0 ms and
+/// the product 9.8-13 ms, against 17-18 ms for torchaudio.compliance.kaldi.fbank.
 ///
 /// Shape letters: T frames, M mel bins, F = M * (1 + deltaOrder) features, L frame length,
 /// N Fourier length.
