@@ -8,7 +8,7 @@ Usage (from the repository root):
 SPEECH_DIR defaults to Data/speech/asterisk-en (Asterisk prompts, 8 kHz 16-bit mono,
 CC-BY-SA-3.0; the same files as ../shared/datasets/speech/asterisk-en). Needs sox and ffmpeg (Debian packages) for the encodings made by other
 programs, and torch + torchaudio (scripts/audio_env.sh) for the references. Running it again
-gives the same files.
+gives the same files (but for the order of reference.safetensors' two metadata keys).
 
 Files (all from two prompts; see the README written beside them):
 - foxtrot-8k.wav: a copy of phonetic/f_p.wav.
