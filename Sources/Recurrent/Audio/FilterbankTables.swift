@@ -92,4 +92,20 @@ struct MelFilters: Sendable {
             }
         }
     }
+
+    /// The same for eight frames' power spectra in lanes (`power[k]` lane f: bin k of frame f),
+    /// with the same sums in the same order, for the first `lanes` frames: frame f's log
+    /// energies go to output[f * count ..< (f + 1) * count].
+    @inline(__always)
+    func logEnergies(of power: UnsafePointer<FrameFFT.Lanes>, lanes: Int, into output: UnsafeMutablePointer<Float>) {
+        let filters = firstBin.count
+        weights.withUnsafeBufferPointer { weights in
+            for filter in 0..<filters {
+                var energy = FrameFFT.Lanes()
+                let bin = firstBin[filter], start = offset[filter]
+                for i in 0..<offset[filter + 1] - start { energy += weights[start + i] * power[bin + i] }
+                for lane in 0..<lanes { output[lane * filters + filter] = log(max(energy[lane], Float.ulpOfOne)) }
+            }
+        }
+    }
 }

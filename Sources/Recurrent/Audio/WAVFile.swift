@@ -101,10 +101,8 @@ struct RIFFLayout {
             let chunk = Chunk(start: start, declaredSize: size, availableSize: available)
             if id == "fmt " && format == nil { format = chunk }
             if id == "data" && data == nil { data = chunk }
-            if size > available && data == nil {
-                if id == "fmt " { throw fail("truncated: fmt chunk says \(size) bytes, file has \(available)") }
-                break
-            }
+            if id == "fmt " && size > available { throw fail("truncated: fmt chunk says \(size) bytes, file has \(available)") }
+            if size > available && data == nil { break }
             offset = start + size + (size & 1)   // payloads of odd size are followed by a pad byte
         }
         guard let format else { throw fail("no fmt chunk: the file does not say how its samples are encoded") }

@@ -67,3 +67,19 @@ final class StreamingFilterbankTests: XCTestCase {
         XCTAssertEqual(counts, [0, 0, 0])
     }
 }
+
+extension StreamingFilterbankTests {
+    func testTheMatrixProductRouteStreamsBitForBit() throws {
+        // A 200-point transform (no rounding to 256) goes through the cosine/sine product, whose
+        // small blocks are padded to the packed path: rows one at a time must match the whole.
+        let fox = try AudioFixtures.clip("foxtrot-8k.wav").samples
+        var options = FilterbankOptions(sampleRate: 8000)
+        options.roundToPowerOfTwo = false
+        options.deltaOrder = 1
+        let filterbank = try Filterbank(options)
+        XCTAssertNil(filterbank.fft)
+        for chunk in [1, 37, 800] {
+            XCTAssertEqual(stream(fox, filterbank, chunk: chunk).rows, filterbank.features(fox).scalars, "chunks of \(chunk)")
+        }
+    }
+}

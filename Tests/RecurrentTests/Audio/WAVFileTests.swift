@@ -117,6 +117,9 @@ final class WAVFileTests: ScratchDirectoryTestCase {
         let noData = Array(header().prefix(36)), noFormat = Array("RIFF\u{c}\0\0\0WAVEdata\0\0\0\0".utf8)
         XCTAssertEqual(refusal("nodata.wav", bytes: noData), "no data chunk: the file holds no samples")
         XCTAssertEqual(refusal("nofmt.wav", bytes: noFormat), "no fmt chunk: the file does not say how its samples are encoded")
+        // A data chunk first, then a fmt chunk cut short by the end of the file.
+        let dataFirst = Array("RIFF\u{1c}\0\0\0WAVEdata\u{2}\0\0\0\u{1}\0fmt \u{10}\0\0\0\u{1}\0".utf8)
+        XCTAssertEqual(refusal("late-fmt.wav", bytes: dataFirst), "truncated: fmt chunk says 16 bytes, file has 2")
         // NaN in a float file; a 12-bit PCM file in 16-bit containers is read; a data size left
         // unknown (0xFFFFFFFF, written to a pipe) means "to the end of the file".
         let nan = header(tag: 3, blockAlign: 4, bits: 32, data: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init))
