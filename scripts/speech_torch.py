@@ -4,7 +4,9 @@ selection, written the way a PyTorch user would (torchaudio's Kaldi-compatible f
 nn.LSTM, F.ctc_loss).
 
   features   torchaudio.compliance.kaldi.fbank: 25 ms Hann windows every 10 ms, --mels bins,
-             no dither; each utterance normalised by its own mean and standard deviation
+             no dither; each utterance normalised by its own mean and standard deviation;
+             with --spec-augment, torchaudio's FrequencyMasking and TimeMasking (p = 0.2) on
+             each training utterance in each batch
   network    K frames stacked into one step -> bidirectional nn.LSTM (--hidden x --layers,
              dropout between layers) -> dropout -> nn.Linear over the characters + blank (0)
   training   CTC (mean over target lengths, zero_infinity), Adam, the rate along half a cosine
@@ -40,6 +42,11 @@ parser.add_argument("--learning-rate", type=float, default=2e-3)
 parser.add_argument("--mels", type=int, default=40)
 parser.add_argument("--subsample", type=int, default=2)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--spec-augment", action="store_true", help="torchaudio's FrequencyMasking and TimeMasking on each training utterance")
+parser.add_argument("--frequency-masks", type=int, default=1)
+parser.add_argument("--frequency-mask-width", type=int, default=8)
+parser.add_argument("--time-masks", type=int, default=1)
+parser.add_argument("--time-mask-width", type=int, default=15)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--json", action="store_true")
 args = parser.parse_args()
@@ -75,7 +82,8 @@ train, validation, test = (read_manifest(p) for p in (args.train, args.validatio
 alphabet = sorted({c for _, text in train for c in text})
 index = {c: i + 1 for i, c in enumerate(alphabet)}
 load_start = time.time()
-train_x = [stacked(features(p)) for p, _ in train]
+train_features = [features(p) for p, _ in train]
+train_x = [stacked(x) for x in train_features]
 train_y = [[index[c] for c in text] for _, text in train]
 keep = [i for i, (x, y) in enumerate(zip(train_x, train_y)) if len(y) + sum(a == b for a, b in zip(y, y[1:])) <= x.shape[0]]
 validation_x = [stacked(features(p)) for p, _ in validation]
@@ -125,6 +133,20 @@ def transcribe(model, xs):
     return texts
 
 
+frequency_mask = torchaudio.transforms.FrequencyMasking(args.frequency_mask_width + 1)
+time_mask = torchaudio.transforms.TimeMasking(args.time_mask_width + 1, p=0.2)
+
+
+def augment(x):
+    """Masks of width 0...W (torchaudio draws them in [0, W + 1)), set to 0, the mean after normalisation."""
+    y = x.T[None].clone()  # [1, F, T]
+    for _ in range(args.frequency_masks):
+        y = frequency_mask(y)
+    for _ in range(args.time_masks):
+        y = time_mask(y)
+    return y[0].T
+
+
 model = Recognizer()
 optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
 steps_per_epoch = math.ceil(len(keep) / args.batch_size)
@@ -137,7 +159,10 @@ for epoch in range(1, args.epochs + 1):
     random.shuffle(order)
     total = 0.0
     for batch in batches(order, lengths):
-        x = nn.utils.rnn.pad_sequence([train_x[i] for i in batch], batch_first=True)
+        if args.spec_augment:
+            x = nn.utils.rnn.pad_sequence([stacked(augment(train_features[i])) for i in batch], batch_first=True)
+        else:
+            x = nn.utils.rnn.pad_sequence([train_x[i] for i in batch], batch_first=True)
         input_lengths = torch.tensor([lengths[i] for i in batch])
         log_probs = model(x, input_lengths).log_softmax(-1).transpose(0, 1)
         targets = torch.tensor([c for i in batch for c in train_y[i]])

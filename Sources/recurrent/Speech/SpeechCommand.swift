@@ -89,8 +89,20 @@ struct SpeechTrainCommand: ParsableCommand {
     @Option(help: "Stack this many frames into one recurrent step (1: none).")
     var subsample: Int = 2
 
-    @Flag(help: "Mask random time spans and frequency bands of the training features (SpecAugment).")
+    @Flag(help: "Mask random time spans and frequency bands of the training features (SpecAugment; the widths below).")
     var specAugment = false
+
+    @Option(help: "SpecAugment: frequency masks per utterance.")
+    var frequencyMasks: Int = 1
+
+    @Option(help: "SpecAugment: the widest frequency mask, in mel bins.")
+    var frequencyMaskWidth: Int = 8
+
+    @Option(help: "SpecAugment: time masks per utterance.")
+    var timeMasks: Int = 1
+
+    @Option(help: "SpecAugment: the widest time mask, in frames (10 ms), at most a fifth of the utterance.")
+    var timeMaskWidth: Int = 15
 
     @Flag(help: "Read forwards only, so that the model can transcribe a stream (speech transcribe --stream).")
     var unidirectional = false
@@ -111,6 +123,11 @@ struct SpeechTrainCommand: ParsableCommand {
         guard mels >= 1 else { throw ValidationError("--mels must be positive, got \(mels)") }
         guard (0...2).contains(deltas) else { throw ValidationError("--deltas must be 0, 1 or 2, got \(deltas)") }
         if let sampleRate, sampleRate < 1000 { throw ValidationError("--sample-rate must be at least 1000 Hz, got \(sampleRate)") }
+        for (value, name) in [(frequencyMasks, "--frequency-masks"), (frequencyMaskWidth, "--frequency-mask-width"),
+                              (timeMasks, "--time-masks"), (timeMaskWidth, "--time-mask-width")] where value < 0 {
+            throw ValidationError("\(name) must be 0 or more, got \(value)")
+        }
+        guard frequencyMaskWidth <= mels else { throw ValidationError("--frequency-mask-width \(frequencyMaskWidth) is wider than --mels \(mels)") }
     }
 
     func run() throws {
@@ -152,7 +169,8 @@ struct SpeechTrainCommand: ParsableCommand {
         c.subsample = subsample
         c.bidirectional = !unidirectional
         c.normalization = normalization
-        c.specAugment = specAugment ? SpecAugment(melBins: mels) : nil
+        c.specAugment = specAugment ? SpecAugment(frequencyMasks: frequencyMasks, maxFrequencyWidth: frequencyMaskWidth, timeMasks: timeMasks,
+                                                  maxTimeWidth: timeMaskWidth, melBins: mels) : nil
         return c
     }
 
