@@ -65,6 +65,9 @@ enum Inference {
         return inputs
     }
 
+    /// y's size at most, so that one request cannot take the machine's memory.
+    static let maximumOutputValues = 1 << 26
+
     static func check(_ inputs: ModelRunner.Inputs, model: ServedModel, sequence: SequenceControl?) throws {
         let x = inputs.x, batch = x.shape[0]
         if let bad = x.scalars.firstIndex(where: { !$0.isFinite }) {
@@ -82,6 +85,11 @@ enum Inference {
             if let (index, bad) = lengths.enumerated().first(where: { $0.element < 1 || $0.element > x.shape[1] }) {
                 throw ServerError.badRequest("input \"lengths\": lengths[\(index)] = \(bad) is out of range 1...\(x.shape[1])")
             }
+        }
+        let outputWidth = model.runner.outputSignatures[0].shape.last ?? 1
+        let outputCount = x.shape.prefix(2).reduce(1, *) * max(outputWidth, 1)
+        guard outputCount <= maximumOutputValues else {
+            throw ServerError.badRequest("input \"x\": y would hold \(outputCount) values, over the limit of \(maximumOutputValues); send fewer rows or steps")
         }
         if case .languageModel(let languageModel) = model.task {
             do { try languageModel.network.embedding.validate(x) } catch let error as RecurrentError {

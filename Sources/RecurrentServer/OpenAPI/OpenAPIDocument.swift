@@ -67,7 +67,7 @@ enum OpenAPIDocument {
                      streams: Bool = false) -> JSON {
         var responses = errors(["400", "404", "413", "415", "500"] + extra)
         responses["200"] = .object(["description": .string(streams ? "Server-sent events, `data: {json}` per token." : "OK"),
-                                    "content": streams ? content(Schemas.string, type: "text/event-stream") : content(response)])
+                                    "content": streams ? content(Schemas.event, type: "text/event-stream") : content(response)])
         return .object(["post": .object([
             "summary": .string(summary), "tags": .array([.string(tag)]), "parameters": .array(parameters),
             "requestBody": .object(["required": .bool(true), "content": content(request)]),

@@ -26,6 +26,8 @@ enum Schemas {
     }
 
     static let error = object(["error": string], required: ["error"])
+    /// One server-sent event: its data is a response document as JSON text.
+    static let event = object(["data": string, "event": string, "id": string], required: ["data"], additional: true)
 
     // MARK: - The inference protocol
 
@@ -63,8 +65,9 @@ enum Schemas {
     // MARK: - Task endpoints
 
     static let generationOptions: [String: JSON] = [
-        "max_tokens": integer(0, 10_000), "temperature": type("number", ["exclusiveMinimum": .number(0)]),
-        "top_k": integer(1, 1_000_000), "top_p": type("number", ["exclusiveMinimum": .number(0), "maximum": .number(1)]),
+        "max_tokens": integer(0, 10_000), "temperature": type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true)]),
+        "top_k": integer(1, 1_000_000),
+        "top_p": type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true), "maximum": .number(1)]),
         "seed": type("integer", ["minimum": .number(0)]),
     ]
     static let generateRequest = object(generationOptions.merging([
@@ -83,14 +86,19 @@ enum Schemas {
         "model_name": string, "column": string,
         "forecast": array(object(["step": type("integer"), "value": number, "date": string], required: ["step", "value"])),
     ], required: ["forecast"])
-    static let classifyRequest = object(["text": string, "texts": array(string, minItems: 1)])
+    static let nonEmptyString = type("string", ["minLength": .number(1)])
+    static let classifyRequest: JSON = {
+        guard case .object(var schema) = object(["text": nonEmptyString, "texts": array(nonEmptyString, minItems: 1)]) else { return .null }
+        schema["anyOf"] = .array([.object(["required": .array([.string("text")])]), .object(["required": .array([.string("texts")])])])
+        return .object(schema)
+    }()
     static let classifyResponse = object([
         "model_name": string, "labels": array(string),
         "predictions": array(object(["text": string, "label": string,
                                      "probabilities": .object(["type": .string("object"), "additionalProperties": number])],
                                     required: ["label", "probabilities"])),
     ], required: ["labels", "predictions"])
-    static let translateRequest = object(["text": string, "beam": integer(1, 64), "attention": boolean], required: ["text"])
+    static let translateRequest = object(["text": nonEmptyString, "beam": integer(1, 64), "attention": boolean], required: ["text"])
     static let translateResponse = object([
         "model_name": string, "translation": string, "tokens": array(string), "source_tokens": array(string),
         "attention": array(array(number)),

@@ -20,7 +20,6 @@ struct Fields {
 
     mutating func value(_ name: String) -> JSON? {
         read.insert(name)
-        if case .null? = values[name] { return nil }
         return values[name]
     }
 

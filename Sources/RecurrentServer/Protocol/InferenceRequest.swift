@@ -168,7 +168,7 @@ struct InferenceRequest: Sendable {
         let values: TensorValues
         if let size = parameters["binary_data_size"] {
             guard fields["data"] == nil else { throw ServerError.badRequest("\(where_) has both \"data\" and binary_data_size") }
-            guard let size = size.numberValue, size.rounded() == size, size >= 0 else {
+            guard let size = size.numberValue, size.rounded() == size, size >= 0, size < 1e15 else {
                 throw ServerError.badRequest("\(where_): binary_data_size must be a byte count")
             }
             guard Int(size) <= binary.count else {

@@ -83,7 +83,6 @@ public final class ModelServer: Sendable {
         executor.start()
         defer { executor.stop() }
         let router = Router()
-        router.add(middleware: ErrorMiddleware())
         Routes(server: self).register(on: router)
         var logger = Logger(label: "recurrent-serve")
         logger.logLevel = .warning

@@ -12,6 +12,7 @@ struct Routes {
     static let extensions = ["binary_tensor_data", "sequence", "generate", "model_configuration"]
 
     func register(on router: Router<BasicRequestContext>) {
+        router.add(middleware: ErrorMiddleware(allowedMethods: Self.allowedMethods))
         router.get("/v2/health/live") { _, _ in Reply.json(.object(["live": .bool(true)])) }
         router.get("/v2/health/ready") { _, _ in Reply.json(.object(["ready": .bool(true)])) }
         router.get("/v2") { _, _ in
@@ -161,17 +162,45 @@ enum Reply {
     }
 }
 
-/// Turns the router's own errors (no such route, a body over the limit) into JSON replies.
+extension Routes {
+    /// The methods a path answers (405 for others), by its route pattern.
+    static func allowedMethods(_ path: String) -> [String] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let fixed: [String: [String]] = ["": ["GET"], "v2": ["GET"], "metrics": ["GET"], "openapi.json": ["GET"], "page.css": ["GET"],
+                                         "page.js": ["GET"], "v2/health/live": ["GET"], "v2/health/ready": ["GET"]]
+        if let methods = fixed[parts.joined(separator: "/")] { return methods }
+        // v2/models/{m}[/versions/{v}][/endpoint]
+        guard parts.count >= 3, parts[0] == "v2", parts[1] == "models" else { return [] }
+        var rest = Array(parts.dropFirst(3))
+        if rest.count >= 2, rest[0] == "versions" { rest.removeFirst(2) }
+        switch rest.count {
+        case 0: return ["GET"]
+        case 1 where ["ready", "config"].contains(rest[0]): return ["GET"]
+        case 1 where rest[0] == "infer" || TaskRoute.named(rest[0]) != nil: return ["POST"]
+        default: return []
+        }
+    }
+}
+
+/// Turns the router's own errors (no such route, a method the route does not answer, a body
+/// over the limit) into JSON replies.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
+    let allowedMethods: @Sendable (String) -> [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = allowedMethods(request.uri.path)
+            guard allowed.isEmpty || allowed.contains(request.method.rawValue) else {
+                var response = Reply.error(ServerError(status: 405, message: "\(request.uri.path) answers \(allowed.joined(separator: ", ")), not \(request.method)"))
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
+            return Reply.error(.notFound("no route \(request.method) \(request.uri.path) (see /openapi.json)"))
         } catch let error as HTTPError {
-            let message = error.status == .notFound
-                ? "no route \(request.method) \(request.uri.path) (see /openapi.json)" : (error.body ?? "\(error.status)")
-            return Reply.error(ServerError(status: error.status.code, message: message))
+            return Reply.error(ServerError(status: error.status.code, message: error.body ?? "\(error.status)"))
         } catch let error as ServerError {
             return Reply.error(error)
         } catch is NIOTooManyBytesError {

@@ -105,6 +105,9 @@ final class TextGeneration: @unchecked Sendable {
         let nested = try readOptions(&options)
         try fields.finish()
         try options.finish()
+        if let twice = Set(options.values.keys).intersection(fields.values.keys).sorted().first {
+            throw ServerError.badRequest("request body: \"\(twice)\" is given both at the top level and in \"parameters\"; give it once")
+        }
         return (prompt, nested.length ?? read.length ?? 100, SamplingOptions(
             temperature: nested.temperature ?? read.temperature ?? 1, topK: nested.topK ?? read.topK, topP: nested.topP ?? read.topP),
                 UInt64(nested.seed ?? read.seed ?? 0))
