@@ -44,6 +44,6 @@ let package = Package(
             dependencies: ["Recurrent"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "RecurrentServerTests", dependencies: ["RecurrentServer", "Recurrent"]),
+        .testTarget(name: "RecurrentServerTests", dependencies: ["RecurrentServer", "Recurrent"], exclude: ["Python"]),
     ]
 )

@@ -86,6 +86,11 @@ public final class ModelRunner {
 
     /// Runs without recording; outputs by name (y, h_n, c_n).
     public func run(_ inputs: Inputs) throws -> [String: Tensor] {
+        try run(batch: [inputs])[0]
+    }
+
+    /// Checks every input against the model, naming the tensor at fault.
+    public func validate(_ inputs: Inputs) throws {
         if let bad = inputs.x.scalars.firstIndex(where: { !$0.isFinite }) {
             throw RecurrentError.invalidArgument("x holds \(inputs.x.scalars[bad]) at flat index \(bad)")
         }
@@ -95,27 +100,18 @@ public final class ModelRunner {
             }
             try checkRank(inputs.x)
             try Self.validateInput(of: layer, inputs.x)
-            return ["y": GradientMode.withoutRecording { layer(Variable(inputs.x)) }.value]
+            return
         }
-        let batch = inputs.x.shape.first ?? 0
-        var state: RecurrentLayer.State? = nil
-        if inputs.h0 != nil || inputs.c0 != nil {
-            let zero = recurrent.zeroState(batch: batch)
-            state = .init(hidden: inputs.h0.map { Variable($0) } ?? zero.hidden, cell: inputs.c0.map { Variable($0) } ?? zero.cell)
-        }
-        let (y, final) = try GradientMode.withoutRecording { () throws -> (Tensor, RecurrentLayer.State) in
-            guard let languageModel else {
-                let result = try recurrent.run(Variable(inputs.x), initialState: state, lengths: inputs.lengths)
-                return (result.output.value, result.state)
-            }
+        var stepShape = inputs.x.shape
+        if let languageModel {
             guard inputs.x.rank == 2 else { throw RecurrentError.shapeMismatch("x is \(inputs.x.shape), expected token ids [batch, seq]") }
-            let embedded = try languageModel.embedding.embed(Variable(inputs.x))
-            let result = try recurrent.run(embedded, initialState: state, lengths: inputs.lengths)
-            return (languageModel.output(result.output).value, result.state)
+            try languageModel.embedding.validate(inputs.x)
+            stepShape.append(languageModel.architecture.embeddingSize)
         }
-        var outputs = ["y": y, "h_n": final.hidden.value]
-        if let cell = final.cell { outputs["c_n"] = cell.value }
-        return outputs
+        let zero = recurrent.zeroState(batch: inputs.x.shape.first ?? 0)
+        let state = inputs.h0 == nil && inputs.c0 == nil ? nil
+            : RecurrentLayer.State(hidden: inputs.h0.map { Variable($0) } ?? zero.hidden, cell: inputs.c0.map { Variable($0) } ?? zero.cell)
+        try recurrent.validate(input: stepShape, initialState: state, lengths: inputs.lengths)
     }
 
     /// A model of no recurrent state is checked by its first layer, if that layer checks; the

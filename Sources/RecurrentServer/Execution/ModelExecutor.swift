@@ -176,7 +176,7 @@ final class ModelExecutor: @unchecked Sendable {
     private func partners(of first: TensorJob) -> [TensorJob] {
         var chosen = [first], sequences = Set(first.sequence.map { [$0.key] } ?? [])
         for case .tensors(let job) in queue.dropFirst() where chosen.count < options.maxBatch {
-            guard job.model === first.model, TensorBatch.compatible(job.inputs, first.inputs, runner: first.model.runner) else { continue }
+            guard job.model === first.model, first.model.runner.canBatch(job.inputs, with: first.inputs) else { continue }
             if let key = job.sequence?.key {
                 guard sequences.insert(key).inserted else { continue }
             }
@@ -206,12 +206,11 @@ final class ModelExecutor: @unchecked Sendable {
             }
         }
         guard let model = ready.first?.model else { return }
-        let batch = TensorBatch(ready.map(\.inputs), runner: model.runner)
-        metrics.batchSize(model: model.name, size: batch.inputs.x.shape[0])
+        metrics.batchSize(model: model.name, size: ready.reduce(0) { $0 + $1.inputs.x.shape[0] })
         do {
-            let outputs = try model.runner.run(batch.inputs)
+            let outputs = try model.runner.run(batch: ready.map(\.inputs))
             let now = Self.now()
-            for (job, share) in zip(ready, batch.split(outputs)) {
+            for (job, share) in zip(ready, outputs) {
                 if let sequence = job.sequence { sessions.store(sequence, hidden: share["h_n"], cell: share["c_n"], now: now) }
                 job.finish(.success(share))
             }
@@ -219,7 +218,7 @@ final class ModelExecutor: @unchecked Sendable {
             // Inputs were checked before they were queued, so this is rare; run each alone so
             // that only the request at fault fails.
             if ready.count > 1 {
-                for job in ready { runBatch(job: job) }
+                for job in ready { runAlone(job) }
             } else {
                 ready[0].finish(.failure(Self.serverError(error)))
             }
@@ -227,7 +226,7 @@ final class ModelExecutor: @unchecked Sendable {
         metrics.computeTime(model: model.name, seconds: Self.now() - started)
     }
 
-    private func runBatch(job: TensorJob) {
+    private func runAlone(_ job: TensorJob) {
         do {
             let outputs = try job.model.runner.run(job.inputs)
             if let sequence = job.sequence { sessions.store(sequence, hidden: outputs["h_n"], cell: outputs["c_n"], now: Self.now()) }

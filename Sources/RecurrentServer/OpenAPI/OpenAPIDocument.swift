@@ -10,6 +10,13 @@ enum OpenAPIDocument {
             "/openapi.json": get("This document.", schema: Schemas.type("object", ["additionalProperties": .bool(true)]), tag: "health"),
             "/": getText("A page to try each model in a browser.", type: "text/html"),
         ]
+        paths["/v2/repository/index"] = .object(["post": .object([
+            "summary": .string("The models served (Triton's model repository index)."), "tags": .array([.string("models")]),
+            "requestBody": .object(["required": .bool(false), "content": content(Schemas.object(["ready": Schemas.boolean]))]),
+            "responses": .object(errors(["400", "413", "415"]).merging(["200": .object(["description": .string("OK"), "content": content(
+                Schemas.array(Schemas.object(["name": Schemas.string, "version": Schemas.string, "state": Schemas.string],
+                                             required: ["name", "state"])))])]) { first, _ in first }),
+        ])])
         let model = parameter("model_name", in: "path", schema: Schemas.type("string", ["enum": .array(models.map(JSON.string))]))
         paths["/v2/models/{model_name}"] = get("The model's inputs and outputs (names, datatypes, shapes; -1: any size).",
                                                schema: Schemas.modelMetadata, tag: "models", parameters: [model])

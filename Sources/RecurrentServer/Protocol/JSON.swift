@@ -265,8 +265,7 @@ struct JSONReader {
 
 // MARK: - Writing
 
-/// Builds a JSON document as UTF-8 text. Floats print in their shortest form that reads back to
-/// the same float32, so JSON outputs keep every bit.
+/// Builds a JSON document as UTF-8 text. Numbers print so that they read back to the same bits.
 struct JSONWriter {
     private(set) var text = ""
 
@@ -298,7 +297,9 @@ struct JSONWriter {
         return text
     }
 
-    mutating func number(_ value: Float) { text += value.isFinite ? "\(value)" : "null" }
+    /// A float32 as the shortest decimal of its exact double value: a reader that parses JSON
+    /// numbers as doubles (Python, JavaScript) and narrows them gets the same bits back.
+    mutating func number(_ value: Float) { text += value.isFinite ? "\(Double(value))" : "null" }
     mutating func number(_ value: Double) { text += value.isFinite ? "\(value)" : "null" }
     mutating func number(_ value: Int) { text += String(value) }
 

@@ -9,7 +9,7 @@ struct Routes {
     let server: ModelServer
 
     static let inferenceHeaderLength = HTTPField.Name("Inference-Header-Content-Length")!
-    static let extensions = ["binary_tensor_data", "sequence", "generate", "model_configuration"]
+    static let extensions = ["binary_tensor_data", "sequence", "generate", "model_configuration", "model_repository"]
 
     func register(on router: Router<BasicRequestContext>) {
         router.add(middleware: ErrorMiddleware(allowedMethods: Self.allowedMethods))
@@ -17,6 +17,25 @@ struct Routes {
         router.get("/v2/health/ready") { _, _ in Reply.json(.object(["ready": .bool(true)])) }
         router.get("/v2") { _, _ in
             Reply.json(.object(["name": .string("recurrent"), "version": .string("1"), "extensions": .array(Self.extensions.map(JSON.string))]))
+        }
+        router.post("/v2/repository/index") { request, _ in
+            do {
+                let body = try await collect(request)
+                if !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+                    let document: JSON
+                    do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
+                        throw ServerError.badRequest("request body: \(failure)")
+                    }
+                    var fields = try Fields(document, context: "request body")
+                    _ = try fields.bool("ready")
+                    try fields.finish()
+                }
+                return Reply.json(.array(server.modelOrder.map {
+                    .object(["name": .string($0), "version": .string("1"), "state": .string("READY")])
+                }))
+            } catch {
+                return Reply.error(ModelExecutor.serverError(error))
+            }
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
@@ -167,7 +186,8 @@ extension Routes {
     static func allowedMethods(_ path: String) -> [String] {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let fixed: [String: [String]] = ["": ["GET"], "v2": ["GET"], "metrics": ["GET"], "openapi.json": ["GET"], "page.css": ["GET"],
-                                         "page.js": ["GET"], "v2/health/live": ["GET"], "v2/health/ready": ["GET"]]
+                                         "page.js": ["GET"], "v2/health/live": ["GET"], "v2/health/ready": ["GET"],
+                                         "v2/repository/index": ["POST"]]
         if let methods = fixed[parts.joined(separator: "/")] { return methods }
         // v2/models/{m}[/versions/{v}][/endpoint]
         guard parts.count >= 3, parts[0] == "v2", parts[1] == "models" else { return [] }
