@@ -107,7 +107,7 @@ final class BatchingTests: XCTestCase {
         }
     }
 
-    func testTextGenerationStreamGivesGeneratesText() throws {
+    func testTextGenerationStreamGivesGeneratesPieces() throws {
         let corpus = String(repeating: "the cat sat on the mat. the dog sat on the log.\n", count: 20)
         var configuration = LanguageModelConfiguration()
         configuration.hiddenSize = 16

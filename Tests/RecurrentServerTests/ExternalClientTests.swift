@@ -7,8 +7,8 @@ import XCTest
 /// message when its part is not installed (`.ci/run` installs them, scripts/serve_python_env.sh).
 final class ExternalClientTests: XCTestCase {
     static var python: String? {
-        let candidates = [ProcessInfo.processInfo.environment["RECURRENT_SERVE_PYTHON"],
-                          FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/recurrent-serve-venv/bin/python").path]
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["RECURRENT_SERVE_PYTHON"],
+                                     FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/recurrent-serve-venv/bin/python").path]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 

@@ -65,12 +65,12 @@ final class InferenceProtocolTests: XCTestCase {
         ]]
         let reply = try server.post("/v2/models/lstm/infer", json: body)
         XCTAssertEqual(reply.status, 200, reply.text)
-        let outputs = try XCTUnwrap(reply.json()["outputs"] as? [[String: Any]])
-        XCTAssertEqual(outputs.compactMap { $0["name"] as? String }, ["y", "h_n", "c_n"])
+        let outputs = try JSONDecoder().decode(InferenceReply.self, from: reply.body).outputs
+        XCTAssertEqual(outputs.map(\.name), ["y", "h_n", "c_n"])
         for output in outputs {
-            let name = try XCTUnwrap(output["name"] as? String)
-            let values = try XCTUnwrap(output["data"] as? [Double]).map(Float.init)
-            XCTAssertEqual(output["shape"] as? [Int], expected[name]?.shape, name)
+            let name = output.name
+            let values = try XCTUnwrap(output.data).map(Float.init)
+            XCTAssertEqual(output.shape, expected[name]?.shape, name)
             XCTAssertEqual(values.map(\.bitPattern), expected[name]?.scalars.map(\.bitPattern), "\(name) differs from recurrent run's")
         }
     }
@@ -97,7 +97,8 @@ final class InferenceProtocolTests: XCTestCase {
         let y = reply.body.suffix(size).withUnsafeBytes { bytes in (0..<(size / 4)).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
         let expected = try ModelRunner(Model(contentsOf: TestModels.lstm).layer).run(.init(x: x))
         XCTAssertEqual(y.map(\.bitPattern), expected["y"]?.scalars.map(\.bitPattern))
-        XCTAssertEqual((outputs[1]["data"] as? [Double])?.map { Float($0).bitPattern }, expected["h_n"]?.scalars.map(\.bitPattern))
+        let decoded = try JSONDecoder().decode(InferenceReply.self, from: reply.body.prefix(jsonLength)).outputs
+        XCTAssertEqual(decoded[1].data?.map { Float($0).bitPattern }, expected["h_n"]?.scalars.map(\.bitPattern))
     }
 
     func sequenceStep(_ x: [Float], steps: Int, id: Any, start: Bool, end: Bool, model: String = "lstm") throws -> HTTPReply {
@@ -108,8 +109,8 @@ final class InferenceProtocolTests: XCTestCase {
     }
 
     func floats(_ reply: HTTPReply, _ name: String) throws -> [Float] {
-        let outputs = try XCTUnwrap(reply.json()["outputs"] as? [[String: Any]], reply.text)
-        return try XCTUnwrap(outputs.first { $0["name"] as? String == name }?["data"] as? [Double]).map(Float.init)
+        let outputs = try JSONDecoder().decode(InferenceReply.self, from: reply.body).outputs
+        return try XCTUnwrap(outputs.first { $0.name == name }?.data, reply.text).map(Float.init)
     }
 
     /// Chunks of 1, 3, 2 and 1 steps, two sequences interleaved, give what one call on the whole
@@ -171,4 +172,16 @@ final class InferenceProtocolTests: XCTestCase {
         }
         XCTAssertEqual(streamed.map(\.bitPattern), try floats(whole, "y").map(\.bitPattern))
     }
+}
+
+/// An inference response, read with JSONDecoder: Foundation's JSONSerialization parses some
+/// decimals to a neighbouring double, JSONDecoder to the nearest.
+struct InferenceReply: Decodable {
+    struct Output: Decodable {
+        var name: String
+        var datatype: String
+        var shape: [Int]
+        var data: [Double]?
+    }
+    var outputs: [Output]
 }

@@ -51,12 +51,13 @@ final class ServerLimitsTests: XCTestCase {
             let x = Tensor.uniform(shape: [rows, steps, 4], low: -1, high: 1, using: &rng)
             return ["inputs": [["name": "x", "datatype": "FP32", "shape": [rows, steps, 4], "data": x.scalars.map(Double.init)]]]
         }
-        let alone = try requests.map { try server.post("/v2/models/lstm/infer", json: $0).body }
+        let bodies = try requests.map { try JSONSerialization.data(withJSONObject: $0) }
+        let alone = try bodies.map { try server.request("POST", "/v2/models/lstm/infer", body: $0).body }
         let batchesBefore = try server.metric(#"recurrent_inference_batch_size_count{model="lstm"}"#) ?? 0
         let together = LockedValue<[Int: Data]>()
         together.set([:])
         DispatchQueue.concurrentPerform(iterations: requests.count) { index in
-            let body = (try? server.post("/v2/models/lstm/infer", json: requests[index]).body) ?? Data()
+            let body = (try? server.request("POST", "/v2/models/lstm/infer", body: bodies[index]).body) ?? Data()
             var all = together.get() ?? [:]
             all[index] = body
             together.set(all)

@@ -45,9 +45,12 @@ final class TaskEndpointTests: XCTestCase {
         let expected = try forecaster.forecast(after: history, steps: 5)
         let reply = try server.post("/v2/models/airline/forecast", json: ["history": history, "dates": dateCells, "steps": 5])
         XCTAssertEqual(reply.status, 200, reply.text)
-        let rows = try XCTUnwrap(reply.json()["forecast"] as? [[String: Any]])
-        XCTAssertEqual(rows.compactMap { $0["value"] as? Double }, expected)
-        XCTAssertEqual(rows.compactMap { $0["date"] as? String }, ["1954-01", "1954-02", "1954-03", "1954-04", "1954-05"])
+        struct Row: Decodable { var step: Int; var value: Double; var date: String? }
+        struct Reply: Decodable { var forecast: [Row] }
+        let rows = try JSONDecoder().decode(Reply.self, from: reply.body).forecast
+        XCTAssertEqual(rows.map(\.value), expected)
+        XCTAssertEqual(rows.map(\.step), [1, 2, 3, 4, 5])
+        XCTAssertEqual(rows.compactMap(\.date), ["1954-01", "1954-02", "1954-03", "1954-04", "1954-05"])
         let short = try server.post("/v2/models/airline/forecast", json: ["history": [1, 2, 3]])
         XCTAssertEqual(short.status, 400)
         XCTAssertTrue(short.text.contains("at least"), short.text)
@@ -59,11 +62,13 @@ final class TaskEndpointTests: XCTestCase {
         let expected = try classifier.predict(texts: texts)
         let reply = try server.post("/v2/models/sentiment/classify", json: ["texts": texts])
         XCTAssertEqual(reply.status, 200, reply.text)
-        let predictions = try XCTUnwrap(reply.json()["predictions"] as? [[String: Any]])
+        struct Prediction: Decodable { var label: String; var probabilities: [String: Double] }
+        struct Reply: Decodable { var predictions: [Prediction] }
+        let predictions = try JSONDecoder().decode(Reply.self, from: reply.body).predictions
+        XCTAssertEqual(predictions.count, texts.count)
         for (prediction, wanted) in zip(predictions, expected) {
-            XCTAssertEqual(prediction["label"] as? String, wanted.label)
-            let probabilities = try XCTUnwrap(prediction["probabilities"] as? [String: Double])
-            XCTAssertEqual(classifier.labels.map { probabilities[$0] ?? -1 }, wanted.probabilities)
+            XCTAssertEqual(prediction.label, wanted.label)
+            XCTAssertEqual(classifier.labels.map { prediction.probabilities[$0] ?? -1 }, wanted.probabilities)
         }
     }
 
@@ -72,10 +77,11 @@ final class TaskEndpointTests: XCTestCase {
         let expected = try translator.translate(["recurrent"], options: DecodingOptions(beamWidth: 3))[0]
         let reply = try server.post("/v2/models/g2p/translate", json: ["text": "recurrent", "beam": 3, "attention": true])
         XCTAssertEqual(reply.status, 200, reply.text)
-        let document = try reply.json()
-        XCTAssertEqual(document["translation"] as? String, expected.text)
-        XCTAssertEqual(document["source_tokens"] as? [String], expected.sourceTokens)
-        XCTAssertEqual(document["attention"] as? [[Double]], expected.attention)
+        struct Reply: Decodable { var translation: String; var source_tokens: [String]; var attention: [[Double]] }
+        let document = try JSONDecoder().decode(Reply.self, from: reply.body)
+        XCTAssertEqual(document.translation, expected.text)
+        XCTAssertEqual(document.source_tokens, expected.sourceTokens)
+        XCTAssertEqual(document.attention, expected.attention)
         XCTAssertEqual(expected.attention.first?.count, 9, "one weight per letter of the source")
         let plain = try server.post("/v2/models/g2p/translate", json: ["text": "recurrent", "beam": 3]).json()
         XCTAssertNil(plain["attention"], "attention only on request")

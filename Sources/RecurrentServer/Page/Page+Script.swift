@@ -51,16 +51,17 @@ extension Page {
       const index = await call("/v2/repository/index", {});
       $("server").textContent = `${server.name} · ${index.length} model${index.length === 1 ? "" : "s"} · extensions: ${server.extensions.join(", ")}`;
       const list = $("models");
-      for (const entry of index) {
-        const config = await call(`/v2/models/${encodeURIComponent(entry.name)}/config`);
+      const configs = await Promise.all(index.map((entry) => call(`/v2/models/${encodeURIComponent(entry.name)}/config`)));
+      for (const config of configs) {
         const item = document.createElement("li");
-        item.dataset.model = entry.name;
+        item.dataset.model = config.name;
         item.innerHTML = "<span></span><small></small>";
-        item.children[0].textContent = entry.name;
+        item.children[0].textContent = config.name;
         item.children[1].textContent = config.task;
         item.addEventListener("click", () => choose(item, config));
         list.appendChild(item);
       }
+      list.dataset.ready = "true";
       if (list.firstChild) list.firstChild.click();
     }
 
@@ -203,15 +204,19 @@ extension Page {
       target.innerHTML = "";
       if (!weights.length) { target.textContent = "This model has no attention."; return; }
       const cell = 34, left = 70, top = 60;
+      // Shades run from white to the matrix's largest weight, so that a spread-out attention still shows its shape.
+      const strongest = Math.max(...weights.flat(), 1e-9);
       const width = left + cell * sources.length + 10, height = top + cell * outputs.length + 10;
       const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, style: `max-width:${width * 1.3}px`, role: "img" }, target);
+      svg("text", { x: left, y: 16, fill: "#667085" }, chart).textContent = `attention (darkest: ${strongest.toFixed(3)})`;
       sources.forEach((token, j) => svg("text", { x: left + cell * (j + 0.5), y: top - 10, "text-anchor": "middle" }, chart).textContent = token);
       outputs.forEach((token, i) => {
         svg("text", { x: left - 8, y: top + cell * (i + 0.6), "text-anchor": "end" }, chart).textContent = token;
         (weights[i] || []).forEach((w, j) => {
-          const shade = Math.round(255 * (1 - w));
+          const level = w / strongest;
           const rect = svg("rect", { x: left + cell * j, y: top + cell * i, width: cell - 2, height: cell - 2, rx: 3,
-                                     fill: `rgb(${shade},${Math.round(110 + 145 * (1 - w))},255)`, class: "weight" }, chart);
+                                     fill: `rgb(${Math.round(255 - 208 * level)},${Math.round(255 - 144 * level)},${Math.round(255 - 33 * level)})`,
+                                     class: "weight" }, chart);
           svg("title", {}, rect).textContent = `${token} ← ${sources[j]}: ${w.toFixed(3)}`;
         });
       });
@@ -237,7 +242,8 @@ extension Page {
       $("infer").addEventListener("click", (event) => busy(event.target, async () => {
         try {
           const reply = await call(modelPath(config, "infer"), { inputs: JSON.parse($("tensors").value) });
-          $("tensorOutput").textContent = reply.outputs.map((o) => `${o.name} ${o.datatype} ${JSON.stringify(o.shape)}\n${JSON.stringify(o.data)}`).join("\n\n");
+          const shown = (data) => data.map((v) => (typeof v === "number" ? Number(v.toPrecision(6)) : v));
+          $("tensorOutput").textContent = reply.outputs.map((o) => `${o.name} ${o.datatype} ${JSON.stringify(o.shape)}\n${JSON.stringify(shown(o.data))}`).join("\n\n");
         } catch (error) { showError($("tensorOutput"), error); }
       }));
     }

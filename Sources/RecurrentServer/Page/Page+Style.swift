@@ -15,7 +15,7 @@ extension Page {
     #models li:hover { background: #eaf0fb; }
     #models li.selected { background: var(--accent); color: #fff; }
     #models li small { display: block; opacity: .75; }
-    section { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 1.2rem 1.4rem; min-height: 20rem; }
+    section { min-width: 0; background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 1.2rem 1.4rem; min-height: 20rem; }
     label { display: block; margin: .6rem 0; color: var(--muted); font-size: .85rem; }
     textarea, input[type=text] { display: block; width: 100%; margin-top: .25rem; font: 14px/1.4 ui-monospace, monospace; padding: .5rem;
       border: 1px solid var(--line); border-radius: 6px; color: var(--ink); }
@@ -25,6 +25,7 @@ extension Page {
     button { background: var(--accent); color: #fff; border: 0; border-radius: 6px; padding: .5rem 1.1rem; font-size: .95rem; cursor: pointer; }
     button.secondary { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
     button:disabled { opacity: .5; cursor: wait; }
+    .output, textarea { overflow-wrap: anywhere; }
     .output { white-space: pre-wrap; background: var(--paper); border-radius: 6px; padding: .7rem; min-height: 2rem; margin: .8rem 0; }
     .output.big { font-size: 1.2rem; }
     .error { color: #b42318; }

@@ -10,6 +10,7 @@ enum Page {
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>Recurrent models</title>
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="/page.css">
     </head>
     <body>

@@ -41,7 +41,7 @@ def main():
     wait = WebDriverWait(driver, 60)
     try:
         driver.get(url + "/")
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#models li")) > 0)
+        wait.until(lambda d: d.find_element(By.ID, "models").get_attribute("data-ready") == "true")
         names = [li.get_attribute("data-model") for li in driver.find_elements(By.CSS_SELECTOR, "#models li")]
         check(len(names) >= 5, f"the page lists the models {names}")
         check("extensions" in driver.find_element(By.ID, "server").text, "the header shows the server's extensions")
