@@ -7,7 +7,8 @@
 #
 # Prints, per workload (forecast-small: x [1, 50, 1]; charlm-medium: x [1, 100, 64]; JSON in,
 # h_n out) and concurrency, requests/s and latency percentiles of both servers and their ratios;
-# then one streaming session step of charlm-medium (x [1, 1, 64], state kept by the server);
+# then one streaming session step of charlm-medium (x [1, 1, 64], state kept by the server,
+# requests one after another on one connection);
 # then a soak of at least 100,000 requests with the errors and the resident memory after
 # warm-up and at the end.
 set -euo pipefail
@@ -58,19 +59,6 @@ local file = io.open(os.getenv("BODY"), "rb")
 wrk.body = file:read("*a")
 file:close()
 EOF
-cat >"$bench/stream.lua" <<'EOF'
--- One connection: the first request starts the sequence, every later one continues it.
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local function read(path) local f = io.open(path, "rb"); local s = f:read("*a"); f:close(); return s end
-local first, next_ = read(os.getenv("START")), read(os.getenv("NEXT"))
-local started = false
-request = function()
-  local body = started and next_ or first
-  started = true
-  return wrk.format(nil, nil, nil, body)
-end
-EOF
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -87,10 +75,24 @@ pids+=($!)
 anchor="http://127.0.0.1:$anchor_port"
 for _ in $(seq 300); do curl -sf "$anchor/v2/health/ready" >/dev/null && break; sleep 0.1; done
 
+# Both servers answer the same request with the same h_n (to float32 rounding).
+python3 - "$ours" "$anchor" "$bench" <<'EOF2'
+import json, sys, urllib.request
+ours, anchor, bench = sys.argv[1:]
+for name in ("forecast-small", "charlm-medium"):
+    body = open(f"{bench}/{name}.body.json", "rb").read()
+    def h_n(url):
+        request = urllib.request.Request(f"{url}/v2/models/{name}/infer", body, {"Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request))["outputs"][0]["data"]
+    difference = max(abs(a - b) for a, b in zip(h_n(ours), h_n(anchor)))
+    print(f"{name}: the two servers' h_n differ by at most {difference:.1e}")
+    assert difference < 1e-4, "the servers disagree"
+EOF2
+
 # wrk NAME URL BODY CONNECTIONS SECONDS -> "requests/s p50 p99 errors total" (latencies in ms)
 measure() {
   local out
-  out="$(BODY="$3" wrk -t2 -c"$4" -d"$5"s --latency -s "$bench/post.lua" "$2" 2>&1)"
+  out="$(BODY="$3" wrk -t"$(( $4 < 2 ? $4 : 2 ))" -c"$4" -d"$5"s --latency -s "$bench/post.lua" "$2" 2>&1)"
   summarize "$out"
 }
 summarize() {
@@ -109,7 +111,7 @@ print(f"{rate:.0f} {ms('50%'):.3f} {ms('99%'):.3f} {errors} {total}")
 EOF
 }
 
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2, ${seconds} s per run"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk with 2 threads (1 for one connection), ${seconds} s per run"
 printf "%-15s %4s  %-10s %10s %9s %9s %7s\n" workload conc server "req/s" "p50 ms" "p99 ms" errors
 for name in forecast-small charlm-medium; do
   for c in "${levels[@]}"; do
@@ -124,8 +126,9 @@ for name in forecast-small charlm-medium; do
 done
 
 echo "streaming: one step of charlm-medium in a session (x [1, 1, 64]), one connection, ${seconds} s"
-stream="$(START="$bench/step-start.body.json" NEXT="$bench/step-next.body.json" \
-  wrk -t1 -c1 -d"$seconds"s --latency -s "$bench/stream.lua" "$ours/v2/models/charlm-medium/infer" 2>&1)"
+# The sequence starts once; every request wrk sends continues it, one step at a time.
+curl -sf -H "Content-Type: application/json" --data-binary @"$bench/step-start.body.json" "$ours/v2/models/charlm-medium/infer" >/dev/null
+stream="$(BODY="$bench/step-next.body.json" wrk -t1 -c1 -d"$seconds"s --latency -s "$bench/post.lua" "$ours/v2/models/charlm-medium/infer" 2>&1)"
 read -r rs p50s p99s es ts <<<"$(summarize "$stream")"
 echo "  $ts steps, $rs steps/s, p50 ${p50s} ms, p99 ${p99s} ms, errors $es"
 
@@ -133,7 +136,7 @@ echo "soak: forecast-small, 16 connections, at least 100,000 requests"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$ours_pid/status"; }
 read -r warm_rate _ _ warm_errors warm_total <<<"$(measure soak "$ours/v2/models/forecast-small/infer" "$bench/forecast-small.body.json" 16 5)"
 before="$(rss)"
-duration=$(python3 -c "import math; print(max(5, math.ceil(105000 / max($warm_rate, 1)) + 1))")
+duration=$(python3 -c "import math; print(max(5, math.ceil(140000 / max($warm_rate, 1))))")
 read -r soak_rate _ soak_p99 soak_errors soak_total <<<"$(measure soak "$ours/v2/models/forecast-small/infer" "$bench/forecast-small.body.json" 16 "$duration")"
 after="$(rss)"
 python3 -c "print(f'  {$soak_total} requests in ${duration} s ({$soak_rate} req/s, p99 {$soak_p99} ms), errors {$soak_errors}; resident memory after {$warm_total} warm-up requests {$before/1024:.1f} MB, after the soak {$after/1024:.1f} MB ({100*($after-$before)/$before:+.1f}%)')"
