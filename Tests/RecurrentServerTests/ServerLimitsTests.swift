@@ -58,9 +58,7 @@ final class ServerLimitsTests: XCTestCase {
         together.set([:])
         DispatchQueue.concurrentPerform(iterations: requests.count) { index in
             let body = (try? server.request("POST", "/v2/models/lstm/infer", body: bodies[index]).body) ?? Data()
-            var all = together.get() ?? [:]
-            all[index] = body
-            together.set(all)
+            together.update { $0?[index] = body }
         }
         let replies = together.get() ?? [:]
         for index in requests.indices {

@@ -126,4 +126,6 @@ final class LockedValue<T>: @unchecked Sendable {
     private var value: T?
     func set(_ newValue: T) { lock.lock(); value = newValue; lock.unlock() }
     func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
+    /// Changes the value under the lock, so that concurrent changes are not lost.
+    func update(_ change: (inout T?) -> Void) { lock.lock(); change(&value); lock.unlock() }
 }
