@@ -23,3 +23,9 @@ class ScratchDirectoryTestCase: XCTestCase {
         return path(name)
     }
 }
+
+/// A file of the repository, found from this source file's location (Tests/RecurrentTests/).
+func repositoryFile(_ relativePath: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(relativePath).path
+}

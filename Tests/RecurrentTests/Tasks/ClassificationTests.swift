@@ -4,8 +4,7 @@ import XCTest
 
 final class ClassificationTests: XCTestCase {
     static var repositoryData: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Data")
+        URL(fileURLWithPath: repositoryFile("Data"))
     }
 
     // MARK: - Confusion matrix

@@ -5,8 +5,7 @@ import XCTest
 /// Forecasting from Swift: dates, reading series, baselines and scores, training and forecasting.
 final class ForecastTests: XCTestCase {
     static func dataPath(_ name: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Data/\(name)").path
+        repositoryFile("Data/\(name)")
     }
 
     func testDatesReadInEveryFormAndContinueAfterTheEnd() throws {

@@ -3,8 +3,7 @@ import XCTest
 @testable import Recurrent
 
 /// The bundled plays, from this checkout.
-let shakespeareFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Data/shakespeare").path
+let shakespeareFolder = repositoryFile("Data/shakespeare")
 
 /// The first `characters` characters of a bundled play.
 func playExcerpt(_ name: String, characters: Int) throws -> String {
