@@ -109,8 +109,6 @@ final class ServerProcess: @unchecked Sendable {
         try request("POST", path, body: try JSONSerialization.data(withJSONObject: json), headers: headers)
     }
 
-    func post(_ path: String, text: String) throws -> HTTPReply { try request("POST", path, body: Data(text.utf8)) }
-
     func get(_ path: String) throws -> HTTPReply { try request("GET", path) }
 
     /// The value of a metric line, e.g. `recurrent_live_sequences{model="lstm"}`.

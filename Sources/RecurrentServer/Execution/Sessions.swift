@@ -60,6 +60,7 @@ final class SessionStore {
     let limit: Int
     let idleTimeout: Double
     private(set) var entries: [SessionKey: Entry] = [:]
+    private var counts: [String: Int] = [:]
     private var lastSweep = 0.0
     var onCountChange: (String, Int) -> Void = { _, _ in }
 
@@ -68,7 +69,17 @@ final class SessionStore {
         self.idleTimeout = idleTimeout
     }
 
-    func count(model: String) -> Int { entries.keys.reduce(0) { $0 + ($1.model == model ? 1 : 0) } }
+    func count(model: String) -> Int { counts[model, default: 0] }
+
+    private func set(_ key: SessionKey, _ entry: Entry?) {
+        let previous: Entry?
+        if let entry { previous = entries.updateValue(entry, forKey: key) } else { previous = entries.removeValue(forKey: key) }
+        let (had, has) = (previous != nil, entry != nil)
+        if had != has {
+            counts[key.model, default: 0] += has ? 1 : -1
+            onCountChange(key.model, counts[key.model, default: 0])
+        }
+    }
 
     /// The state a request starts from: its own h0/c0 (or zeros) when it starts the sequence,
     /// else the state the sequence's previous request left.
@@ -88,20 +99,14 @@ final class SessionStore {
 
     /// Keeps the state after a request, or lets it go with sequence_end.
     func store(_ control: SequenceControl, hidden: Tensor?, cell: Tensor?, now: Double) {
-        if control.end || hidden == nil {
-            entries[control.key] = nil
-        } else if let hidden {
-            entries[control.key] = Entry(hidden: hidden, cell: cell, lastUsed: now)
-        }
-        onCountChange(control.model, count(model: control.model))
+        guard let hidden, !control.end else { return set(control.key, nil) }
+        set(control.key, Entry(hidden: hidden, cell: cell, lastUsed: now))
     }
 
     /// Ends the sequences idle longer than the timeout (at most once a second).
     func sweep(now: Double) {
         guard now - lastSweep >= 1 else { return }
         lastSweep = now
-        let stale = entries.filter { now - $0.value.lastUsed > idleTimeout }.map(\.key)
-        for key in stale { entries[key] = nil }
-        for model in Set(stale.map(\.model)) { onCountChange(model, count(model: model)) }
+        for key in entries.filter({ now - $0.value.lastUsed > idleTimeout }).map(\.key) { set(key, nil) }
     }
 }

@@ -291,12 +291,6 @@ struct JSONWriter {
         text += "\""
     }
 
-    static func quoted(_ value: String) -> String {
-        var text = ""
-        escape(value, into: &text)
-        return text
-    }
-
     /// A float32 as the shortest decimal of its exact double value: a reader that parses JSON
     /// numbers as doubles (Python, JavaScript) and narrows them gets the same bits back.
     mutating func number(_ value: Float) { text += value.isFinite ? "\(Double(value))" : "null" }

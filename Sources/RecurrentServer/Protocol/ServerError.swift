@@ -10,7 +10,6 @@ struct ServerError: Error, CustomStringConvertible {
     static func notFound(_ message: String) -> ServerError { ServerError(status: 404, message: message) }
     static func tooLarge(_ message: String) -> ServerError { ServerError(status: 413, message: message) }
     static func tooManySessions(_ message: String) -> ServerError { ServerError(status: 429, message: message) }
-    static func unavailable(_ message: String) -> ServerError { ServerError(status: 503, message: message) }
     static func internalFault(_ message: String) -> ServerError { ServerError(status: 500, message: message) }
 
     /// The outcome label metrics count it under.

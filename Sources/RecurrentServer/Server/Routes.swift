@@ -48,13 +48,13 @@ struct Routes {
         // Each model route also answers under /versions/1, the only version a file has.
         for prefix in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
             router.get(RouterPath(prefix)) { _, context in
-                try reply(context, endpoint: "metadata") { try metadata(model(context)) }
+                try reply { try metadata(model(context)) }
             }
             router.get(RouterPath(prefix + "/ready")) { _, context in
-                try reply(context, endpoint: "ready") { .object(["name": .string(try model(context).name), "ready": .bool(true)]) }
+                try reply { .object(["name": .string(try model(context).name), "ready": .bool(true)]) }
             }
             router.get(RouterPath(prefix + "/config")) { _, context in
-                try reply(context, endpoint: "config") { try model(context).details }
+                try reply { try model(context).details }
             }
             router.post(RouterPath(prefix + "/infer")) { request, context in
                 await instrument(context, endpoint: "infer") { model in
@@ -98,7 +98,7 @@ struct Routes {
     }
 
     /// A GET about a model, with its error as JSON.
-    func reply(_ context: BasicRequestContext, endpoint: String, _ body: () throws -> JSON) throws -> Response {
+    func reply(_ body: () throws -> JSON) throws -> Response {
         do { return Reply.json(try body()) } catch let error as ServerError { return Reply.error(error) }
     }
 
