@@ -85,6 +85,9 @@ final class TaskEndpointTests: XCTestCase {
         XCTAssertEqual(expected.attention.first?.count, 9, "one weight per letter of the source")
         let plain = try server.post("/v2/models/g2p/translate", json: ["text": "recurrent", "beam": 3]).json()
         XCTAssertNil(plain["attention"], "attention only on request")
+        let long = try server.post("/v2/models/g2p/translate", json: ["text": String(repeating: "a", count: 1_001)])
+        XCTAssertEqual(long.status, 400)
+        XCTAssertTrue(long.text.contains("over the limit of 1000"), long.text)
     }
 
     func testOpenAPIDocumentsEveryRouteAndMetricsCountRequests() throws {

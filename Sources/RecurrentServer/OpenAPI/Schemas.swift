@@ -98,7 +98,7 @@ enum Schemas {
                                      "probabilities": .object(["type": .string("object"), "additionalProperties": number])],
                                     required: ["label", "probabilities"])),
     ], required: ["labels", "predictions"])
-    static let translateRequest = object(["text": nonEmptyString, "beam": integer(1, 64), "attention": boolean], required: ["text"])
+    static let translateRequest = object(["text": type("string", ["minLength": .number(1), "maxLength": .number(1_000)]), "beam": integer(1, 64), "attention": boolean], required: ["text"])
     static let translateResponse = object([
         "model_name": string, "translation": string, "tokens": array(string), "source_tokens": array(string),
         "attention": array(array(number)),

@@ -4,6 +4,9 @@ import Recurrent
 // MARK: - Forecasters, classifiers, encoder-decoders
 
 extension TaskRoute {
+    /// The longest text the translate endpoint reads, in Unicode scalars.
+    static let maximumSourceLength = 1_000
+
     static let forecast = TaskRoute(
         name: "forecast", summary: "The next values after a history, with their dates when the history has dates.", streams: false,
         applies: { if case .forecaster = $0 { return true } else { return false } },
@@ -85,6 +88,10 @@ extension TaskRoute {
         guard case .translator(let translator) = model.task else { throw ServerError.notFound("no encoder-decoder") }
         var fields = try Fields(body, context: "request body")
         let text = try fields.requiredString("text")
+        // Beam search's cost grows with the source (its output may reach 2 x its tokens + 10).
+        guard text.unicodeScalars.count <= maximumSourceLength else {
+            throw fields.fail("text", "has \(text.unicodeScalars.count) characters, over the limit of \(maximumSourceLength)")
+        }
         let beam = try fields.integer("beam", in: 1...64) ?? 5
         let withAttention = try fields.bool("attention") ?? false
         try fields.finish()
