@@ -90,6 +90,29 @@ final class TaskEndpointTests: XCTestCase {
         XCTAssertTrue(long.text.contains("over the limit of 1000"), long.text)
     }
 
+    /// A WAV file as the body (options in the query), or in base64 inside JSON: the library's
+    /// transcript either way; audio that is not a WAV file is a 400 naming the problem.
+    func testTranscribeGivesTheLibrarysTranscript() throws {
+        let recognizer = try SpeechRecognizer(contentsOf: TestModels.digits)
+        let file = repositoryRoot.appendingPathComponent("Data/speech/asterisk-en/digits/7.wav").path
+        let clip = try WAVFile.read(path: file)
+        let wav = try Data(contentsOf: URL(fileURLWithPath: file))
+        let raw = try server.request("POST", "/v2/models/digits/transcribe", body: wav, headers: ["Content-Type": "audio/wav"])
+        XCTAssertEqual(raw.status, 200, raw.text)
+        XCTAssertEqual(try raw.json()["text"] as? String, try recognizer.transcribe(clip, name: file))
+        XCTAssertEqual(try XCTUnwrap(try raw.json()["seconds"] as? Double), clip.duration, accuracy: 1e-9)
+        let beam = try server.request("POST", "/v2/models/digits/transcribe?beam=4", body: wav, headers: ["Content-Type": "audio/wav"])
+        let json = try server.post("/v2/models/digits/transcribe", json: ["audio": wav.base64EncodedString(), "beam": 4])
+        let expected = try recognizer.transcribe(clip, name: file, decoding: SpeechDecoding(beamWidth: 4))
+        XCTAssertEqual(try beam.json()["text"] as? String, expected)
+        XCTAssertEqual(try json.json()["text"] as? String, expected)
+        let notAudio = try server.request("POST", "/v2/models/digits/transcribe", body: Data("hello there".utf8), headers: ["Content-Type": "audio/wav"])
+        XCTAssertEqual(notAudio.status, 400, notAudio.text)
+        XCTAssertTrue(notAudio.text.contains("not a RIFF/WAVE file"), notAudio.text)
+        let wrongModel = try server.post("/v2/models/bard/transcribe", json: ["audio": wav.base64EncodedString()])
+        XCTAssertEqual(wrongModel.status, 404, wrongModel.text)
+    }
+
     func testOpenAPIDocumentsEveryRouteAndMetricsCountRequests() throws {
         let document = try server.get("/openapi.json").json()
         XCTAssertEqual(document["openapi"] as? String, "3.0.3")

@@ -15,7 +15,8 @@ enum TestModels {
     static var bard: String { path("bard") }
     static var sentiment: String { path("sentiment") }
     static var g2p: String { path("g2p") }
-    static var all: [String] { [lstm, bigru, airline, bard, sentiment, g2p] }
+    static var digits: String { path("digits") }
+    static var all: [String] { [lstm, bigru, airline, bard, sentiment, g2p, digits] }
 
     private static let made = LockedValue<Result<Void, any Error>>()
     private static let lock = NSLock()
@@ -37,6 +38,10 @@ enum TestModels {
         let dictionary = directory.appendingPathComponent("small.dict").path
         let lines = try String(contentsOfFile: "\(data)/cmudict/train.dict", encoding: .utf8).split(separator: "\n").prefix(800)
         try (lines.joined(separator: "\n") + "\n").write(toFile: dictionary, atomically: true, encoding: .utf8)
+        let spoken = directory.appendingPathComponent("digits.tsv").path
+        try (["path\ttext"] + ["0 zero", "1 one", "2 two", "3 three", "6 six", "7 seven", "8 eight", "9 nine"].map {
+            "\(data)/speech/asterisk-en/digits/\($0.split(separator: " ")[0]).wav\t\($0.split(separator: " ")[1])"
+        }).joined(separator: "\n").write(toFile: spoken, atomically: true, encoding: .utf8)
         let commands: [[String]] = [
             ["import", "torch", "\(fixtures)/lstm_2layer.safetensors", "--config", "\(fixtures)/lstm_2layer.json", "-o", lstm],
             ["import", "torch", "\(fixtures)/gru_bidirectional_2layer.safetensors", "--config", "\(fixtures)/gru_bidirectional_2layer.json", "-o", bigru],
@@ -46,6 +51,7 @@ enum TestModels {
             ["classify", "train", "\(data)/rotten-tomatoes-sentences.csv", "--label-column", "category", "--text-column", "text",
              "--exclude-label", "plot", "--max-steps", "6", "--hidden", "16", "-o", sentiment],
             ["seq2seq", "train", dictionary, "--format", "cmudict", "--epochs", "1", "--hidden", "32", "-o", g2p],
+            ["speech", "train", spoken, "--hidden", "32", "--layers", "1", "--epochs", "40", "--learning-rate", "0.01", "--dropout", "0", "-o", digits],
         ]
         for arguments in commands {
             let run = try runRecurrent(arguments)

@@ -5,7 +5,8 @@ import Recurrent
 /// model continues `text_input` (BYTES [1]) into `text_output`; a text classifier reads `text`
 /// (BYTES [N]) into `label` and `probabilities` [N, C]; an encoder-decoder reads `text` into
 /// `translation`; a forecaster reads `history` (FP64 [T], or [T, F] with covariates) into
-/// `forecast` [steps]. Options travel as request parameters (max_tokens, steps, beam...).
+/// `forecast` [steps]; a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`.
+/// Options travel as request parameters (max_tokens, steps, beam...).
 enum NaturalTensors {
     static func signatures(for task: ServedTask) -> (inputs: [TensorSignatureDescription], outputs: [TensorSignatureDescription]) {
         func bytes(_ name: String, _ shape: [Int]) -> TensorSignatureDescription { .init(name: name, datatype: "BYTES", shape: shape) }
@@ -19,6 +20,8 @@ enum NaturalTensors {
             return ([bytes("text", [-1])], [bytes("label", [-1]), .init(name: "probabilities", datatype: "FP32", shape: [-1, classifier.labels.count])])
         case .translator:
             return ([bytes("text", [-1])], [bytes("translation", [-1])])
+        case .recognizer:
+            return ([bytes("audio", [-1])], [bytes("text", [-1])])
         case .forecaster(let forecaster):
             let features = forecaster.configuration.features.count
             return ([.init(name: "history", datatype: "FP64", shape: features == 1 ? [-1] : [-1, features])],
@@ -80,6 +83,17 @@ enum NaturalTensors {
             let box = UncheckedBox(forecaster)
             let forecast = try await executor.run(model) { try box.value.forecast(after: data, steps: steps) }
             return [ResponseTensor(name: "forecast", shape: [forecast.count], values: .float64(forecast))]
+        case (.recognizer, .bytes(let files)):
+            let beam = try parameters.integer("beam", in: 1...64) ?? 1
+            try parameters.finish()
+            var texts: [[UInt8]] = []
+            for file in files {
+                let document = JSON.object(["audio": .string(Data(file).base64EncodedString()), "beam": .number(Double(beam))])
+                guard case .json(let reply) = try await TaskRoute.transcribe.handle(model, document, executor),
+                      let text = reply["text"]?.stringValue else { throw ServerError.internalFault("transcription gave no text") }
+                texts.append(Array(text.utf8))
+            }
+            return [ResponseTensor(name: "text", shape: [texts.count], values: .bytes(texts))]
         default:
             throw ServerError.badRequest("input \"\(input.name)\" does not apply to model \"\(model.name)\"")
         }

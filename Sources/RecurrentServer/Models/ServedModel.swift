@@ -9,6 +9,7 @@ enum ServedTask {
     case classifier(Classifier)
     case languageModel(LanguageModel)
     case translator(Translator)
+    case recognizer(SpeechRecognizer)
 
     /// The name metadata and the page show.
     var name: String {
@@ -18,6 +19,7 @@ enum ServedTask {
         case .classifier: return "classify"
         case .languageModel: return "language-model"
         case .translator: return "seq2seq"
+        case .recognizer: return "speech"
         }
     }
 
@@ -29,6 +31,7 @@ enum ServedTask {
         case .classifier(let classifier): return classifier.model.layer
         case .languageModel(let languageModel): return languageModel.network
         case .translator(let translator): return translator.model.layer
+        case .recognizer(let recognizer): return recognizer.model.layer
         }
     }
 
@@ -40,6 +43,7 @@ enum ServedTask {
         case "classify": return .classifier(try Classifier(contentsOf: path))
         case "language-model": return .languageModel(try LanguageModel(contentsOf: path))
         case "seq2seq": return .translator(try Translator(contentsOf: path))
+        case "speech": return .recognizer(try SpeechRecognizer(contentsOf: path))
         default: return .tensorsOnly
         }
     }
@@ -88,6 +92,10 @@ final class ServedModel: @unchecked Sendable {
             fields["level"] = .string(languageModel.tokenizer.level.rawValue)
         case .translator(let translator):
             fields["attention"] = .string(translator.configuration.attention.rawValue)
+        case .recognizer(let recognizer):
+            fields["sample_rate"] = .number(Double(recognizer.sampleRate))
+            fields["alphabet"] = .array(recognizer.alphabet.map(JSON.string))
+            fields["streams"] = .bool(recognizer.isStreamable)
         case .tensorsOnly:
             break
         }

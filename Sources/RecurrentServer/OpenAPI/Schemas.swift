@@ -99,6 +99,9 @@ enum Schemas {
                                     required: ["label", "probabilities"])),
     ], required: ["labels", "predictions"])
     static let translateRequest = object(["text": type("string", ["minLength": .number(1), "maxLength": .number(1_000)]), "beam": integer(1, 64), "attention": boolean], required: ["text"])
+    static let transcribeRequest = object(["audio": type("string", ["minLength": .number(1), "format": .string("byte")]), "beam": integer(1, 64)],
+                                          required: ["audio"])
+    static let transcribeResponse = object(["model_name": string, "text": string, "seconds": number], required: ["text", "seconds"])
     static let translateResponse = object([
         "model_name": string, "translation": string, "tokens": array(string), "source_tokens": array(string),
         "attention": array(array(number)),

@@ -77,8 +77,12 @@ struct Routes {
                         }
                         let body = try await collect(request)
                         let document: JSON
-                        do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
-                            throw ServerError.badRequest("request body: \(failure)")
+                        if route.readsAudio, body.first != UInt8(ascii: "{") {
+                            document = Self.audioDocument(body, query: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+                        } else {
+                            do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
+                                throw ServerError.badRequest("request body: \(failure)")
+                            }
                         }
                         switch try await route.handle(model, document, server.executor) {
                         case .json(let value): return Reply.json(value)
@@ -88,6 +92,14 @@ struct Routes {
                 }
             }
         }
+    }
+
+    /// A raw audio body as the JSON request the endpoint reads: the bytes in base64 under
+    /// "audio", and each query parameter beside it (numbers as numbers).
+    static func audioDocument(_ body: [UInt8], query: [(String, String)]) -> JSON {
+        var fields: [String: JSON] = ["audio": .string(Data(body).base64EncodedString())]
+        for (key, value) in query { fields[key] = Double(value).map(JSON.number) ?? .string(value) }
+        return .object(fields)
     }
 
     func model(_ context: BasicRequestContext) throws -> ServedModel {

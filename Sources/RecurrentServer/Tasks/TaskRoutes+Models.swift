@@ -105,3 +105,40 @@ extension TaskRoute {
         return .json(.object(reply))
     }
 }
+
+// MARK: - Speech
+
+extension TaskRoute {
+    /// The longest recording the transcribe endpoint reads.
+    static let maximumAudioSeconds = 600.0
+
+    static let transcribe: TaskRoute = {
+        var route = TaskRoute(
+            name: "transcribe",
+            summary: "The transcript of a WAV recording: the body itself (audio/wav; ?beam=N in the query) or JSON with the file in base64.",
+            streams: false, applies: { if case .recognizer = $0 { return true } else { return false } },
+            requestSchema: Schemas.transcribeRequest, responseSchema: Schemas.transcribeResponse
+        ) { model, body, executor in
+            guard case .recognizer(let recognizer) = model.task else { throw ServerError.notFound("no speech recognizer") }
+            var fields = try Fields(body, context: "request body")
+            let encoded = try fields.requiredString("audio")
+            let beam = try fields.integer("beam", in: 1...64) ?? 1
+            try fields.finish()
+            guard let bytes = Data(base64Encoded: encoded) else { throw fields.fail("audio", "is not base64") }
+            let clip: AudioClip
+            do { clip = try WAVFile.decode(Array(bytes), name: "audio") } catch let error as RecurrentError {
+                throw ServerError.badRequest("request body: \(error.description)")
+            }
+            guard clip.duration <= maximumAudioSeconds else {
+                throw fields.fail("audio", String(format: "lasts %.1f s, over the limit of %.0f s", clip.duration, maximumAudioSeconds))
+            }
+            let box = UncheckedBox(recognizer)
+            let text = try await executor.run(model) {
+                try box.value.transcribe(clip, name: "audio", decoding: SpeechDecoding(beamWidth: beam))
+            }
+            return .json(.object(["model_name": .string(model.name), "text": .string(text), "seconds": .number(clip.duration)]))
+        }
+        route.readsAudio = true
+        return route
+    }()
+}

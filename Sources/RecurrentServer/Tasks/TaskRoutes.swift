@@ -19,8 +19,11 @@ struct TaskRoute: Sendable {
     let requestSchema: JSON
     let responseSchema: JSON
     let handle: @Sendable (ServedModel, JSON, ModelExecutor) async throws -> TaskReply
+    /// Takes a body that is not JSON (a WAV file) as the request's "audio", in base64, with
+    /// the query's parameters beside it.
+    var readsAudio = false
 
-    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate]
+    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate, transcribe]
 
     static func named(_ name: String) -> TaskRoute? { all.first { $0.name == name } }
 }
