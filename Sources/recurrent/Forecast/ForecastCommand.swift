@@ -5,8 +5,8 @@ import Recurrent
 struct ForecastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forecast",
-        abstract: "Forecast a column of a CSV file of measurements.",
-        subcommands: [ForecastTrainCommand.self, ForecastPredictCommand.self]
+        abstract: "Forecast one series or many: train, predict, evaluate.",
+        subcommands: [ForecastTrainCommand.self, ForecastPredictCommand.self, ForecastEvaluateCommand.self]
     )
 }
 
