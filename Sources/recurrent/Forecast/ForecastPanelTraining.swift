@@ -25,7 +25,7 @@ struct ForecastPanelTraining {
         configuration.samples = options.samples
         configuration.layout = layout
         c.training.apply(to: &configuration)
-        var trainingOptions = c.training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 64)
+        var trainingOptions = c.training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 256)
         trainingOptions.patience = c.patience ?? 5
         let (forecaster, history) = try GlobalForecaster.train(panel, configuration: configuration, options: trainingOptions, progress: ConsoleProgress())
         try forecaster.save(to: c.training.output)
@@ -67,10 +67,10 @@ enum ForecastPanelOutput {
     /// The model, naive and seasonal naive scores; per window too when there are several.
     static func printScores(_ report: BacktestReport, intervals: [Int], json: Bool) {
         let coverage = intervals.map { "cover\($0)%" }
-        print("  " + "forecast".padding(toLength: 22, withPad: " ", startingAt: 0)
+        print("  " + "forecast".padding(toLength: 26, withPad: " ", startingAt: 0)
               + ["MASE", "sMAPE%", "RMSE"].map { $0.leftPadded(9) }.joined() + coverage.map { $0.leftPadded(10) }.joined() + "wQL".leftPadded(8))
         func row(_ name: String, _ scores: PanelScores) {
-            print("  " + name.padding(toLength: 22, withPad: " ", startingAt: 0)
+            print("  " + name.padding(toLength: 26, withPad: " ", startingAt: 0)
                   + [scores.mase, scores.smape, scores.rmse].map { number($0).leftPadded(9) }.joined()
                   + intervals.map { (scores.coverage[String($0)].map { String(format: "%.3f", $0) } ?? "-").leftPadded(10) }.joined()
                   + (scores.weightedQuantileLoss.map { String(format: "%.4f", $0) } ?? "-").leftPadded(8))

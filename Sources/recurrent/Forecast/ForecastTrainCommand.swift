@@ -42,7 +42,7 @@ struct ForecastTrainCommand: ParsableCommand {
     @Option(help: "Reaching several steps: direct (one output per step) or recursive (one step at a time, fed back).")
     var strategy: ForecastStrategy = .direct
 
-    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change) or none (default: the one with the smallest one-step error on the training part).")
+    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series) or none (default, one series: the one with the smallest one-step error on the training part; many: theta).")
     var reference: ReferenceArgument?
 
     @Option(help: "Season length in steps for the seasonal naive forecast (default: detected from the dates; 1: none).")
@@ -133,6 +133,10 @@ struct ForecastTrainCommand: ParsableCommand {
         print("Model: \(c.cell.rawValue.uppercased()) \(c.numLayers)x\(c.hiddenSize), window \(c.window ?? 0), horizon \(c.horizon) "
               + "(\(c.strategy.rawValue)), \(report.history.trainLoss.count) epochs, kept epoch \(report.history.bestEpoch.map(String.init) ?? "last")"
               + " -> \(training.output)")
+        if let weight = c.networkWeight, weight < 1 {
+            print("The network did not clearly beat its reference (\(c.reference?.rawValue ?? "")) on the validation windows: the model adds "
+                  + (weight == 0 ? "none" : "half") + " of its change to the reference")
+        }
         print("Test: \(report.testWindows) windows of \(c.horizon) step\(c.horizon == 1 ? "" : "s")\(span)"
               + (report.season.map { ", season \($0)" } ?? ", no season"))
         print("  " + "forecast".padding(toLength: 24, withPad: " ", startingAt: 0) + "      RMSE        MAE   sMAPE%    MASE")

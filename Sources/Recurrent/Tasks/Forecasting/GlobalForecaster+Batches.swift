@@ -33,8 +33,6 @@ struct ForecastBatch {
     /// [B, T, stepInputs], zero past each window's length.
     var input: Tensor
     var lengths: [Int]
-    /// [B, horizon * futureInputs] or nil.
-    var future: Tensor?
     /// [B, S] in window units relative to the reference (counts for the negative binomial), and
     /// the mask of the targets that exist.
     var targets: Tensor
@@ -47,8 +45,8 @@ struct ForecastBatch {
 
 extension GlobalForecaster {
     /// The inputs of one step of `series` at row `t` (its ordinal may lie past the data): the
-    /// value in window units (0 when unknown), calendar, covariates, log-scale.
-    func stepInputs(_ series: PanelSeries, row t: Int, valueRow: Int?, scale: Double, logScale: Double, into row: inout [Float]) {
+    /// value in window units (0 when unknown), calendar, covariates, the window's `statics`.
+    func stepInputs(_ series: PanelSeries, row t: Int, valueRow: Int?, scale: Double, statics: [Float], into row: inout [Float]) {
         let c = configuration
         row.removeAll(keepingCapacity: true)
         row.append(valueRow.map { Float(series.values[$0] / scale - 1) } ?? 0)
@@ -59,11 +57,13 @@ extension GlobalForecaster {
         }
         if c.strategy == .direct {
             for p in c.pastCovariates.indices {
+                // Past covariates are unknown past the window: 0, their mean, there.
                 let scaling = c.covariateScaling[c.knownCovariates.count + p]
-                row.append(Float((series.pastCovariates[p][min(t, series.count - 1)] - scaling[0]) / scaling[1]))
+                row.append(t < series.pastCovariates[p].count ? Float((series.pastCovariates[p][t] - scaling[0]) / scaling[1]) : 0)
             }
         }
-        row.append(Float(logScale))
+        row += statics
+        if c.readsFuture { row.append(valueRow == nil ? 1 : 0) }
     }
 
     /// The ordinal of row `t`, continuing the series' steps past its last row.
@@ -73,21 +73,31 @@ extension GlobalForecaster {
         return series.ordinals[last] + Double(t - last) * (configuration.calendar?.step ?? 1)
     }
 
-    /// The reference forecast of step `k` (from 0) after `origin`, reading `context` values.
-    func reference(_ values: [Double], origin: Int, context: Int, step k: Int) -> Double {
-        let season = configuration.season
-        if configuration.resolvedReference == .seasonalNaive, season > 1, context >= season {
-            return values[origin - season + k % season]
+    /// Inputs the same at every step of a window: log(1 + scale), standardized over the series,
+    /// and for a direct model where its reference forecast starts and ends, in window units.
+    func windowStatics(scale: Double, reference: [Double]) -> [Float] {
+        let logScale = Float((log1p(scale) - configuration.scaleScaling[0]) / configuration.scaleScaling[1])
+        guard let first = reference.first, let last = reference.last else { return [logScale] }
+        return [logScale, Float(first / scale - 1), Float(last / scale - 1)]
+    }
+
+    /// The reference forecast of the horizon after `origin`, from the `context` values before it
+    /// (the Theta method reads the whole history).
+    func referenceForecast(_ values: [Double], origin: Int, context: Int) -> [Double] {
+        let season = configuration.season, horizon = configuration.horizon
+        switch configuration.resolvedReference {
+        case .theta: return ThetaMethod.forecast(values[..<origin], horizon: horizon, season: season)
+        case .none: return Array(repeating: 0, count: horizon)
+        case .seasonalNaive where season > 1 && context >= season: return (0..<horizon).map { values[origin - season + $0 % season] }
+        default: return Array(repeating: values[origin - 1], count: horizon)
         }
-        return configuration.resolvedReference == .none ? 0 : values[origin - 1]
     }
 
     func batch(_ windows: [ForecastWindow], panel: SeriesPanel) -> ForecastBatch {
         let c = configuration, window = c.resolvedWindow, horizon = c.horizon, features = c.stepInputs
         let direct = c.strategy == .direct, counts = c.head == .negativeBinomial
-        let steps = direct ? window : window + horizon - 1, targetsPerWindow = direct ? horizon : steps
+        let steps = c.encoderSteps, targetsPerWindow = direct ? horizon : steps
         var input = [Float](repeating: 0, count: windows.count * steps * features)
-        var future = [Float](repeating: 0, count: windows.count * horizon * c.futureInputs)
         var targets = [Float](repeating: 0, count: windows.count * targetsPerWindow), mask = targets
         var lengths: [Int] = [], scales: [Double] = [], references: [[Double]] = []
         var row: [Float] = []
@@ -95,21 +105,19 @@ extension GlobalForecaster {
             let series = panel.series[w.series], values = series.values
             let context = min(window, w.origin), start = w.origin - context
             let scale = Self.level(values[start..<w.origin])
-            let logScale = (log1p(scale) - c.scaleScaling[0]) / c.scaleScaling[1]
             scales.append(scale)
+            let reference = direct ? referenceForecast(values, origin: w.origin, context: context) : []
+            let statics = windowStatics(scale: scale, reference: reference)
             if direct {
                 for j in 0..<context {
-                    stepInputs(series, row: start + j, valueRow: start + j, scale: scale, logScale: logScale, into: &row)
+                    stepInputs(series, row: start + j, valueRow: start + j, scale: scale, statics: statics, into: &row)
                     input.replaceSubrange(((b * steps + j) * features)..<((b * steps + j + 1) * features), with: row)
                 }
-                lengths.append(context)
-                for k in 0..<horizon where c.futureInputs > 0 {
-                    stepInputs(series, row: w.origin + k, valueRow: nil, scale: scale, logScale: logScale, into: &row)
-                    // The future inputs are the calendar and the known covariates: row[1...].
-                    let offset = (b * horizon + k) * c.futureInputs
-                    for f in 0..<c.futureInputs { future[offset + f] = row[1 + f] }
+                for k in 0..<(c.readsFuture ? horizon : 0) {
+                    stepInputs(series, row: w.origin + k, valueRow: nil, scale: scale, statics: statics, into: &row)
+                    input.replaceSubrange(((b * steps + context + k) * features)..<((b * steps + context + k + 1) * features), with: row)
                 }
-                let reference = (0..<horizon).map { self.reference(values, origin: w.origin, context: context, step: $0) }
+                lengths.append(context + (c.readsFuture ? horizon : 0))
                 references.append(reference)
                 for k in 0..<(w.end - w.origin) {
                     targets[b * horizon + k] = Float(counts ? values[w.origin + k] : (values[w.origin + k] - reference[k]) / scale)
@@ -119,7 +127,7 @@ extension GlobalForecaster {
                 // Step j reads the value at start + j with the calendar of the step it forecasts.
                 let length = w.end - start - 1
                 for j in 0..<length {
-                    stepInputs(series, row: start + j + 1, valueRow: start + j, scale: scale, logScale: logScale, into: &row)
+                    stepInputs(series, row: start + j + 1, valueRow: start + j, scale: scale, statics: statics, into: &row)
                     input.replaceSubrange(((b * steps + j) * features)..<((b * steps + j + 1) * features), with: row)
                     // Reading a context to forecast from, the last step has no target.
                     guard start + j + 1 < values.count else { continue }
@@ -132,7 +140,6 @@ extension GlobalForecaster {
             }
         }
         return ForecastBatch(input: Tensor(shape: [windows.count, steps, features], scalars: input), lengths: lengths,
-                             future: c.futureInputs > 0 ? Tensor(shape: [windows.count, horizon * c.futureInputs], scalars: future) : nil,
                              targets: Tensor(shape: [windows.count, targetsPerWindow], scalars: targets),
                              mask: Tensor(shape: [windows.count, targetsPerWindow], scalars: mask), scales: scales, references: references)
     }
@@ -142,9 +149,7 @@ extension GlobalForecaster {
         let c = configuration, count = batch.lengths.count
         let result = try encoder.run(Variable(batch.input), lengths: batch.lengths)
         if c.strategy == .direct {
-            var encoding = encoder.lastState(result.state)
-            if let future = batch.future { encoding = Variable.concatenateLastAxis([encoding, Variable(future)]) }
-            return outputs(encoding).reshaped([count, c.horizon, c.outputsPerStep])
+            return outputs(encoder.lastState(result.state)).reshaped([count, c.horizon, c.outputsPerStep])
         }
         return outputs(result.output)
     }

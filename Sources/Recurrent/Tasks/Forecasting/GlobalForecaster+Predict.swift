@@ -60,11 +60,20 @@ extension GlobalForecaster {
         }
     }
 
-    /// Quantiles and the point forecast from the sorted draws or quantiles of each step.
-    func summary(quantiles: [[Double]], point: [Double], paths: [[Double]] = []) -> SeriesForecast {
+    /// The intervals from the quantiles of each step (widened or narrowed by the calibration's
+    /// factors around the median), with the point forecast.
+    func summary(quantiles raw: [[Double]], point: [Double], paths: [[Double]] = []) -> SeriesForecast {
         let c = configuration, levels = c.quantileLevels
-        func bound(_ level: Double) -> [Double] { quantiles[levels.firstIndex { abs($0 - level) < 1e-9 } ?? 0] }
         let tails = c.intervals.map { (1 - Double($0) / 100) / 2 }
+        var quantiles = raw
+        if let median = levels.firstIndex(of: 0.5), c.intervalScales.count == c.intervals.count {
+            for (tail, factor) in zip(tails, c.intervalScales) {
+                for l in levels.indices where abs(levels[l] - tail) < 1e-9 || abs(levels[l] - (1 - tail)) < 1e-9 {
+                    quantiles[l] = zip(raw[l], raw[median]).map { $1 + factor * ($0 - $1) }
+                }
+            }
+        }
+        func bound(_ level: Double) -> [Double] { quantiles[levels.firstIndex { abs($0 - level) < 1e-9 } ?? 0] }
         return SeriesForecast(id: "", ordinals: [], point: point, lower: tails.map { bound($0) }, upper: tails.map { bound(1 - $0) },
                               paths: paths, quantiles: quantiles)
     }
@@ -126,7 +135,7 @@ extension GlobalForecaster {
             var input = [Float](repeating: 0, count: count * paths * features)
             for b in 0..<count {
                 let series = panel.series[windows[b].series], scale = batch.scales[b]
-                let logScale = (log1p(scale) - c.scaleScaling[0]) / c.scaleScaling[1]
+                let statics = windowStatics(scale: scale, reference: [])
                 for p in 0..<paths {
                     let n = b * paths + p
                     let parameters = DistributionParameters(kind: kind, raw: Array(raw.scalars[(n * kind.parameterCount)..<((n + 1) * kind.parameterCount)]),
@@ -136,7 +145,7 @@ extension GlobalForecaster {
                     drawn[n].append(value)
                     last[n] = value
                     guard k + 1 < c.horizon else { continue }
-                    stepInputs(series, row: windows[b].origin + k + 1, valueRow: nil, scale: scale, logScale: logScale, into: &row)
+                    stepInputs(series, row: windows[b].origin + k + 1, valueRow: nil, scale: scale, statics: statics, into: &row)
                     row[0] = Float(value / scale - 1)
                     input.replaceSubrange((n * features)..<((n + 1) * features), with: row)
                 }

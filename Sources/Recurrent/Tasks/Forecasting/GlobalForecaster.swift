@@ -23,21 +23,21 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     public var horizon: Int = 1
     /// Past steps the model reads; nil: the larger of two seasons, twice the horizon and 10.
     public var window: Int? = nil
-    /// Direct: every step ahead at once from the window's encoding (known-future covariates of
-    /// those steps enter the output layers). Recursive (DeepAR): one step at a time, each step's
+    /// Direct: every step ahead at once from the window's encoding (the encoder reads the known
+    /// covariates of those steps after the window). Recursive (DeepAR): one step at a time, each step's
     /// draw fed back, which gives sample paths; it needs a distribution head.
     public var strategy: ForecastStrategy = .direct
     public var head: ForecastHead = .quantiles
     /// Central prediction intervals, in percent.
     public var intervals: [Int] = [80, 95]
-    /// What the outputs add to: the last value, or for a season the value one season before.
-    /// nil: the seasonal naive forecast for a seasonal panel, the last value otherwise.
+    /// What the outputs add to: the last value, the value one season before, or the Theta
+    /// method's forecast (nil: Theta, measured best on the M3 monthly series).
     public var reference: ForecastReference? = nil
     public var cell: CellKind = .lstm
     public var hiddenSize: Int = 64
     public var numLayers: Int = 1
     public var dropout: Float = 0
-    public var learningRate: Double = 0.002
+    public var learningRate: Double = 0.003
     /// Sine and cosine of the step's place in its calendar cycles (or in the season) as inputs.
     public var calendarFeatures: Bool = true
     /// Draws per series for a distribution head's intervals and a recursive model's paths.
@@ -52,6 +52,9 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     /// [mean, standard deviation] of each known then past covariate, and of log(1 + scale).
     public var covariateScaling: [[Double]] = []
     public var scaleScaling: [Double] = [0, 1]
+    /// Set by training: per interval, the factor its half-widths around the median are scaled
+    /// by so that it covers its share of the held-out values (split conformal calibration).
+    public var intervalScales: [Double] = []
     /// The series trained on, so that forecasts for others can be told apart.
     public var seriesIDs: [String] = []
 
@@ -64,12 +67,21 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     }
 
     public var resolvedWindow: Int { window ?? max(2 * season, 2 * horizon, 10) }
-    var resolvedReference: ForecastReference { reference ?? (season > 1 ? .seasonalNaive : .lastValue) }
+    var resolvedReference: ForecastReference { reference ?? .theta }
     var calendarCount: Int { calendarFeatures ? calendar?.count ?? 0 : 0 }
-    /// Inputs per encoder step: the scaled value, the calendar, the covariates, log(1 + scale).
-    var stepInputs: Int { 1 + calendarCount + knownCovariates.count + (strategy == .direct ? pastCovariates.count : 0) + 1 }
-    /// Inputs per step ahead that a direct model's output layers read.
-    var futureInputs: Int { strategy == .direct ? calendarCount + knownCovariates.count : 0 }
+    /// Whether a direct model's encoder reads the horizon's known covariates after the window
+    /// (the calendar of those steps follows from the window's, so it alone needs no such steps).
+    var readsFuture: Bool { strategy == .direct && !knownCovariates.isEmpty }
+    /// Inputs per encoder step: the scaled value, the calendar, the covariates, the window's
+    /// statics (log(1 + scale); for a direct model the reference's first and last step), and
+    /// when the encoder reads the horizon's covariates, a flag marking those steps.
+    var stepInputs: Int {
+        let statics = strategy == .direct ? 3 : 1
+        return 1 + calendarCount + knownCovariates.count + (strategy == .direct ? pastCovariates.count : 0) + statics + (readsFuture ? 1 : 0)
+    }
+    /// Steps an encoder reads: the window, and the horizon when it reads the known future; a
+    /// recursive model reads the window and the horizon's values but the last (teacher forcing).
+    var encoderSteps: Int { resolvedWindow + (strategy == .recursive ? horizon - 1 : readsFuture ? horizon : 0) }
     /// Outputs per step: the quantiles or the distribution's raw parameters.
     var outputsPerStep: Int { head.distribution?.parameterCount ?? quantileLevels.count }
 
@@ -97,7 +109,9 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
 /// One recurrent model for many series (DeepAR, MQ-RNN): each window is read in units of its own
 /// level (the mean absolute value of the window, as DeepAR scales), with the step's calendar
 /// phase and covariates beside it, and the model forecasts quantiles or a distribution for every
-/// step ahead, in those units, as changes from a naive reference forecast.
+/// step ahead, in those units, as changes from a naive reference forecast. Known-future
+/// covariates of the forecast steps are read by the encoder after the window (a flag marks those
+/// steps); past-only covariates only within the window.
 ///
 ///     let panel = try SeriesPanel(csv: "Data/m3-monthly-sample-train.csv", season: 12)
 ///     var configuration = GlobalForecastConfiguration()
@@ -106,10 +120,10 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
 ///     let forecasts = try forecaster.forecast(panel)       // median, 80% and 95% intervals
 public final class GlobalForecaster {
     public let model: Model
-    public let configuration: GlobalForecastConfiguration
+    public private(set) var configuration: GlobalForecastConfiguration
     /// The recurrent encoder [B, T, stepInputs] -> [B, H] (direct: its last state; recursive: every step).
     let encoder: RecurrentLayer
-    /// The output layers: [hidden (+ future inputs)] -> hidden -> outputs.
+    /// The output layers: hidden -> hidden -> outputs (tanh between).
     let hiddenLayer: Dense
     let outputLayer: Dense
 
@@ -117,7 +131,7 @@ public final class GlobalForecaster {
         guard let stack = model.layer as? Sequential, stack.layers.count == 3, let encoder = stack.layers[0] as? RecurrentLayer,
               let hidden = stack.layers[1] as? Dense, let output = stack.layers[2] as? Dense,
               encoder.configuration.inputSize == configuration.stepInputs,
-              hidden.inputSize == encoder.configuration.hiddenSize + configuration.horizon * configuration.futureInputs,
+              hidden.inputSize == encoder.configuration.hiddenSize,
               output.outputSize == (configuration.strategy == .direct ? configuration.horizon : 1) * configuration.outputsPerStep else {
             throw RecurrentError.invalidArgument("the network does not match the forecasting configuration")
         }
@@ -133,7 +147,7 @@ public final class GlobalForecaster {
         let encoder = RecurrentLayer(RecurrentConfiguration(cell: c.cell, inputSize: c.stepInputs, hiddenSize: c.hiddenSize,
                                                             numLayers: c.numLayers, dropout: c.dropout, output: .lastState), seed: seed)
         let steps = c.strategy == .direct ? c.horizon : 1
-        let hidden = Dense(inputSize: c.hiddenSize + c.horizon * c.futureInputs, outputSize: c.hiddenSize, seed: seed &+ 1)
+        let hidden = Dense(inputSize: c.hiddenSize, outputSize: c.hiddenSize, seed: seed &+ 1)
         let output = Dense(inputSize: c.hiddenSize, outputSize: steps * c.outputsPerStep, seed: seed &+ 2)
         let model = Model(Sequential([encoder, hidden, output]))
         try model.setMetadata("task", "global-forecast")
@@ -155,7 +169,7 @@ public final class GlobalForecaster {
 
     public func save(to path: String) throws { try model.save(to: path) }
 
-    /// The output layers on encodings [N, H] (recursive) or [N, H + horizon * future] (direct).
+    /// The output layers on encodings [..., H].
     func outputs(_ encoding: Variable) -> Variable { outputLayer(hiddenLayer(encoding).tanh()) }
 
     /// Trains one model on every series of `panel`. The last `horizon` values of each series long
@@ -198,8 +212,39 @@ public final class GlobalForecaster {
         let history = try trainer.fit(sampleCount: windows.training.count, loss: { indices in
             try forecaster.loss(forecaster.batch(indices.map { windows.training[$0] }, panel: panel))
         }, validationLoss: validation)
+        if !windows.validation.isEmpty { try forecaster.calibrateIntervals(panel, holdout: holdout, seed: options.seed) }
         try forecaster.model.setMetadata("training", history)
         return (forecaster, history)
+    }
+
+    /// Scales each interval around the median so that it covers its share of the held-out values
+    /// (the last `holdout` of each series long enough), forecast from the values before them.
+    func calibrateIntervals(_ panel: SeriesPanel, holdout: Int, seed: UInt64) throws {
+        var cut = panel
+        cut.series = panel.series.filter { $0.count - holdout >= 2 }
+        let truths = cut.series.map { Array($0.values.suffix(holdout)) }
+        for i in cut.series.indices {
+            cut.series[i].values.removeLast(holdout)
+            cut.series[i].pastCovariates = cut.series[i].pastCovariates.map { Array($0.dropLast(holdout)) }
+        }
+        configuration.intervalScales = []
+        let forecasts = try forecast(cut, seed: seed)
+        let median = configuration.quantileLevels.firstIndex(of: 0.5) ?? 0
+        configuration.intervalScales = configuration.intervals.indices.map { i in
+            // The factor each value needs to fall inside; the interval's share of them is enough.
+            var needed: [Double] = []
+            for (forecast, truth) in zip(forecasts, truths) {
+                for (k, y) in truth.enumerated() {
+                    let center = forecast.quantiles[median][k]
+                    let half = y >= center ? forecast.upper[i][k] - center : center - forecast.lower[i][k]
+                    needed.append(half > 0 ? abs(y - center) / half : (y == center ? 0 : .infinity))
+                }
+            }
+            let share = Double(configuration.intervals[i]) / 100
+            let factor = ProbabilisticScores.quantile(sorted: needed.sorted(), level: share)
+            return factor.isFinite && factor > 0 ? factor : 1
+        }
+        try model.setMetadata("forecast", configuration)
     }
 
     /// The mean absolute value, DeepAR's scale; 1 for an all-zero stretch.
