@@ -146,10 +146,10 @@ public struct DistributionParameters: Sendable, Equatable {
 @inline(__always) func logistic(_ x: Double) -> Double { x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) }
 
 /// The digamma function psi(x) = d log Gamma(x) / dx for x > 0: the recurrence
-/// psi(x) = psi(x + 1) - 1 / x up to x >= 6, then the asymptotic series (error below 1e-13).
+/// psi(x) = psi(x + 1) - 1 / x up to x >= 10, then the asymptotic series (error below 1e-13).
 func digamma(_ x: Double) -> Double {
     var x = x, result = 0.0
-    while x < 6 { result -= 1 / x; x += 1 }
+    while x < 10 { result -= 1 / x; x += 1 }
     let inverse = 1 / x, inverseSquare = inverse * inverse
     let series = inverseSquare * (1.0 / 12 - inverseSquare * (1.0 / 120 - inverseSquare * (1.0 / 252 - inverseSquare
         * (1.0 / 240 - inverseSquare / 132))))

@@ -78,12 +78,12 @@ struct ForecastPredictCommand: ParsableCommand {
         guard count <= c.horizon else {
             throw RecurrentError.invalidArgument("this model forecasts \(c.horizon) steps (its horizon); asked for \(count)")
         }
-        let unseen = panel.series.map(\.id).filter { !Set(c.seriesIDs).contains($0) }
+        let forecasts = try forecaster.forecast(panel, seed: seed)
+        let trained = Set(c.seriesIDs), unseen = panel.series.map(\.id).filter { !trained.contains($0) }
         if !unseen.isEmpty {
             note("\(unseen.count) series the model was not trained on (\(unseen.prefix(3).joined(separator: ", "))\(unseen.count > 3 ? ", ..." : "")): "
                  + "forecast from their own history")
         }
-        let forecasts = try forecaster.forecast(panel, seed: seed)
         let bounds = c.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
         var rows: [[String: Any]] = []
         if !json { print((["unique_id", "ds", "mean"] + bounds).joined(separator: ",")) }

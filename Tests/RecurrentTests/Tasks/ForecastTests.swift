@@ -5,8 +5,9 @@ import XCTest
 /// Forecasting from Swift: dates, reading series, baselines and scores, training and forecasting.
 final class ForecastTests: XCTestCase {
     static func dataPath(_ name: String) -> String {
+        // This file is Tests/RecurrentTests/Tasks/ForecastTests.swift; Data/ is at the root.
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Data/\(name)").path
+            .deletingLastPathComponent().appendingPathComponent("Data/\(name)").path
     }
 
     func testDatesReadInEveryFormAndContinueAfterTheEnd() throws {
