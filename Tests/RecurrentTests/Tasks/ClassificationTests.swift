@@ -5,7 +5,7 @@ import XCTest
 final class ClassificationTests: XCTestCase {
     static var repositoryData: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Data")
+            .deletingLastPathComponent().appendingPathComponent("Data")
     }
 
     // MARK: - Confusion matrix

@@ -4,7 +4,7 @@ import XCTest
 
 /// The bundled plays, from this checkout.
 let shakespeareFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Data/shakespeare").path
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Data/shakespeare").path
 
 /// The first `characters` characters of a bundled play.
 func playExcerpt(_ name: String, characters: Int) throws -> String {
