@@ -104,14 +104,17 @@ def table(data_dir, work):
     for competition in ["m3", "tourism"]:
         for period, h, season, train, test in groups(data_dir, competition):
             name = f"{competition}-{period.lower()}"
-            base = pd.read_csv(os.path.join(work, f"{name}-baselines.csv"))
+            # AutoARIMA can take hours on a busy machine: `baselines-fast` (without it) stands in
+            # until `baselines` is done, and the table says which numbers are missing.
+            path = os.path.join(work, f"{name}-baselines.csv")
+            base = pd.read_csv(path if os.path.exists(path) else os.path.join(work, f"{name}-baselines-fast.csv"))
             ours = pd.read_csv(os.path.join(work, f"{name}-recurrent.csv"))
             ours = ours.rename(columns={"mean": "Recurrent", **{f"{s}-{l}": f"Recurrent-{s}-{l}" for s in ["lo", "hi"] for l in LEVELS}})
             ours["ds"] = ours.ds.astype(test.ds.dtype)
             row = {"competition": competition, "period": period, "series": test.unique_id.nunique(), "h": h,
                    "train_seconds": timings.get(name)}
             for method, frame in [("Recurrent", ours)] + [(m, base) for m in BASELINES]:
-                row[method] = scores(train, test, frame, method, season, LEVELS)
+                row[method] = scores(train, test, frame, method, season, LEVELS) if method in frame.columns else None
             rows.append(row)
             overall.setdefault(competition, []).append((test, row))
     print("| data | series | h | metric | Recurrent | AutoETS | AutoARIMA | Theta | seasonal naive | Recurrent training (s) |")
@@ -119,13 +122,15 @@ def table(data_dir, work):
     for row in rows:
         metric = "sMAPE" if row["competition"] == "m3" else "MASE"
         key = metric.lower()
-        cells = [f"{row[m][key]:.2f}" if key == "smape" else f"{row[m][key]:.3f}" for m in ["Recurrent"] + BASELINES]
+        cells = ["n/a" if row[m] is None else f"{row[m][key]:.2f}" if key == "smape" else f"{row[m][key]:.3f}"
+                 for m in ["Recurrent"] + BASELINES]
         print(f"| {row['competition'].upper()} {row['period'].lower()} | {row['series']} | {row['h']} | {metric} | " + " | ".join(cells)
               + f" | {row['train_seconds']:.0f} |")
     # M3 overall sMAPE: the mean over every test value of all 3,003 series.
     m3 = overall.get("m3", [])
     points = sum(len(t) for t, _ in m3)
-    cells = [f"{sum(len(t) * r[m]['smape'] for t, r in m3) / points:.2f}" for m in ["Recurrent"] + BASELINES]
+    cells = ["n/a" if any(r[m] is None for _, r in m3) else f"{sum(len(t) * r[m]['smape'] for t, r in m3) / points:.2f}"
+             for m in ["Recurrent"] + BASELINES]
     print(f"| M3 overall | {sum(r['series'] for _, r in m3)} | | sMAPE | " + " | ".join(cells) + " | |")
     print()
     print("| data | method | sMAPE | MASE | 80% coverage | 95% coverage |")
@@ -133,6 +138,8 @@ def table(data_dir, work):
     for row in rows:
         for m in ["Recurrent", "AutoETS", "AutoARIMA", "Theta"]:
             s = row[m]
+            if s is None:
+                continue
             print(f"| {row['competition'].upper()} {row['period'].lower()} | {m} | {s['smape']:.2f} | {s['mase']:.3f} | "
                   f"{s['cover80']:.3f} | {s['cover95']:.3f} |")
 

@@ -229,6 +229,6 @@ final class Seq2SeqTests: XCTestCase {
 
 /// A file of the repository, found from this source file's location.
 func repositoryFile(_ relativePath: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(relativePath).path
 }

@@ -54,6 +54,7 @@ extension GlobalForecaster {
             throw RecurrentError.invalidFile(path: panel.source, reason: "the dates are not written at the model's frequency "
                 + "(\(c.calendar?.calendar.map { "\($0.format.rawValue), step \(c.calendar?.step ?? 1)" } ?? "step numbers"))")
         }
+        try panel.checkShapes()
         for series in panel.series where !c.knownCovariates.isEmpty && series.futureCount < c.horizon {
             throw RecurrentError.invalidFile(path: panel.source, reason: "series \"\(series.id)\" gives its known covariates for \(series.futureCount) "
                 + "steps after its last value; the model forecasts \(c.horizon) and needs them all")

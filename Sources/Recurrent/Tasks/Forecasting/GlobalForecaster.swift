@@ -178,6 +178,7 @@ public final class GlobalForecaster {
     public static func train(_ panel: SeriesPanel, configuration: GlobalForecastConfiguration = GlobalForecastConfiguration(),
                              options: TrainingOptions = TrainingOptions(), progress: ProgressReporter? = nil) throws
         -> (GlobalForecaster, TrainingHistory) {
+        try panel.checkShapes()
         var c = configuration
         c.season = panel.season
         c.calendar = CalendarFeatures(calendar: panel.calendar, step: panel.step, season: panel.season)

@@ -219,6 +219,23 @@ public struct SeriesPanel: Sendable {
         self.init(source: source, series: series, calendar: axis, step: step, season: resolved)
     }
 
+    /// Checks what a panel built in memory must hold: values, one ordinal per row, and every
+    /// named covariate over the rows it covers (known ones at least as far as the values).
+    public func checkShapes() throws {
+        for s in series {
+            let problem: String?
+            if s.values.isEmpty { problem = "has no values" }
+            else if s.ordinals.count < s.values.count { problem = "has \(s.ordinals.count) steps for \(s.values.count) values" }
+            else if s.knownCovariates.count != knownCovariateNames.count || s.pastCovariates.count != pastCovariateNames.count {
+                problem = "has \(s.knownCovariates.count) known and \(s.pastCovariates.count) past covariates, the panel names "
+                    + "\(knownCovariateNames.count) and \(pastCovariateNames.count)"
+            } else if s.knownCovariates.contains(where: { $0.count != s.ordinals.count }) || s.pastCovariates.contains(where: { $0.count < s.values.count }) {
+                problem = "has covariates shorter than its rows"
+            } else { problem = nil }
+            if let problem { throw RecurrentError.invalidArgument("\(source): series \"\(s.id)\" \(problem)") }
+        }
+    }
+
     static func describe(_ distance: Double) -> String { distance == distance.rounded() ? String(Int(distance)) : String(distance) }
 
     /// The ordinal of every row: dates in one format, or whole step numbers.
