@@ -106,8 +106,8 @@ def table(data_dir, work):
             name = f"{competition}-{period.lower()}"
             # AutoARIMA can take hours on a busy machine: `baselines-fast` (without it) stands in
             # until `baselines` is done, and the table says which numbers are missing.
-            path = os.path.join(work, f"{name}-baselines.csv")
-            base = pd.read_csv(path if os.path.exists(path) else os.path.join(work, f"{name}-baselines-fast.csv"))
+            paths = [os.path.join(work, f"{name}-baselines{suffix}.csv") for suffix in ["", "-fast"]]
+            base = next((pd.read_csv(p) for p in paths if os.path.exists(p)), pd.DataFrame())
             ours = pd.read_csv(os.path.join(work, f"{name}-recurrent.csv"))
             ours = ours.rename(columns={"mean": "Recurrent", **{f"{s}-{l}": f"Recurrent-{s}-{l}" for s in ["lo", "hi"] for l in LEVELS}})
             ours["ds"] = ours.ds.astype(test.ds.dtype)
