@@ -2,34 +2,70 @@
 /// zeroed with probability p and the survivors are scaled by 1/(1-p), so that inference, which
 /// passes values through unchanged, sees the same expected activations.
 ///
-/// Masks come from the layer's own generator, seeded at construction: the same seed and the same
-/// sequence of calls give the same masks. `reseed(_:)` restarts the sequence.
+/// Masks are drawn row by row (the first axis is the batch), each row from a generator keyed by
+/// the layer's seed, the call and the row. Inside a training step (`LearningPhase.batchPosition`
+/// set by the Trainer) the call is the step and the number of calls made in it, and the row is
+/// the row's place in the global batch: a resumed run and processes that split a batch draw the
+/// masks an uninterrupted single process draws. Outside a step, calls are counted from
+/// construction: the same seed and the same sequence of calls give the same masks, and
+/// `reseed(_:)` restarts the sequence.
 public final class Dropout: Layer {
     public let probability: Float
-    private var generator: SplitMix64
+    private var seed: UInt64
+    /// Calls outside a training step since construction or `reseed`.
+    private var calls: UInt64 = 0
+    /// The step the calls in `callsInStep` belong to.
+    private var stepOfCalls: Int? = nil
+    private var callsInStep: UInt64 = 0
 
     public init(probability: Float, seed: UInt64 = 0) {
         precondition((0...1).contains(probability), "dropout probability \(probability) must lie in 0...1")
         self.probability = probability
-        generator = SplitMix64(seed: seed)
+        self.seed = seed
     }
 
     /// Restarts the mask sequence, as if the layer had just been built with `seed`.
-    public func reseed(_ seed: UInt64) { generator = SplitMix64(seed: seed) }
+    public func reseed(_ seed: UInt64) {
+        self.seed = seed
+        calls = 0
+        stepOfCalls = nil
+        callsInStep = 0
+    }
 
     /// Any shape -> the same shape.
     public func callAsFunction(_ input: Variable) -> Variable {
         guard LearningPhase.isTraining, probability > 0 else { return input }
         // p = 1 drops everything; PyTorch returns zeros rather than dividing by zero.
         let keptScale: Float = probability < 1 ? 1 / (1 - probability) : 0
+        let (callKey, firstRow) = nextCall()
         var mask = Tensor(zeros: input.shape)
+        let rows = input.shape.first ?? 1, rowSize = input.value.count / max(1, rows)
+        let probability = probability
         mask.withUnsafeMutableBufferPointer { values in
-            for index in values.indices where generator.nextFloat() >= probability {
-                values[index] = keptScale
+            for row in 0..<rows {
+                var generator = SplitMix64(seed: mixSeeds(callKey, UInt64(truncatingIfNeeded: firstRow + row)))
+                for index in (row * rowSize)..<((row + 1) * rowSize) where generator.nextFloat() >= probability {
+                    values[index] = keptScale
+                }
             }
         }
         // The mask is a constant: only the input receives a gradient (dy * mask).
         return input * Variable(mask)
+    }
+
+    /// The key of this call's masks and the global index of the input's first row.
+    private func nextCall() -> (key: UInt64, firstRow: Int) {
+        if let position = LearningPhase.batchPosition {
+            if stepOfCalls != position.step {
+                stepOfCalls = position.step
+                callsInStep = 0
+            }
+            defer { callsInStep += 1 }
+            let stepKey = mixSeeds(seed, UInt64(truncatingIfNeeded: position.step))
+            return (mixSeeds(stepKey, callsInStep), position.firstRow)
+        }
+        defer { calls += 1 }
+        return (mixSeeds(mixSeeds(seed, 0xD409_0E7), calls), 0)
     }
 
     public var namedParameters: [(name: String, parameter: Variable)] { [] }

@@ -1,7 +1,9 @@
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same numbers on every
 /// machine, which makes initialization, shuffling and dropout reproducible.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state: `SplitMix64(seed: generator.state)` continues where `generator` is, which
+    /// is how a checkpoint stores a generator.
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

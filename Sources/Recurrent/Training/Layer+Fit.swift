@@ -20,6 +20,10 @@ extension Layer {
         let trainCount = count - validationCount
         let validationIndices = Array(trainCount..<count)
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
+        var data = Fingerprint()
+        data.add([inputs, targets])
+        trainer.identity = try RunIdentity(configuration: ["loss": "\(loss)", "validationFraction": "\(validationFraction)"], data: data)
+        trainer.validationSampleCount = validationIndices.count
         let validation: (() throws -> Double)? = validationIndices.isEmpty ? nil : {
             Double(try loss(self(Variable(inputs.gathering(validationIndices))), targets.gathering(validationIndices)).value.scalar)
         }

@@ -15,6 +15,10 @@ public indirect enum LearningRateSchedule: Codable, Equatable, Sendable {
     /// `CosineAnnealingLR(T_max: steps, eta_min: minimum)`, then staying at `minimum`
     /// (PyTorch's scheduler would climb back up; a run longer than the schedule should not).
     case cosineAnnealing(steps: Int, minimum: Double = 0)
+    /// A cosine from the base rate down to `minimum` over the steps the run's limits allow: the
+    /// epochs, `maxSteps`, and under `maxMinutes` the steps the measured speed fits in the time.
+    /// The `Trainer` plans it; on its own it stays at the base rate.
+    case cosineOverRun(minimum: Double = 0)
     /// A linear ramp over `steps` steps from `startFactor` times the rate `then` starts with up to
     /// that rate, after which `then` runs from its own step 0: `SequentialLR` of
     /// `LinearLR(start_factor:total_iters: steps)` and `then`, with the milestone at `steps`.
@@ -31,6 +35,8 @@ public indirect enum LearningRateSchedule: Codable, Equatable, Sendable {
         case .cosineAnnealing(let steps, let minimum):
             let progress = Double(min(step, steps)) / Double(max(steps, 1))
             return minimum + (base - minimum) * (1 + cos(Double.pi * progress)) / 2
+        case .cosineOverRun:
+            return base
         case .linearWarmup(let steps, let startFactor, let then):
             guard step < steps else { return then.learningRate(base: base, step: step - steps) }
             let factor = startFactor + (1 - startFactor) * Double(step) / Double(steps)
@@ -56,6 +62,8 @@ public indirect enum LearningRateSchedule: Codable, Equatable, Sendable {
             guard steps > 0, minimum >= 0 else {
                 throw RecurrentError.invalidArgument("cosine schedule: needs steps > 0 and minimum >= 0, got \(steps) and \(minimum)")
             }
+        case .cosineOverRun(let minimum):
+            guard minimum >= 0 else { throw RecurrentError.invalidArgument("cosine schedule: needs minimum >= 0, got \(minimum)") }
         case .linearWarmup(let steps, let startFactor, let then):
             guard steps >= 0, (0...1).contains(startFactor) else {
                 throw RecurrentError.invalidArgument(

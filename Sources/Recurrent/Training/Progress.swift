@@ -14,6 +14,7 @@ public protocol ProgressReporter: AnyObject {
 /// A snapshot of a training run.
 public struct TrainingStatus: Sendable {
     public var epoch: Int
+    /// 0 when only a step or time limit bounds the run.
     public var epochs: Int
     public var step: Int
     /// The planned number of steps (epochs x batches, or --max-steps), for the time left.
@@ -25,6 +26,8 @@ public struct TrainingStatus: Sendable {
     public var secondsLeft: Double {
         stepsPerSecond > 0 ? Double(max(0, plannedSteps - step)) / stepsPerSecond : 0
     }
+    /// "epoch 3/10", or "epoch 3" when no epoch count bounds the run.
+    public var epochText: String { epochs > 0 ? "epoch \(epoch)/\(epochs)" : "epoch \(epoch)" }
 }
 
 /// Progress on standard error: a bar redrawn in place on a terminal, one plain line per epoch
@@ -51,7 +54,7 @@ public final class ConsoleProgress: ProgressReporter {
             if lastDraw == .distantPast { lastDraw = Date() }
             guard Date().timeIntervalSince(lastDraw) >= plainLineInterval else { return }
             lastDraw = Date()
-            write(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f steps/s  ", status.epoch, status.epochs, status.step,
+            write(status.epochText + String(format: "  step %d/%d  loss %.4f  %.1f steps/s  ", status.step,
                          status.plannedSteps, status.trainLoss, status.stepsPerSecond) + Self.duration(status.secondsLeft) + " left\n")
             return
         }
@@ -61,15 +64,15 @@ public final class ConsoleProgress: ProgressReporter {
         let fraction = status.plannedSteps > 0 ? min(1, Double(status.step) / Double(status.plannedSteps)) : 0
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        var line = "\r[\(bar)] " + String(format: "%3.0f%% epoch %d/%d loss %.4f %.1f steps/s ",
-                                             fraction * 100, status.epoch, status.epochs, status.trainLoss, status.stepsPerSecond)
+        var line = "\r[\(bar)] " + String(format: "%3.0f%% ", fraction * 100) + status.epochText
+            + String(format: " loss %.4f %.1f steps/s ", status.trainLoss, status.stepsPerSecond)
         line += Self.duration(status.secondsLeft) + " left"
         if let validation = status.validationLoss { line += " | " + describeValidation(validation) }
         write(line + "\u{1B}[K")
     }
 
     public func epochEnded(_ status: TrainingStatus) {
-        var line = String(format: "epoch %d/%d  step %d  loss %.4f", status.epoch, status.epochs, status.step, status.trainLoss)
+        var line = status.epochText + String(format: "  step %d  loss %.4f", status.step, status.trainLoss)
         if let validation = status.validationLoss { line += "  " + describeValidation(validation) }
         line += String(format: "  %.1f steps/s  ", status.stepsPerSecond) + Self.duration(status.secondsLeft) + " left"
         write(isTerminal ? "\r" + line + "\u{1B}[K\n" : line + "\n")

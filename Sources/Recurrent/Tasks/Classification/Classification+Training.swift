@@ -30,15 +30,17 @@ extension Classifier {
 
         let optimizer = try Adam(classifier.model.layer.parameters, learningRate: c.learningRate)
         var options = options
-        if c.cosineDecay, options.schedule == .constant {
-            let batchesPerEpoch = (split.train.count + options.batchSize - 1) / max(1, options.batchSize)
-            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, batchesPerEpoch * options.epochs)))
-        }
+        if c.cosineDecay, options.schedule == .constant { options.schedule = .cosineOverRun() }
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
         let trainLengths = split.train.map { inputs.length($0) }
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: trainLengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
+        var data = Fingerprint()
+        data.add(split.train.map { classes[$0] })
+        inputs.fingerprint(rows: split.train, into: &data)
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = split.validation.count
         // Models are kept and stopped by their validation error rate: the log-loss of a
         // classifier keeps rising as it grows confident long after its accuracy stops improving.
         // A thousandth of the mean log-loss breaks ties between equal error rates.

@@ -243,6 +243,16 @@ enum SequenceInputs {
         }
     }
 
+    /// Adds the rows at `indices` to a run's data fingerprint.
+    func fingerprint(rows indices: [Int], into fingerprint: inout Fingerprint) {
+        for index in indices {
+            switch self {
+            case .tokens(let ids): fingerprint.add(ids[index])
+            case .steps(let values, _): fingerprint.add(Tensor(shape: [values[index].count], scalars: values[index]))
+            }
+        }
+    }
+
     func batch(_ indices: [Int]) -> PaddedBatch {
         switch self {
         case .tokens(let ids): return PaddedBatch(tokenIDs: indices.map { ids[$0] })

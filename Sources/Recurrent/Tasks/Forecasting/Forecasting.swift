@@ -167,6 +167,10 @@ public final class Forecaster {
         let inputs = c.relativeInputs ? Self.relativeToLastStep(windows.inputs) : windows.inputs
         let trainX = inputs.gathering(trainIndices), trainY = targets.gathering(trainIndices)
         let trainer = Trainer(optimizer: try Adam(layer.parameters, learningRate: c.learningRate), options: options, progress: progress)
+        var fingerprint = Fingerprint()
+        fingerprint.add([trainX, trainY])
+        trainer.identity = try RunIdentity(configuration: c, data: fingerprint)
+        trainer.validationSampleCount = validationIndices.count
         let validation: (() throws -> Double)? = validationIndices.isEmpty ? nil : {
             let x = inputs.gathering(validationIndices), y = targets.gathering(validationIndices)
             return Double(try Loss.meanSquaredError(layer(Variable(x)), y).value.scalar)

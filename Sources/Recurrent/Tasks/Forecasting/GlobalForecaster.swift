@@ -202,6 +202,11 @@ public final class GlobalForecaster {
             throw RecurrentError.invalidFile(path: panel.source, reason: "no series has two values before its last \(holdout): nothing to train on")
         }
         let trainer = Trainer(optimizer: try Adam(forecaster.model.layer.parameters, learningRate: c.learningRate), options: options, progress: progress)
+        var data = Fingerprint()
+        for series in panel.series { data.add(series.id); data.add(Tensor(shape: [series.values.count], scalars: series.values.map(Float.init))) }
+        data.add(windows.training.count)
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = windows.validation.count
         let validation: (() throws -> Double)? = windows.validation.isEmpty ? nil : {
             var total = 0.0
             for start in stride(from: 0, to: windows.validation.count, by: 512) {

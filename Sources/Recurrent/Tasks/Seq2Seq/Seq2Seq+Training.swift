@@ -41,19 +41,29 @@ extension Translator {
                                    targets: targetTokens.map(spec.targetVocabulary.ids))
 
         var options = options
-        if c.cosineDecay, options.schedule == .constant {
-            let batchesPerEpoch = (train.count + options.batchSize - 1) / max(1, options.batchSize)
-            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, batchesPerEpoch * options.epochs)))
-        }
+        if c.cosineDecay, options.schedule == .constant { options.schedule = .cosineOverRun() }
         let optimizer = try Adam(translator.network.parameters, learningRate: c.learningRate)
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
         let trainLengths = train.map { encoded.sources[$0].count }
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: trainLengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
+        var data = Fingerprint()
+        for index in train { data.add(encoded.sources[index]); data.add(encoded.targets[index]) }
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = validation.count
+        // The loss is a mean over target tokens (each pair's end token included).
+        trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + encoded.targets[train[$1]].count + 1 }) }
         var report = Seq2SeqTrainingReport(history: TrainingHistory(), trainingPairs: train.count, validationPairs: validation.count)
+        trainer.taskState = TrainingStateHook(
+            save: { try TrainingTaskState([report.validationTokenErrorRates, report.validationWordErrorRates]) },
+            restore: { saved in
+                let rates = try saved.decode([[Double]].self)
+                guard rates.count == 2 else { throw RecurrentError.invalidArgument("the checkpoint's error rates are damaged") }
+                (report.validationTokenErrorRates, report.validationWordErrorRates) = (rates[0], rates[1])
+            })
         let monitored = Array(validation.prefix(c.monitoredSources))
-        var samplingRNG = SplitMix64(seed: options.seed &+ 29)
+        var unusedGenerator = SplitMix64(seed: options.seed &+ 29)
         let validationLoss: (() throws -> Double)? = validation.isEmpty ? nil : {
             let loss = try translator.meanLoss(encoded, indices: validation)
             let score = try translator.evaluate(pairs, options: DecodingOptions(beamWidth: 1), indices: monitored)
@@ -64,7 +74,7 @@ extension Translator {
             return loss
         }
         let history = try trainer.fit(sampleCount: train.count, loss: { batch in
-            try translator.loss(encoded, indices: batch.map { train[$0] }, samplingProbability: c.samplingProbability, rng: &samplingRNG)
+            try translator.loss(encoded, indices: batch.map { train[$0] }, samplingProbability: c.samplingProbability, rng: &unusedGenerator)
         }, validationLoss: validationLoss)
         report.history = history
         try translator.model.setMetadata("training", report)
@@ -87,7 +97,9 @@ extension Translator {
 
     /// The mean cross-entropy per target token (the end token included) of a batch of pairs.
     /// Luong or no attention with pure teacher forcing runs the decoder over whole sequences;
-    /// Bahdanau attention and scheduled sampling run it step by step.
+    /// Bahdanau attention and scheduled sampling run it step by step. Inside a Trainer's step,
+    /// scheduled sampling draws for each pair from a generator keyed by the step and the pair's
+    /// place in the batch (so resumed and data-parallel runs draw alike); outside one, from `rng`.
     func loss(_ pairs: EncodedPairs, indices: [Int], samplingProbability: Double = 0,
               rng: inout SplitMix64) throws -> Variable {
         let sources = sourceBatch(indices.map { pairs.sources[$0] })
@@ -105,6 +117,9 @@ extension Translator {
             return try crossEntropy(logits: logits, targets: targetIDs, mask: Tensor(shape: [indices.count, time], scalars: mask))
         }
         // Step by step: logits [T, B, V], so targets and mask go time-major.
+        var rowGenerators = LearningPhase.batchPosition.map { position in
+            (0..<indices.count).map { position.generator(row: $0, salt: 0x5a3b_1e29) }
+        }
         var state = encoded.state, previous = [Int](repeating: beginID, count: indices.count)
         var stepLogits: [Variable] = []
         for t in 0..<time {
@@ -114,7 +129,9 @@ extension Translator {
             let predicted = samplingProbability > 0 ? argmaxRows(result.logits.value) : []
             previous = (0..<indices.count).map { b in
                 let truth = t < targets[b].count ? targets[b][t] : endID
-                return samplingProbability > 0 && Double(rng.nextFloat()) < samplingProbability ? predicted[b] : truth
+                guard samplingProbability > 0 else { return truth }
+                let draw = rowGenerators?[b].nextFloat() ?? rng.nextFloat()
+                return Double(draw) < samplingProbability ? predicted[b] : truth
             }
         }
         let timeMajor = (0..<time).flatMap { t in (0..<indices.count).map { $0 * time + t } }

@@ -123,16 +123,17 @@ extension SpeechRecognizer {
              options: TrainingOptions, progress: ProgressReporter?) throws -> TrainingHistory {
         let optimizer = try Adam(model.layer.parameters, learningRate: configuration.learningRate)
         var options = options
-        if configuration.cosineDecay, options.schedule == .constant {
-            let batchesPerEpoch = (examples.features.count + options.batchSize - 1) / max(1, options.batchSize)
-            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, batchesPerEpoch * options.epochs)))
-        }
+        if configuration.cosineDecay, options.schedule == .constant { options.schedule = .cosineOverRun() }
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
         let lengths = examples.features.map { $0.shape[0] }
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: lengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
-        var step: UInt64 = 0
+        var data = Fingerprint()
+        data.add(examples.features)
+        for labels in examples.labels { data.add(labels) }
+        trainer.identity = try RunIdentity(configuration: configuration, data: data)
+        trainer.validationSampleCount = validation.features.count
         let augment = configuration.specAugment
         let validationLoss: (() throws -> Double)? = validation.features.isEmpty ? nil : {
             let transcripts = try self.transcribe(features: validation.features, decoding: SpeechDecoding())
@@ -141,11 +142,14 @@ extension SpeechRecognizer {
             return score.characterErrorRate
         }
         return try trainer.fit(sampleCount: examples.features.count, loss: { batch in
-            step += 1
             var features = batch.map { examples.features[$0] }
-            if let augment {
-                var rng = SplitMix64(seed: options.seed &+ 0x5eec_4a06 &+ step)
-                for index in features.indices { augment.apply(to: &features[index], using: &rng) }
+            // Each utterance's masks come from a generator keyed by the step and its place in the
+            // batch: resumed and data-parallel runs mask as the uninterrupted single process does.
+            if let augment, let position = LearningPhase.batchPosition {
+                for index in features.indices {
+                    var rng = position.generator(row: index, salt: options.seed &+ 0x5eec_4a06)
+                    augment.apply(to: &features[index], using: &rng)
+                }
             }
             let (logits, lengths) = try self.logits(features)
             return try ctcLoss(logits: logits, targets: batch.map { examples.labels[$0] }, inputLengths: lengths,

@@ -76,6 +76,27 @@ public struct LanguageModelReport: Sendable {
     public var validationSeconds: Double
 }
 
+/// The recurrent state a language model's rows carry between training windows, for checkpoints.
+struct LanguageModelTrainingState: Codable {
+    var hasState: Bool
+    var hasCell: Bool
+
+    static func save(_ state: RecurrentLayer.State?) throws -> TrainingTaskState {
+        var tensors: [String: Tensor] = [:]
+        if let state {
+            tensors["hidden"] = state.hidden.value
+            if let cell = state.cell { tensors["cell"] = cell.value }
+        }
+        return try TrainingTaskState(LanguageModelTrainingState(hasState: state != nil, hasCell: state?.cell != nil), tensors: tensors)
+    }
+
+    static func restore(_ saved: TrainingTaskState) throws -> RecurrentLayer.State? {
+        let flags = try saved.decode(LanguageModelTrainingState.self)
+        guard flags.hasState else { return nil }
+        return RecurrentLayer.State(hidden: Variable(try saved.tensor("hidden")), cell: flags.hasCell ? Variable(try saved.tensor("cell")) : nil)
+    }
+}
+
 /// A character-, byte- or word-level language model: the network, its tokenizer and its
 /// vocabulary, trained by truncated backpropagation through time.
 public final class LanguageModel {
@@ -137,25 +158,24 @@ public final class LanguageModel {
         var trainerOptions = options
         trainerOptions.shuffle = false
         let trainer = Trainer(optimizer: try Adam(network.parameters, learningRate: c.learningRate), options: trainerOptions, progress: progress)
+        var data = Fingerprint()
+        for row in streams.rows { data.add(row) }
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = validationStreams.map { $0.windowCount * $0.streams }
+        // The state each row carries from one window to the next: this process's rows only.
         var state: RecurrentLayer.State? = nil
-        var stepLosses: [Double] = [], validations: [(step: Int, crossEntropy: Double)] = [], validationSeconds = 0.0
+        trainer.taskState = TrainingStateHook(save: { try LanguageModelTrainingState.save(state) }, restore: { state = try LanguageModelTrainingState.restore($0) })
         let history = try trainer.fit(sampleCount: streams.windowCount * streams.streams, loss: { batch in
-            // Batch k holds samples kB..<(k+1)B: window k of every row.
+            // Batch k holds samples kB..<(k+1)B: window k of every row; this process's part of
+            // it, a range of rows.
             let window = (batch.first ?? 0) / streams.streams
+            let rows = (batch.first ?? 0) % streams.streams..<((batch.last ?? 0) % streams.streams + 1)
             if window == 0 { state = nil }
-            let (inputs, targets) = streams.window(window)
+            let (inputs, targets) = streams.window(window, rows: rows)
             let result = network.run(Variable(inputs), state: state)
             state = result.state.detached()
-            let loss = try crossEntropy(logits: result.logits, targets: targets)
-            stepLosses.append(Double(loss.value.scalar))
-            return loss
-        }, validationLoss: validationStreams.map { held in {
-            let start = Date()
-            let crossEntropy = try languageModel.evaluate(held).crossEntropy
-            validationSeconds += Date().timeIntervalSince(start)
-            validations.append((stepLosses.count, crossEntropy))
-            return crossEntropy
-        } })
+            return try crossEntropy(logits: result.logits, targets: targets)
+        }, validationLoss: validationStreams.map { held in { try languageModel.evaluate(held).crossEntropy } })
 
         languageModel.model.metadata["task"] = "language-model"
         try languageModel.model.setMetadata("language_model", c)
@@ -167,8 +187,10 @@ public final class LanguageModel {
             return LanguageModelEvaluation(tokens: held.predictedCount, crossEntropy: best, level: c.tokenizer.level)
         }
         if let figures { try languageModel.model.setMetadata("validation", figures) }
+        let validations = zip(trainer.validationSteps, history.validationLoss).map { (step: $0, crossEntropy: $1) }
         return (languageModel, LanguageModelReport(history: history, trainingTokens: trainingTokens.count, validation: figures,
-                                                    stepLosses: stepLosses, validations: validations, validationSeconds: validationSeconds))
+                                                    stepLosses: trainer.stepLosses, validations: validations,
+                                                    validationSeconds: history.validationSeconds))
     }
 
     /// Cross-entropy of `text` over every token after the first, read in `streams` rows

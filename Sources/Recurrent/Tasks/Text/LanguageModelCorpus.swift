@@ -138,9 +138,15 @@ public struct TokenStreams: Sendable {
     /// Window k: inputs [B, T] (ids as Float, for `Embedding`) and the next tokens, row-major,
     /// [B * T]. The last window may be shorter.
     public func window(_ k: Int) -> (inputs: Tensor, targets: [Int]) {
+        window(k, rows: 0..<streams)
+    }
+
+    /// Window k of the rows in `part` only (a process's share of the rows): inputs
+    /// [part.count, T] and targets [part.count * T].
+    public func window(_ k: Int, rows part: Range<Int>) -> (inputs: Tensor, targets: [Int]) {
         let start = k * windowLength, end = min(predictedPerRow, start + windowLength)
-        let inputs = rows.flatMap { $0[start..<end].map(Float.init) }
-        let targets = rows.flatMap { $0[(start + 1)...end] }
-        return (Tensor(shape: [rows.count, end - start], scalars: inputs), targets)
+        let inputs = rows[part].flatMap { $0[start..<end].map(Float.init) }
+        let targets = rows[part].flatMap { $0[(start + 1)...end] }
+        return (Tensor(shape: [part.count, end - start], scalars: inputs), targets)
     }
 }
