@@ -65,7 +65,9 @@ struct SpeechTrainCommand: ParsableCommand {
             validation utterances come from --validation, or else 10% of the training transcripts (every \
             recording of a text on the same side). Utterances too short for their transcript under CTC are \
             left out with a warning naming them. The loss and CER curves are drawn beside the model \
-            (MODEL without .model + -loss.svg; --plot to choose).
+            (MODEL without .model + -loss.svg; --plot to choose). Defaults: a bidirectional LSTM of 192 units \
+            x 2 layers over 3 stacked frames, dropout 0.3, batches of 16, Adam at 0.002 along half a cosine, \
+            100 epochs.
             """
     )
 
@@ -87,7 +89,7 @@ struct SpeechTrainCommand: ParsableCommand {
     var deltas: Int = 0
 
     @Option(help: "Stack this many frames into one recurrent step (1: none).")
-    var subsample: Int = 2
+    var subsample: Int = 3
 
     @Flag(help: "Mask random time spans and frequency bands of the training features (SpecAugment; the widths below).")
     var specAugment = false
@@ -137,7 +139,7 @@ struct SpeechTrainCommand: ParsableCommand {
             let train = try SpeechManifest(contentsOf: manifest, audioRoot: audioRoot.audioRoot)
             let validationManifest = try validation.map { try SpeechManifest(contentsOf: $0, audioRoot: audioRoot.audioRoot) }
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 16)
+            let options = training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 16)
             let (recognizer, report) = try SpeechRecognizer.train(
                 train: train, validation: validationManifest, configuration: configuration, options: options,
                 progress: ConsoleProgress(describeValidation: { String(format: "val CER %.4f", $0) }))

@@ -12,11 +12,11 @@ public enum SpeechNormalization: String, Codable, Sendable, CaseIterable {
 /// What a speech recognizer is made of and how it trains. Stored in the model file.
 public struct SpeechConfiguration: Codable, Sendable {
     public var cell: CellKind = .lstm
-    public var hiddenSize: Int = 256
-    public var numLayers: Int = 3
+    public var hiddenSize: Int = 192
+    public var numLayers: Int = 2
     /// Both directions read the whole utterance; a unidirectional model can transcribe a stream.
     public var bidirectional: Bool = true
-    public var dropout: Float = 0.2
+    public var dropout: Float = 0.3
     public var learningRate: Double = 2e-3
     /// The rate features are computed at; audio at other rates is resampled. nil: the rate of
     /// the first training file.
@@ -26,7 +26,7 @@ public struct SpeechConfiguration: Codable, Sendable {
     public var deltaOrder: Int = 0
     /// Stack this many consecutive frames into one step of the network (2 or 3 as DeepSpeech 2
     /// and LAS do): the recurrent layers run at 1/K of the frame rate.
-    public var subsample: Int = 2
+    public var subsample: Int = 3
     /// nil: per utterance for bidirectional models, global for unidirectional ones (streamable).
     public var normalization: SpeechNormalization? = nil
     /// Time and frequency masks on the training batches (Park et al., 2019); nil: none.
