@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "recurrent", targets: ["recurrent"]),
         .executable(name: "recurrent-bench", targets: ["recurrent-bench"]),
         .library(name: "RecurrentServer", targets: ["RecurrentServer"]),
+        .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,9 +34,13 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Data-parallel training over MPI. The C shim opens the MPI library at run time, so the
+        // package builds, and everything else runs, on a machine without MPI.
+        .target(name: "CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "RecurrentDistributed", dependencies: ["Recurrent", "CMPIShim"]),
         .executableTarget(
             name: "recurrent",
-            dependencies: ["Recurrent", "RecurrentServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Recurrent", "RecurrentServer", "RecurrentDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "recurrent-bench", dependencies: ["Recurrent", "CRecurrentKernels"]),
         // MARK: tests

@@ -30,6 +30,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as RecurrentError {
         FileHandle.standardError.write(Data("recurrent: error: \(error.description)\n".utf8))
         throw ExitCode.failure
+    } catch let interrupted as TrainingInterrupted {
+        FileHandle.standardError.write(Data("recurrent: \(interrupted.description)\n".utf8))
+        throw ExitCode(exitCode(for: interrupted))
     }
 }
 

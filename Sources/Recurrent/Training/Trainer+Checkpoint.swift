@@ -27,7 +27,7 @@ extension Trainer {
             record: record, parameters: parameters.map(\.value), optimizerState: optimizer.exportState(), best: run.best?.values,
             order: run.order, stepLosses: stepLosses.map(Float.init), taskStates: states, notes: checkpointOptions.notes)
         try AtomicFile.write(try checkpoint.encoded(), to: checkpointOptions.path)
-        progress?.note("checkpoint: step \(run.history.steps), epoch \(run.epoch) -> \(checkpointOptions.path)")
+        reporter?.note("checkpoint: step \(run.history.steps), epoch \(run.epoch) -> \(checkpointOptions.path)")
     }
 
     /// The run as a checkpoint left it, after checking that the checkpoint belongs to this run:
@@ -73,10 +73,10 @@ extension Trainer {
         run.schedule = record.schedule
         run.elapsedBefore = record.history.seconds
         if record.ranks != size {
-            progress?.note("resuming with \(size) rank\(size == 1 ? "" : "s") a run checkpointed by \(record.ranks): "
+            reporter?.note("resuming with \(size) rank\(size == 1 ? "" : "s") a run checkpointed by \(record.ranks): "
                 + "the sums of the gradients are taken in another order, so the result may differ in the last bits")
         }
-        progress?.note("resuming from \(path): step \(record.history.steps), epoch \(record.epoch)")
+        reporter?.note("resuming from \(path): step \(record.history.steps), epoch \(record.epoch)")
         return run
     }
 

@@ -45,6 +45,9 @@ public final class Trainer {
     public internal(set) var communicationSeconds = 0.0
     public internal(set) var stepSecondsTotal = 0.0
 
+    /// Progress goes to the reporter on process 0 only.
+    var reporter: ProgressReporter? { (options.communicator?.rank ?? 0) == 0 ? progress : nil }
+
     public init(optimizer: any Optimizer, options: TrainingOptions, progress: ProgressReporter? = nil) {
         self.parameters = optimizer.parameters
         self.optimizer = optimizer
@@ -142,7 +145,7 @@ public final class Trainer {
                 let stepSeconds = Date().timeIntervalSince(stepStart)
                 stepSecondsTotal += stepSeconds
                 budget.recordStep(seconds: stepSeconds)
-                progress?.step(status(run, plannedSteps: agreement.plannedSteps, clock: clock,
+                reporter?.step(status(run, plannedSteps: agreement.plannedSteps, clock: clock,
                                       trainLoss: run.epochLoss / Double(run.epochBatches), validation: run.history.validationLoss.last))
                 if agreement.checkpointDue && run.batchIndex < batches.count {
                     try writeCheckpoint(run, clock: clock)
@@ -162,10 +165,10 @@ public final class Trainer {
         // The best validated parameters win over the last ones, also after a divergence.
         if let best = run.best { restore(best.values) }
         run.history.seconds = clock.elapsed
-        progress?.note(run.history.summary)
+        reporter?.note(run.history.summary)
         if let communicator = options.communicator, communicator.size > 1, stepSecondsTotal > 0 {
             let perStep = communicationSeconds / Double(max(1, run.history.steps))
-            progress?.note(String(format: "all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time", communicator.size,
+            reporter?.note(String(format: "all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time", communicator.size,
                                   perStep * 1000, 100 * communicationSeconds / stepSecondsTotal))
         }
         options.communicator?.trainingEnded()
@@ -197,7 +200,7 @@ public final class Trainer {
                 run.epochsWithoutImprovement += 1
             }
         }
-        progress?.epochEnded(status(run, plannedSteps: plannedSteps, clock: clock, trainLoss: trainLoss, validation: validation))
+        reporter?.epochEnded(status(run, plannedSteps: plannedSteps, clock: clock, trainLoss: trainLoss, validation: validation))
         let epoch = run.epoch
         run.epoch += 1
         run.batchIndex = 0
@@ -206,7 +209,7 @@ public final class Trainer {
         run.epochBatches = 0
         if let patience = options.patience, run.epochsWithoutImprovement >= patience {
             run.history.stopReason = .earlyStopping
-            progress?.note("stopping early: no improvement for \(patience) epochs; keeping epoch \(run.history.bestEpoch ?? epoch)")
+            reporter?.note("stopping early: no improvement for \(patience) epochs; keeping epoch \(run.history.bestEpoch ?? epoch)")
             return true
         }
         return false
@@ -230,7 +233,7 @@ public final class Trainer {
     func diverge(_ history: inout TrainingHistory, message: String) {
         history.stopReason = .diverged
         history.message = message + "; training stopped and the last good parameters were kept"
-        progress?.note(history.message ?? message)
+        reporter?.note(history.message ?? message)
     }
 
     func restore(_ values: [Tensor]) {

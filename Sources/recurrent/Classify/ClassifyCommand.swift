@@ -84,7 +84,7 @@ struct ClassifyTrainCommand: ParsableCommand {
             }
             let rows = try ClassificationRows(table: CSVTable(path: data), input: input, requireLabels: true)
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
+            let options = try training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
             note("\(rows.count) rows from \(data); \(describe(configuration, input: rows.input))")
             let (classifier, report, history) = try Classifier.train(
                 rows: rows, configuration: configuration, options: options,

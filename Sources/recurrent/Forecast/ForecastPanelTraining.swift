@@ -25,7 +25,7 @@ struct ForecastPanelTraining {
         configuration.samples = options.samples
         configuration.layout = layout
         c.training.apply(to: &configuration)
-        var trainingOptions = c.training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 256)
+        var trainingOptions = try c.training.trainingOptions(defaultEpochs: 40, defaultBatchSize: 256)
         trainingOptions.patience = c.patience ?? 5
         let (forecaster, history) = try GlobalForecaster.train(panel, configuration: configuration, options: trainingOptions, progress: ConsoleProgress())
         try forecaster.save(to: c.training.output)

@@ -110,7 +110,7 @@ struct ForecastTrainCommand: ParsableCommand {
             // quality table was measured at 0.005.
             configuration.learningRate = 0.005
             training.apply(to: &configuration)
-            var options = training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 32)
+            var options = try training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 32)
             options.patience = validationFraction > 0 ? patience ?? 20 : nil
             let progress = ConsoleProgress()
             let (forecaster, report) = try Forecaster.train(series, configuration: configuration, options: options, progress: progress)

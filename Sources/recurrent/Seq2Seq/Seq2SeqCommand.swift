@@ -117,7 +117,7 @@ struct Seq2SeqTrainCommand: ParsableCommand {
                 : Seq2SeqInput(sourceTokenizer: Tokenizer(level: sourceLevel ?? .char), targetTokenizer: Tokenizer(level: targetLevel ?? .char))
             let pairs = try Seq2SeqPairs(contentsOf: self.pairs, format: format.format, stress: stress)
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 12, defaultBatchSize: 64)
+            let options = try training.trainingOptions(defaultEpochs: 12, defaultBatchSize: 64)
             note("\(pairs.count) pairs from \(self.pairs); \(describe(configuration))")
             let (translator, report) = try Translator.train(
                 pairs: pairs, input: input, configuration: configuration, options: options,

@@ -139,7 +139,7 @@ struct SpeechTrainCommand: ParsableCommand {
             let train = try SpeechManifest(contentsOf: manifest, audioRoot: audioRoot.audioRoot)
             let validationManifest = try validation.map { try SpeechManifest(contentsOf: $0, audioRoot: audioRoot.audioRoot) }
             let configuration = self.configuration()
-            let options = training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 16)
+            let options = try training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 16)
             let (recognizer, report) = try SpeechRecognizer.train(
                 train: train, validation: validationManifest, configuration: configuration, options: options,
                 progress: ConsoleProgress(describeValidation: { String(format: "val CER %.4f", $0) }))

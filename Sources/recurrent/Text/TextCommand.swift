@@ -72,7 +72,7 @@ struct TextTrainCommand: ParsableCommand {
             training.apply(to: &configuration)
             configuration.embeddingSize = embedding ?? (level == .word ? configuration.hiddenSize : 64)
             configuration.sequenceLength = seqLen
-            let options = training.trainingOptions(defaultEpochs: 3, defaultBatchSize: 32)
+            let options = try training.trainingOptions(defaultEpochs: 3, defaultBatchSize: 32)
 
             let corpus = try TextCorpus(paths: paths)
             let (trainingTexts, validationTexts) = try corpus.split(validationFraction: validationFraction)
