@@ -38,7 +38,7 @@ extension Trainer {
         let differences = try differences(from: record, sampleCount: sampleCount, budget: budget, fresh: fresh)
         guard differences.isEmpty else {
             throw RecurrentError.invalidFile(path: path, reason: "cannot resume: this run differs from the checkpoint's in "
-                + differences.joined(separator: "; ") + "; resume with the options the checkpoint was written with, or start afresh")
+                + differences.prefix(4).joined(separator: "; ") + (differences.count > 4 ? " and \(differences.count - 4) more" : "") + "; resume with the options the checkpoint was written with, or start afresh")
         }
         let rank = options.communicator?.rank ?? 0, size = options.communicator?.size ?? 1
         if let taskState {

@@ -152,6 +152,24 @@ extension Trainer {
     }
 }
 
+extension Trainer {
+    /// After a data-parallel run: checks that every process ends with the same parameters (a
+    /// fingerprint of their bits compared), and reports the all-reduce's share of the time of the
+    /// `steps` this process took (waiting for the slowest process included).
+    func reportDistributedRun(steps: Int) throws {
+        guard let communicator = options.communicator, communicator.size > 1 else { return }
+        var fingerprint = Fingerprint()
+        fingerprint.add(parameters.map(\.value))
+        try communicator.checkAgreement(on: fingerprint.value, what: "the parameters after training")
+        reporter?.note(String(format: "the parameters are identical, bit for bit, on all %d ranks (fingerprint %016llx)",
+                              communicator.size, fingerprint.value))
+        guard stepSecondsTotal > 0 else { return }
+        let perStep = communicationSeconds / Double(max(1, steps))
+        reporter?.note(String(format: "all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time", communicator.size,
+                              perStep * 1000, 100 * communicationSeconds / stepSecondsTotal))
+    }
+}
+
 /// Parts of a batch for processes, shared by the Trainer and `Communicator.share(of:)`.
 enum Communicators {
     /// The contiguous part of `0..<count` process `rank` of `size` takes: parts differ in size by

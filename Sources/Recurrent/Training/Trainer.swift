@@ -105,6 +105,7 @@ public final class Trainer {
             run = try resume(from: resumeFrom, sampleCount: sampleCount, budget: budget, fresh: run)
         }
         try broadcastParameters()
+        let stepsBefore = run.history.steps
         let clock = RunClock(start: start, before: run.elapsedBefore)
         var sinceCheckpoint = CheckpointTimer(options.checkpoint?.every, steps: run.history.steps, elapsed: clock.elapsed)
         func votes() -> Agreement {
@@ -156,7 +157,7 @@ public final class Trainer {
             let stop = try endEpoch(&run, validationLoss: validationLoss, budget: &budget, plannedSteps: agreement.plannedSteps, clock: clock)
             if limitReached || stop { break training }
             agreement = try agree(votes: votes(), budget: budget)
-            if agreement.checkpointDue {
+            if agreement.checkpointDue, run.epoch <= options.epochs {
                 try writeCheckpoint(run, clock: clock)
                 sinceCheckpoint.reset(steps: run.history.steps, elapsed: clock.elapsed)
             }
@@ -166,11 +167,7 @@ public final class Trainer {
         if let best = run.best { restore(best.values) }
         run.history.seconds = clock.elapsed
         reporter?.note(run.history.summary)
-        if let communicator = options.communicator, communicator.size > 1, stepSecondsTotal > 0 {
-            let perStep = communicationSeconds / Double(max(1, run.history.steps))
-            reporter?.note(String(format: "all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time", communicator.size,
-                                  perStep * 1000, 100 * communicationSeconds / stepSecondsTotal))
-        }
+        try reportDistributedRun(steps: run.history.steps - stepsBefore)
         options.communicator?.trainingEnded()
         return run.history
     }

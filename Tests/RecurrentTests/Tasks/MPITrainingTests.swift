@@ -1,0 +1,148 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// Data-parallel training of the built `recurrent` under `mpirun -np 2` on this machine. Skipped,
+/// with a message, where MPI is not installed (`.ci/run` installs Open MPI from Debian).
+final class MPITrainingTests: ScratchDirectoryTestCase {
+    /// mpirun's path and the options this machine needs (Open MPI refuses root without
+    /// --allow-run-as-root, and 2 ranks may exceed the cores it counts).
+    func mpirun() throws -> (path: String, options: [String]) {
+        let search = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+        guard let path = search.map({ "\($0)/mpirun" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("mpirun is not installed (Debian: openmpi-bin and libopenmpi-dev): the MPI tests are skipped")
+        }
+        let version = try run(path, ["--version"])
+        guard version.stdout.contains("Open MPI") else { return (path, []) }
+        return (path, (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "--bind-to", "none"])
+    }
+
+    func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = path("out-\(UUID().uuidString).txt"), err = path("err-\(UUID().uuidString).txt")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: try String(contentsOfFile: out, encoding: .utf8),
+                             stderr: try String(contentsOfFile: err, encoding: .utf8))
+    }
+
+    /// `recurrent arguments` on 2 ranks.
+    func twoRanks(_ arguments: [String]) throws -> CommandResult {
+        let (mpirun, options) = try mpirun()
+        return try run(mpirun, options + ["-np", "2", productsDirectory.appendingPathComponent("recurrent").path] + arguments)
+    }
+
+    func corpus() throws -> [String] {
+        let play = try String(contentsOfFile: repositoryFile("Data/shakespeare/coriolanus.txt"), encoding: .utf8)
+        let scalars = Array(play.unicodeScalars)
+        return [try write(String(String.UnicodeScalarView(scalars[0..<12_000])), to: "a.txt"),
+                try write(String(String.UnicodeScalarView(scalars[12_000..<15_000])), to: "b.txt")]
+    }
+
+    func textTraining() throws -> [String] {
+        ["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "24", "--seq-len", "20", "--batch-size", "8",
+                                            "--dropout", "0.2", "--threads", "1", "--max-steps", "40"]
+    }
+
+    /// Largest |a - b| over largest |a|, over every tensor of two model files.
+    func relativeDifference(_ a: String, _ b: String) throws -> Float {
+        let first = try SafeTensors.read(from: a).tensors, second = try SafeTensors.read(from: b).tensors
+        XCTAssertEqual(first.keys.sorted(), second.keys.sorted())
+        var worst: Float = 0
+        for (key, tensor) in first {
+            guard let other = second[key], other.shape == tensor.shape else { XCTFail("\(key) differs in shape"); continue }
+            let scale = tensor.scalars.map(abs).max() ?? 1
+            let difference = zip(tensor.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            worst = max(worst, difference / max(scale, .leastNormalMagnitude))
+        }
+        return worst
+    }
+
+    func testTwoRanksAgreeOnTheParametersAndMatchOneProcessOnTheSameGlobalBatch() throws {
+        let arguments = try textTraining()
+        let one = try runCLI(arguments + ["-o", path("one.model")])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let two = try twoRanks(arguments + ["-o", path("two.model")])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertTrue(two.stderr.contains("data-parallel training on 2 ranks"), two.stderr)
+        XCTAssertTrue(two.stderr.contains("the parameters are identical, bit for bit, on all 2 ranks"), two.stderr)
+        XCTAssertTrue(two.stderr.contains("all-reduce over 2 ranks:"), two.stderr)
+        XCTAssertEqual(two.stdout.components(separatedBy: "wrote \(path("two.model"))").count, 2, "only rank 0 reports: \(two.stdout)")
+        // The gradients of the two halves are summed in another order than one process sums the
+        // rows: equal to rounding, not bit for bit.
+        XCTAssertLessThanOrEqual(try relativeDifference(path("one.model"), path("two.model")), 1e-5)
+    }
+
+    func testEveryTrainVerbRunsOnTwoRanksLikeOneProcess() throws {
+        let data = { (name: String) in repositoryFile("Data/" + name) }
+        let commands: [[String]] = [
+            ["classify", "train", data("digits-8x8.csv"), "--label-column", "label", "--features-per-step", "8", "--hidden", "16",
+             "--max-steps", "15"],
+            ["forecast", "train", data("airline-passengers.csv"), "--column", "Passengers", "--hidden", "16", "--max-steps", "15"],
+            ["forecast", "train", data("m3-monthly-sample-train.csv"), "--season", "12", "--horizon", "6", "--hidden", "16", "--max-steps", "10"],
+        ]
+        for (index, command) in commands.enumerated() {
+            let arguments = command + ["--threads", "1"]
+            let one = try runCLI(arguments + ["-o", path("one-\(index).model")])
+            XCTAssertEqual(one.status, 0, one.stderr)
+            let two = try twoRanks(arguments + ["-o", path("two-\(index).model")])
+            XCTAssertEqual(two.status, 0, two.stderr)
+            XCTAssertTrue(two.stderr.contains("the parameters are identical, bit for bit, on all 2 ranks"), "\(command[0]): \(two.stderr)")
+            XCTAssertLessThanOrEqual(try relativeDifference(path("one-\(index).model"), path("two-\(index).model")), 1e-5, command.joined(separator: " "))
+        }
+    }
+
+    func testARankKilledMidRunLeavesTheCheckpointWholeAndResumingUnderMPIEndsAsTheUninterruptedRun() throws {
+        var arguments = try textTraining()
+        arguments[arguments.count - 1] = "400"
+        let whole = try twoRanks(arguments + ["-o", path("whole.model")])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+
+        let (mpirun, options) = try mpirun()
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: mpirun)
+        job.arguments = options + ["-np", "2", productsDirectory.appendingPathComponent("recurrent").path] + arguments
+            + ["-o", path("resumed.model"), "--checkpoint-every", "50"]
+        let err = path("killed.txt")
+        FileManager.default.createFile(atPath: err, contents: nil)
+        job.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        job.standardOutput = FileHandle.nullDevice
+        try job.run()
+        let checkpoint = path("resumed.model.checkpoint")
+        while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(2_000) }
+        // The ranks are mpirun's children; kill the last one.
+        let children = try run("/usr/bin/pgrep", ["-P", "\(job.processIdentifier)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
+        let rank = try XCTUnwrap(children.max(), "no rank found under mpirun")
+        kill(rank, SIGKILL)
+        job.waitUntilExit()
+        XCTAssertNotEqual(job.terminationStatus, 0)
+        let message = try String(contentsOfFile: err, encoding: .utf8)
+        XCTAssertTrue(message.contains("signal 9") || message.contains("Killed"), message)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("resumed.model")))
+
+        let resumed = try twoRanks(arguments + ["-o", path("resumed.model"), "--checkpoint-every", "50", "--resume", checkpoint])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming from \(checkpoint)"), resumed.stderr)
+        // The same ranks sum in the same order: bit for bit.
+        XCTAssertEqual(try relativeDifference(path("whole.model"), path("resumed.model")), 0)
+    }
+
+    func testRanksThatReadDifferentDataAreRefusedAtTheStart() throws {
+        let (mpirun, options) = try mpirun()
+        let binary = productsDirectory.appendingPathComponent("recurrent").path
+        let texts = try corpus()
+        let other = try write(String(repeating: "a different book. ", count: 600), to: "c.txt")
+        let common = ["text", "train", "--level", "char", "--hidden", "16", "--threads", "1", "--max-steps", "5"]
+        let result = try run(mpirun, options + ["-np", "1", binary] + common + [texts[0], texts[1], "-o", path("x.model")]
+                             + [":", "-np", "1", binary] + common + [other, texts[1], "-o", path("x.model")])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("the ranks disagree about the training data"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.model")))
+    }
+}
