@@ -112,15 +112,13 @@ public final class Model {
     }
 
     /// Loads a model file written by one task's `train`, with the task's description stored as
-    /// JSON under `specKey`. A model of another task, or one without that description, is refused
-    /// naming the file, what it is, and `trainCommand` to make the right one.
-    static func loadTask<Spec: Decodable>(_ path: String, task: String, specKey: String, as type: Spec.Type,
-                                          kind: String, trainCommand: String) throws -> (model: Model, spec: Spec) {
+    /// JSON under `specKey`. A model of another task is refused naming the file, what it is, and
+    /// the command that makes the right one (`requireTask`).
+    static func loadTask<Spec: Decodable>(_ path: String, task: String, specKey: String, as type: Spec.Type) throws -> (model: Model, spec: Spec) {
         let model = try Model(contentsOf: path)
-        let found = try? model.metadata("task", as: String.self)
-        guard found == task, let spec = try model.metadata(specKey, as: Spec.self) else {
-            throw RecurrentError.invalidFile(path: path,
-                reason: "not \(kind) (its task is \(found.map { "\"\($0)\"" } ?? "not given")); train one with \(trainCommand)")
+        try model.requireTask(task, path: path)
+        guard let spec = try model.metadata(specKey, as: Spec.self) else {
+            throw RecurrentError.invalidFile(path: path, reason: "its \"\(specKey)\" description is missing from the metadata")
         }
         return (model, spec)
     }

@@ -43,7 +43,7 @@ struct ForecastEvaluateCommand: ParsableCommand {
         try reportingErrors {
             if let threads { Parallel.threadCount = max(1, threads) }
             let report: BacktestReport, intervals: [Int]
-            if try Model(contentsOf: model).metadata("task", as: String.self) == "global-forecast" {
+            if try Model(contentsOf: model).task == "global-forecast" {
                 let forecaster = try GlobalForecaster(contentsOf: model)
                 let c = forecaster.configuration
                 guard let layout = c.layout else { throw RecurrentError.invalidFile(path: model, reason: "does not say how its data were laid out") }

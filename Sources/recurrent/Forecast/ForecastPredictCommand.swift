@@ -37,7 +37,7 @@ struct ForecastPredictCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let threads { Parallel.threadCount = max(1, threads) }
-            if try Model(contentsOf: model).metadata("task", as: String.self) == "global-forecast" {
+            if try Model(contentsOf: model).task == "global-forecast" {
                 try predictMany(try GlobalForecaster(contentsOf: model))
                 return
             }

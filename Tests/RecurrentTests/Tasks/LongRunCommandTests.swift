@@ -7,46 +7,6 @@ import XCTest
 /// verb; SIGINT writes a checkpoint; limits bound a run alone and say which stopped it; a
 /// checkpoint that does not fit the run is refused in one line, with nothing overwritten.
 final class LongRunCommandTests: ScratchDirectoryTestCase {
-    /// A small character-level corpus cut from the bundled plays.
-    func corpus() throws -> [String] {
-        let play = try String(contentsOfFile: repositoryFile("Data/shakespeare/coriolanus.txt"), encoding: .utf8)
-        let scalars = Array(play.unicodeScalars)
-        let training = String(String.UnicodeScalarView(scalars[0..<12_000]))
-        let validation = String(String.UnicodeScalarView(scalars[12_000..<15_000]))
-        return [try write(training, to: "a.txt"), try write(validation, to: "b.txt")]
-    }
-
-    /// The command lines of every `train` verb, small enough to take a few seconds each, with
-    /// dropout (and SpecAugment, scheduled sampling) so that random draws inside steps matter.
-    func trainingCommands() throws -> [(name: String, arguments: [String], every: Int)] {
-        func data(_ name: String) -> String { repositoryFile("Data/" + name) }
-        let g2p = try String(contentsOfFile: data("cmudict/train.dict"), encoding: .utf8).split(separator: "\n")
-        let pairs = stride(from: 0, to: g2p.count, by: g2p.count / 300).prefix(300).map { index -> String in
-            let parts = g2p[index].split(separator: " ", maxSplits: 1)
-            return "\(parts[0])\t\(parts.count > 1 ? parts[1] : "")"
-        }
-        let pairsFile = try write(pairs.joined(separator: "\n") + "\n", to: "g2p.tsv")
-        let speech = try String(contentsOfFile: data("speech/train.tsv"), encoding: .utf8).split(separator: "\n").prefix(25)
-        let speechFile = try write(speech.map { $0.hasPrefix("asterisk") ? data("speech/" + $0) : String($0) }.joined(separator: "\n") + "\n",
-                                   to: "speech.tsv")
-        let common = ["--threads", "1", "--seed", "7"]
-        return [
-            ("text", ["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "24", "--layers", "2", "--dropout", "0.2",
-                                                             "--seq-len", "20", "--batch-size", "8", "--epochs", "5"] + common, 40),
-            ("classify", ["classify", "train", data("digits-8x8.csv"), "--label-column", "label", "--features-per-step", "8",
-                          "--hidden", "16", "--dropout", "0.2", "--epochs", "8"] + common, 15),
-            ("forecast", ["forecast", "train", data("airline-passengers.csv"), "--column", "Passengers", "--hidden", "16",
-                          "--dropout", "0.2", "--epochs", "40"] + common, 9),
-            ("forecast-panel", ["forecast", "train", data("m3-monthly-sample-train.csv"), "--season", "12", "--horizon", "6",
-                                "--hidden", "16", "--epochs", "5"] + common, 5),
-            ("seq2seq", ["seq2seq", "train", pairsFile, "--target-level", "word", "--hidden", "16", "--embedding-size", "8",
-                         "--attention", "bahdanau", "--sampling-probability", "0.3", "--dropout", "0.2", "--batch-size", "16",
-                         "--epochs", "8"] + common, 10),
-            ("speech", ["speech", "train", speechFile, "--hidden", "16", "--layers", "1", "--subsample", "3", "--batch-size", "8",
-                        "--spec-augment", "--dropout", "0.2", "--epochs", "12"] + common, 4),
-        ]
-    }
-
     func testARunKilledAndResumedEndsBitForBitLikeTheRunNeverInterruptedForEveryTrainVerb() throws {
         for (name, arguments, every) in try trainingCommands() {
             let whole = path("\(name)-whole.model"), resumed = path("\(name)-resumed.model")
@@ -138,11 +98,68 @@ final class LongRunCommandTests: ScratchDirectoryTestCase {
         }
     }
 
+    func testAModelGivenToAnotherTasksVerbIsNamedInOneMessage() throws {
+        let languageModel = path("lm.model"), forecaster = path("f.model")
+        let airline = repositoryFile("Data/airline-passengers.csv")
+        XCTAssertEqual(try runCLI(["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "8", "--max-steps", "2", "-o", languageModel]).status, 0)
+        XCTAssertEqual(try runCLI(["forecast", "train", airline, "--column", "Passengers", "--hidden", "8", "--max-steps", "2", "-o", forecaster]).status, 0)
+        let predicted = try runCLI(["forecast", "predict", languageModel, airline])
+        XCTAssertEqual(predicted.status, 1)
+        XCTAssertTrue(predicted.stderr.contains("lm.model: not a forecaster of one series: it is a language model (made by recurrent text train)"),
+                      predicted.stderr)
+        let generated = try runCLI(["text", "generate", forecaster])
+        XCTAssertEqual(generated.status, 1)
+        XCTAssertTrue(generated.stderr.contains("f.model: not a language model: it is a forecaster of one series (made by recurrent forecast train)"),
+                      generated.stderr)
+    }
+
     func testAnOutputThatCannotBeWrittenIsRefusedBeforeTraining() throws {
         let result = try runCLI(["text", "train"] + (try corpus()) + ["--level", "char", "-o", "/nonexistent-dir/x.model"])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("/nonexistent-dir/x.model: cannot be written: no folder /nonexistent-dir"), result.stderr)
         XCTAssertFalse(result.stderr.contains("step"), "refused before training: \(result.stderr)")
+    }
+}
+
+extension ScratchDirectoryTestCase {
+    /// A small character-level corpus cut from the bundled plays.
+    func corpus() throws -> [String] {
+        let play = try String(contentsOfFile: repositoryFile("Data/shakespeare/coriolanus.txt"), encoding: .utf8)
+        let scalars = Array(play.unicodeScalars)
+        let training = String(String.UnicodeScalarView(scalars[0..<12_000]))
+        let validation = String(String.UnicodeScalarView(scalars[12_000..<15_000]))
+        return [try write(training, to: "a.txt"), try write(validation, to: "b.txt")]
+    }
+
+    /// The command lines of every `train` verb, small enough to take a few seconds each, with
+    /// dropout (and SpecAugment, scheduled sampling) so that random draws inside steps matter.
+    func trainingCommands() throws -> [(name: String, arguments: [String], every: Int)] {
+        func data(_ name: String) -> String { repositoryFile("Data/" + name) }
+        let g2p = try String(contentsOfFile: data("cmudict/train.dict"), encoding: .utf8).split(separator: "\n")
+        let pairs = stride(from: 0, to: g2p.count, by: g2p.count / 300).prefix(300).map { index -> String in
+            let parts = g2p[index].split(separator: " ", maxSplits: 1)
+            return "\(parts[0])\t\(parts.count > 1 ? parts[1] : "")"
+        }
+        let pairsFile = try write(pairs.joined(separator: "\n") + "\n", to: "g2p.tsv")
+        let speech = try String(contentsOfFile: data("speech/train.tsv"), encoding: .utf8).split(separator: "\n").prefix(25)
+        let speechFile = try write(speech.map { $0.hasPrefix("asterisk") ? data("speech/" + $0) : String($0) }.joined(separator: "\n") + "\n",
+                                   to: "speech.tsv")
+        let common = ["--threads", "1", "--seed", "7"]
+        return [
+            ("text", ["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "24", "--layers", "2", "--dropout", "0.2",
+                                                             "--seq-len", "20", "--batch-size", "8", "--epochs", "5"] + common, 40),
+            ("classify", ["classify", "train", data("digits-8x8.csv"), "--label-column", "label", "--features-per-step", "8",
+                          "--hidden", "16", "--dropout", "0.2", "--epochs", "8"] + common, 15),
+            ("forecast", ["forecast", "train", data("airline-passengers.csv"), "--column", "Passengers", "--hidden", "16",
+                          "--dropout", "0.2", "--epochs", "40"] + common, 9),
+            ("forecast-panel", ["forecast", "train", data("m3-monthly-sample-train.csv"), "--season", "12", "--horizon", "6",
+                                "--hidden", "16", "--epochs", "5"] + common, 5),
+            ("seq2seq", ["seq2seq", "train", pairsFile, "--target-level", "word", "--hidden", "16", "--embedding-size", "8",
+                         "--attention", "bahdanau", "--sampling-probability", "0.3", "--dropout", "0.2", "--batch-size", "16",
+                         "--epochs", "8"] + common, 10),
+            ("speech", ["speech", "train", speechFile, "--hidden", "16", "--layers", "1", "--subsample", "3", "--batch-size", "8",
+                        "--spec-augment", "--dropout", "0.2", "--epochs", "12"] + common, 4),
+        ]
     }
 }
 

@@ -26,7 +26,8 @@ extension Classifier {
         let classifier = try make(spec: spec, seed: options.seed)
         let inputs = classifier.encoded(rows)
         let classes = try rows.classIndices(in: labels)
-        let loss = Loss.crossEntropy(classWeights: c.balanceClasses ? balancedWeights(split.train.map { classes[$0] }, classCount: labels.count) : nil)
+        let classWeights = c.balanceClasses ? balancedWeights(split.train.map { classes[$0] }, classCount: labels.count) : nil
+        let loss = Loss.crossEntropy(classWeights: classWeights)
 
         let optimizer = try Adam(classifier.model.layer.parameters, learningRate: c.learningRate)
         var options = options
@@ -41,6 +42,8 @@ extension Classifier {
         inputs.fingerprint(rows: split.train, into: &data)
         trainer.identity = try RunIdentity(configuration: c, data: data)
         trainer.validationSampleCount = split.validation.count
+        // Balanced, the loss is a mean weighted by the rows' class weights.
+        if let classWeights { trainer.shardWeight = { batch in batch.reduce(0) { $0 + Double(classWeights[classes[split.train[$1]]]) } } }
         // Models are kept and stopped by their validation error rate: the log-loss of a
         // classifier keeps rising as it grows confident long after its accuracy stops improving.
         // A thousandth of the mean log-loss breaks ties between equal error rates.

@@ -110,8 +110,7 @@ public final class Classifier {
 
     /// Loads a model file written by `recurrent classify train` (or `save(to:)`).
     public convenience init(contentsOf path: String) throws {
-        let (model, spec) = try Model.loadTask(path, task: "classify", specKey: "classifier", as: ClassifierSpec.self,
-                                               kind: "a classifier", trainCommand: "recurrent classify train")
+        let (model, spec) = try Model.loadTask(path, task: "classify", specKey: "classifier", as: ClassifierSpec.self)
         do {
             try self.init(model: model, spec: spec)
         } catch let error as RecurrentError {

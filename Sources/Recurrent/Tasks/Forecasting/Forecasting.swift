@@ -112,10 +112,11 @@ public final class Forecaster {
     /// Loads a forecaster saved with `save(to:)`.
     public convenience init(contentsOf path: String) throws {
         let model = try Model(contentsOf: path)
-        guard try model.metadata("task", as: String.self) == "forecast", let configuration = try model.metadata("forecast", as: ForecastConfiguration.self),
+        try model.requireTask("forecast", path: path)
+        guard let configuration = try model.metadata("forecast", as: ForecastConfiguration.self),
               let scaler = try model.metadata("scaler", as: Scaler.self), scaler.offsets.count == configuration.features.count,
               configuration.window ?? 0 > 0, configuration.horizon > 0 else {
-            throw RecurrentError.invalidFile(path: path, reason: "is not a forecasting model (no \"forecast\" task in its metadata)")
+            throw RecurrentError.invalidFile(path: path, reason: "the forecaster's configuration or scaler in its metadata is missing or does not fit")
         }
         self.init(model: model, configuration: configuration, scaler: scaler)
     }

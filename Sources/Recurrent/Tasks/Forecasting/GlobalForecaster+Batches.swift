@@ -93,6 +93,13 @@ extension GlobalForecaster {
         }
     }
 
+    /// The targets `batch` marks in the mask for window `w`.
+    func targetCount(_ w: ForecastWindow, panel: SeriesPanel) -> Int {
+        guard configuration.strategy != .direct else { return w.end - w.origin }
+        let start = w.origin - min(configuration.resolvedWindow, w.origin)
+        return max(0, min(w.end - start - 1, panel.series[w.series].values.count - start - 1))
+    }
+
     func batch(_ windows: [ForecastWindow], panel: SeriesPanel) -> ForecastBatch {
         let c = configuration, window = c.resolvedWindow, horizon = c.horizon, features = c.stepInputs
         let direct = c.strategy == .direct, counts = c.head == .negativeBinomial

@@ -158,9 +158,9 @@ public final class GlobalForecaster {
     /// Loads a forecaster saved with `save(to:)`.
     public convenience init(contentsOf path: String) throws {
         let model = try Model(contentsOf: path)
-        guard try model.metadata("task", as: String.self) == "global-forecast",
-              let configuration = try model.metadata("forecast", as: GlobalForecastConfiguration.self) else {
-            throw RecurrentError.invalidFile(path: path, reason: "is not a model of many series (no \"global-forecast\" task in its metadata)")
+        try model.requireTask("global-forecast", path: path)
+        guard let configuration = try model.metadata("forecast", as: GlobalForecastConfiguration.self) else {
+            throw RecurrentError.invalidFile(path: path, reason: "the forecaster's configuration is missing from its metadata")
         }
         do { try self.init(model: model, configuration: configuration) } catch {
             throw RecurrentError.invalidFile(path: path, reason: "its network does not match its forecasting configuration")
@@ -207,6 +207,10 @@ public final class GlobalForecaster {
         data.add(windows.training.count)
         trainer.identity = try RunIdentity(configuration: c, data: data)
         trainer.validationSampleCount = windows.validation.count
+        // The loss is a mean over the targets a batch holds (the mask's ones).
+        trainer.shardWeight = { indices in
+            Double(indices.reduce(0) { $0 + forecaster.targetCount(windows.training[$1], panel: panel) })
+        }
         let validation: (() throws -> Double)? = windows.validation.isEmpty ? nil : {
             var total = 0.0
             for start in stride(from: 0, to: windows.validation.count, by: 512) {

@@ -118,8 +118,7 @@ public final class Translator {
 
     /// Loads a model file written by `recurrent seq2seq train` (or `save(to:)`).
     public convenience init(contentsOf path: String) throws {
-        let (model, spec) = try Model.loadTask(path, task: "seq2seq", specKey: "seq2seq", as: Seq2SeqSpec.self,
-                                               kind: "a sequence-to-sequence model", trainCommand: "recurrent seq2seq train")
+        let (model, spec) = try Model.loadTask(path, task: "seq2seq", specKey: "seq2seq", as: Seq2SeqSpec.self)
         do {
             try self.init(model: model, spec: spec)
         } catch let error as RecurrentError {

@@ -118,8 +118,7 @@ public final class SpeechRecognizer {
 
     /// Loads a model file written by `recurrent speech train` (or `save(to:)`).
     public convenience init(contentsOf path: String) throws {
-        let (model, spec) = try Model.loadTask(path, task: "speech", specKey: "speech", as: SpeechSpec.self,
-                                               kind: "a speech recognizer", trainCommand: "recurrent speech train")
+        let (model, spec) = try Model.loadTask(path, task: "speech", specKey: "speech", as: SpeechSpec.self)
         do {
             try self.init(model: model, spec: spec)
         } catch let error as RecurrentError {

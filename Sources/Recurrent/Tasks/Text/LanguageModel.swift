@@ -116,8 +116,9 @@ public final class LanguageModel {
     /// Loads a model written by `train` and `model.save(to:)`.
     public convenience init(contentsOf path: String) throws {
         let model = try Model(contentsOf: path)
-        guard model.metadata["task"] == "language-model", let network = model.layer as? LanguageModelNetwork else {
-            throw RecurrentError.invalidFile(path: path, reason: "not a language model (task is \"\(model.metadata["task"] ?? "none")\")")
+        try model.requireTask("language-model", path: path)
+        guard let network = model.layer as? LanguageModelNetwork else {
+            throw RecurrentError.invalidFile(path: path, reason: "the language model's network is not an embedding, a recurrent stack and a decoder")
         }
         guard let configuration = try model.metadata("language_model", as: LanguageModelConfiguration.self),
               let vocabulary = try model.metadata("vocabulary", as: Vocabulary.self) else {
