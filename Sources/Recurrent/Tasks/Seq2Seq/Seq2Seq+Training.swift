@@ -63,7 +63,9 @@ extension Translator {
                 (report.validationTokenErrorRates, report.validationWordErrorRates) = (rates[0], rates[1])
             })
         let monitored = Array(validation.prefix(c.monitoredSources))
-        var unusedGenerator = SplitMix64(seed: options.seed &+ 29)
+        // Inside the Trainer's steps, scheduled sampling draws from generators keyed by the step
+        // (see `loss`); this one serves only calls outside a step.
+        var outsideStepGenerator = SplitMix64(seed: options.seed &+ 29)
         let validationLoss: (() throws -> Double)? = validation.isEmpty ? nil : {
             let loss = try translator.meanLoss(encoded, indices: validation)
             let score = try translator.evaluate(pairs, options: DecodingOptions(beamWidth: 1), indices: monitored)
@@ -74,7 +76,7 @@ extension Translator {
             return loss
         }
         let history = try trainer.fit(sampleCount: train.count, loss: { batch in
-            try translator.loss(encoded, indices: batch.map { train[$0] }, samplingProbability: c.samplingProbability, rng: &unusedGenerator)
+            try translator.loss(encoded, indices: batch.map { train[$0] }, samplingProbability: c.samplingProbability, rng: &outsideStepGenerator)
         }, validationLoss: validationLoss)
         report.history = history
         try translator.model.setMetadata("training", report)
