@@ -11,13 +11,19 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX's protobuf messages (the Swift generated from onnx.proto is committed: no code generator at build time).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     // MARK: targets
     targets: [
         // Hot loops (matrix products, gate nonlinearities) in C, compiled once per instruction set
         // and chosen at run time, so the package needs no compiler flags and runs on any CPU.
         .target(name: "CRecurrentKernels"),
-        .target(name: "Recurrent", dependencies: ["CRecurrentKernels"]),
+        .target(
+            name: "Recurrent",
+            dependencies: ["CRecurrentKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["IO/ONNX/README.md"]
+        ),
         .executableTarget(
             name: "recurrent",
             dependencies: ["Recurrent", .product(name: "ArgumentParser", package: "swift-argument-parser")]
