@@ -115,7 +115,7 @@ extension ONNXGraphReader {
               intAttribute(node, "transA", default: 0) == 0 else {
             throw fail(node, "only alpha = 1, beta = 1 and transA = 0 are supported")
         }
-        guard case .rows(let features)? = try symbol(node, 0) else { throw fail(node, "input A must be the model's rows [batch, features]") }
+        guard let features = try headRows(node, try symbol(node, 0)) else { throw fail(node, "input A must be the model's rows [batch, features]") }
         var weight = try constant(node, 1, "B").floatTensor("node \"\(node.name)\" B")
         if intAttribute(node, "transB", default: 0) == 0 { weight = weight.rank == 2 ? weight.transposed2D() : weight }
         let bias = try symbol(node, 2) == nil ? nil : try constant(node, 2, "C").floatTensor("node \"\(node.name)\" C")
@@ -128,6 +128,12 @@ extension ONNXGraphReader {
         var weight = try constant(node, 1, "B").floatTensor("node \"\(node.name)\" B")
         guard weight.rank == 2 else { throw fail(node, "B is \(weight.shape), expected a matrix [in, out]") }
         weight = weight.transposed2D()
+        if let features = try headRows(node, input) {
+            try appendDense(node, weight: weight, bias: nil, features: features)
+            set(node, .rows(features: weight.shape[0]))
+            pendingBias = stages.count - 1
+            return
+        }
         switch input {
         case .rows(let features)?:
             try appendDense(node, weight: weight, bias: nil, features: features)

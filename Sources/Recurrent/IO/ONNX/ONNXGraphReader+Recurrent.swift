@@ -34,6 +34,8 @@ extension ONNXGraphReader {
             lastRecurrentOutput = node.output.first
         case ("Squeeze", .finalState(let stage, let layer, false)?) where try integers(node, 1, "axes") == [0] && directions(ofStage: stage) == 1:
             set(node, .direction(stage: stage, layer: layer, direction: 0))
+        case ("Slice", .zeros?):
+            set(node, .zeros)
         case ("Slice", .state(let name, let offset, _)?):
             let starts = try integers(node, 1, "starts"), ends = try integers(node, 2, "ends")
             let axes = node.input.count > 3 && !node.input[3].isEmpty ? try integers(node, 3, "axes") : [0]
@@ -94,15 +96,33 @@ extension ONNXGraphReader {
         throw fail(node, "this Concat is not supported")
     }
 
+    /// The rows a head reads: the flow's rows, or the final state of a unidirectional stack's
+    /// top layer (h_n[-1]), which makes the stack return its last state.
+    mutating func headRows(_ node: Onnx_NodeProto, _ input: Symbol?) throws -> Int? {
+        switch input {
+        case .rows(let features)?: return features
+        case .direction(let stage, let layer, 0)? where directions(ofStage: stage) == 1:
+            try markLastState(node, stage: stage, layer: layer)
+            guard case .recurrent(let configuration, _, _) = stages[stage] else { return nil }
+            return configuration.hiddenSize
+        default: return nil
+        }
+    }
+
     /// The final state of the top layer, directions side by side: the stack returns its last state.
     mutating func setLastState(_ node: Onnx_NodeProto, stage: Int, layer: Int) throws {
+        try markLastState(node, stage: stage, layer: layer)
+        guard case .recurrent(let configuration, _, _) = stages[stage] else { return }
+        set(node, .rows(features: configuration.directions * configuration.hiddenSize))
+    }
+
+    mutating func markLastState(_ node: Onnx_NodeProto, stage: Int, layer: Int) throws {
         guard stage == stages.count - 1, case .recurrent(var configuration, let layers, let lengths) = stages[stage],
               layer == layers.count - 1, configuration.output == .sequence else {
             throw fail(node, "only the final state of the top layer of the last recurrent stack can feed the head")
         }
         configuration.output = .lastState
         stages[stage] = .recurrent(configuration, layers: layers, lengths: lengths)
-        set(node, .rows(features: configuration.directions * configuration.hiddenSize))
     }
 
     mutating func readRecurrent(_ node: Onnx_NodeProto) throws {

@@ -16,6 +16,18 @@ public enum ONNXImport {
     public static let supportedOpsets: ClosedRange<Int> = 14...17
 
     public static func model(contentsOf path: String) throws -> Model {
+        do {
+            return try importModel(path)
+        } catch let error as RecurrentError {
+            // Every message names the file.
+            switch error {
+            case .invalidFile, .io: throw error
+            default: throw RecurrentError.invalidFile(path: path, reason: error.description)
+            }
+        }
+    }
+
+    static func importModel(_ path: String) throws -> Model {
         let proto = try decode(path)
         if let architecture = proto.metadataProps.first(where: { $0.key == "recurrent.architecture" })?.value {
             return try restore(proto, architecture: architecture, path: path)
