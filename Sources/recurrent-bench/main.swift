@@ -7,6 +7,8 @@
 //       instruction set than the CPU's best; --repeats sets how many timed repeats train and
 //       infer take (10, or 5 at 1024 units), to profile for longer.
 //
+//   features ... and speech ...: see Features.swift and Speech.swift.
+//
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square
 //       sizes by default, or the given shapes (e.g. a recurrent step, 64x1024x256 with --trans nt).
@@ -130,6 +132,10 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
+    case "features":
+        try benchFeatures(Options(arguments.dropFirst()))
+    case "speech":
+        try benchSpeech(Options(arguments.dropFirst()))
     case "workloads":
         try runWorkloads(Options(arguments.dropFirst()))
     case nil:

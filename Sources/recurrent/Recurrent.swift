@@ -7,7 +7,19 @@ struct RecurrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recurrent",
         abstract: "Recurrent neural networks for sequences: train, import, export, run and inspect models.",
-        subcommands: [DemoCommand.self, ForecastCommand.self, ClassifyCommand.self, TextCommand.self, Seq2SeqCommand.self, ImportCommand.self, ExportCommand.self, RunCommand.self, InfoCommand.self]
+        subcommands: [
+            DemoCommand.self,
+            ForecastCommand.self,
+            ClassifyCommand.self,
+            TextCommand.self,
+            Seq2SeqCommand.self,
+            SpeechCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            RunCommand.self,
+            InfoCommand.self,
+            ServeCommand.self,
+        ]
     )
 }
 

@@ -113,6 +113,24 @@ final class ONNXExportTests: ScratchDirectoryTestCase {
         }
     }
 
+    func testSpeechRecognizerGivesCTCLogProbabilities() throws {
+        try skipUnlessONNXRuntime()
+        var configuration = SpeechConfiguration()
+        configuration.hiddenSize = 6
+        configuration.numLayers = 2
+        configuration.melBins = 5
+        configuration.subsample = 2
+        for bidirectional in [true, false] {
+            configuration.bidirectional = bidirectional
+            let recognizer = try SpeechRecognizer.untrained(configuration: configuration, alphabet: ["a", "b", " "], sampleRate: 8000, seed: 2)
+            let graph = try ONNXExport.graphs(recognizer.model)[0]
+            XCTAssertEqual(graph.inputs.map(\.name), ["x", "sequence_lens", "initial_h", "initial_c"])
+            XCTAssertEqual(graph.outputs.map(\.name), ["logits", "log_probs", "Y_h", "Y_c"])
+            XCTAssertEqual(graph.inputs[0].dims, ["sequence", "batch", "10"])
+            try assertONNXRuntimeMatches(recognizer.model, directory: workDirectory)
+        }
+    }
+
     /// A stateless runtime streams: one step per call, Y_h/Y_c fed back as initial_h/initial_c,
     /// gives what the whole sequence gives at once.
     func testStreamingOneStepPerCallThroughTheStateInputs() throws {

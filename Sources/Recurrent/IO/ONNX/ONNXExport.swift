@@ -177,6 +177,9 @@ extension ONNXExport {
             let spec = try model.metadata("classifier", as: ClassifierSpec.self)
             return LayerStackRecipe(layers: layers, usesLengths: true, pooling: spec?.configuration.pooling,
                                     heads: [.logits, .probabilities])
+        case "speech":
+            // Stacked frames in, character scores out; CTC decoding reads the log-probabilities.
+            return LayerStackRecipe(layers: layers, usesLengths: true, pooling: nil, heads: [.logits, .logProbabilities])
         case "forecast":
             return LayerStackRecipe(layers: layers, usesLengths: false, pooling: nil, heads: [.output])
         default:
