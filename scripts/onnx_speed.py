@@ -111,6 +111,6 @@ for w in workloads:
         r, o = best.get((w["name"], threads, "recurrent")), best.get((w["name"], threads, "onnxruntime"))
         if not r or not o:
             continue
-        print(f"| {w['name']} | {threads} | {r['infer_steps_per_s']:,} | {o['infer_steps_per_s']:,} | "
+        print(f"| {w['name']} | {threads} | {int(r['infer_steps_per_s']):,} | {int(o['infer_steps_per_s']):,} | "
               f"{r['infer_steps_per_s'] / o['infer_steps_per_s']:.2f} | {r['stream_step_us']} | {o['stream_step_us']} | "
               f"{o['stream_step_us'] / r['stream_step_us']:.2f} |")
