@@ -116,6 +116,7 @@ public enum ONNXExport {
     /// in 1...time with the first sequence full.
     public static func sampleInputs(_ model: Model, role: String, options: ONNXExportOptions = ONNXExportOptions(),
                                     batch: Int = 3, time: Int = 7, seed: UInt64 = 0) throws -> [String: ONNXFeed] {
+        guard batch > 0, time > 0 else { throw RecurrentError.invalidArgument("batch and time must be positive, got \(batch) and \(time)") }
         var generator = SplitMix64(seed: seed)
         return try recipe(for: model).sampleInputs(role: role, batch: batch, time: time, options: options, using: &generator)
     }

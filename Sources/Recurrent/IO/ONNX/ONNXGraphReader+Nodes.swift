@@ -86,7 +86,7 @@ extension ONNXGraphReader {
     /// `y[-1]` or `y[:, -1]` of a unidirectional stack without lengths: its last state.
     mutating func selectLastStep(_ node: Onnx_NodeProto, order: Order, features: Int?, axis: Int, index: Onnx_TensorProto) throws {
         let timeAxis = order == .timeMajor ? 0 : order == .batchMajor ? 1 : -1
-        guard (axis == timeAxis || axis - 3 == timeAxis), try index.integers("index") == [-1], index.dims.isEmpty,
+        guard (axis == timeAxis || axis + 3 == timeAxis), try index.integers("index") == [-1], index.dims.isEmpty,
               case .recurrent(var configuration, let layers, let lengths)? = stages.last,
               configuration.output == .sequence, !configuration.bidirectional, !lengths
         else {

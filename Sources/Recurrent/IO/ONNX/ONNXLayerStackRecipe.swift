@@ -145,7 +145,9 @@ struct LayerStackRecipe: ONNXTaskRecipe {
                 }
             case let network as LanguageModelNetwork:
                 try network.embedding.validate(value.value)
-                let result = network.run(value, state: try state(network.recurrent))
+                let start = try state(network.recurrent)
+                try network.recurrent.validate(input: value.shape + [network.architecture.embeddingSize], initialState: start, lengths: nil)
+                let result = network.run(value, state: start)
                 record(result.state)
                 value = result.logits
             case let embedding as Embedding:

@@ -168,6 +168,14 @@ struct Seq2SeqONNXRecipe: ONNXTaskRecipe {
         let state = RecurrentLayer.State(hidden: Variable(try feeds.float("initial_h")),
                                          cell: hasCell ? Variable(try feeds.float("initial_c")) : nil)
         let keys = architecture.attention == .none ? memory : try feeds.float("attention_keys")
+        let hidden = architecture.hiddenSize
+        guard memory.rank == 3, memory.shape[0] == tokens.count, memory.shape[2] == hidden, keys.shape == memory.shape else {
+            throw RecurrentError.shapeMismatch("encoder_outputs \(memory.shape) and attention_keys \(keys.shape) must be [\(tokens.count), source, \(hidden)]")
+        }
+        guard lengths.count == tokens.count, lengths.allSatisfy({ $0 >= 1 && $0 <= memory.shape[1] }) else {
+            throw RecurrentError.invalidArgument("source_lens \(lengths) must hold one length in 1...\(memory.shape[1]) per sequence")
+        }
+        try network.decoder.validate(input: [tokens.count, 1, network.decoder.configuration.inputSize], initialState: state, lengths: nil)
         let encoded = Seq2SeqNetwork.Encoded(outputs: Variable(memory), keys: Variable(keys), lengths: lengths, state: state)
         let step = network.step(tokens, state: state, encoded: encoded)
         var outputs = ["logits": step.logits.value, "log_probs": step.logits.value.logSoftmaxOfRows(), "Y_h": step.state.hidden.value]
