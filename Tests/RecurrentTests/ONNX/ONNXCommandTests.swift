@@ -120,6 +120,28 @@ final class ONNXCommandTests: ScratchDirectoryTestCase {
         XCTAssertEqual(imported.layer.spec, layer.spec)
     }
 
+    /// A runtime whose outputs are off by 1e-3 (a wrapper around the real Python that shifts
+    /// them) fails the check: exit 1, one line naming the output.
+    func testCheckFailsBeyondTheTolerance() throws {
+        try skipUnlessONNXRuntime()
+        let wrapper = try write("""
+            #!/usr/bin/env bash
+            "\(onnxPython)" "$@" || exit $?
+            if [ "$#" -ge 5 ]; then
+              "\(onnxPython)" -c "import sys; from safetensors.numpy import load_file, save_file; t = load_file(sys.argv[1]); \
+            save_file({k: v + (1e-3 if k == 'y' else 0) for k, v in t.items()}, sys.argv[1])" "$5"
+            fi
+            """, to: "shifted-python")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let model = path("rnn.model")
+        try Model(randomized(RNN(inputSize: 2, hiddenSize: 3, returnSequences: true), seed: 3)).save(to: model)
+        let result = try runCLI(["export", "onnx", model, "-o", path("rnn.onnx"), "--check", "--python", wrapper])
+        XCTAssertEqual(result.status, 1, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("largest difference 0.001 (output y"), result.stdout)
+        XCTAssertTrue(result.stderr.hasPrefix("recurrent: error: \(path("rnn.onnx")): ONNX Runtime's output \"y\" differs from Recurrent's by 0.00"),
+                      result.stderr)
+    }
+
     func testExportRefusesBadOptionsAndWritesNothing() throws {
         let model = path("lstm.model")
         try Model(LSTM(inputSize: 2, hiddenSize: 3)).save(to: model)
