@@ -47,6 +47,27 @@ final class ONNXExportTests: ScratchDirectoryTestCase {
         }
     }
 
+    func testForecasterTakesFullWindowsWithoutLengths() throws {
+        var configuration = ForecastConfiguration()
+        configuration.hiddenSize = 5
+        configuration.numLayers = 2
+        configuration.window = 8
+        configuration.horizon = 3
+        var options = TrainingOptions()
+        options.epochs = 1
+        let series = (0..<80).map { 10 + sin(Double($0) / 3) + Double($0) * 0.05 }
+        let (forecaster, _) = try Forecaster.train(series: series, configuration: configuration, options: options)
+        let graph = try ONNXExport.graphs(forecaster.model)[0]
+        XCTAssertEqual(graph.inputs.map(\.name), ["x", "initial_h", "initial_c"])
+        XCTAssertEqual(graph.outputs.map(\.name), ["y", "Y_h", "Y_c"])
+        XCTAssertEqual(graph.outputs[0].dims, ["batch", "3"])
+        let proto = try Onnx_ModelProto(serializedBytes: graph.data)
+        let scaler = try XCTUnwrap(proto.metadataProps.first { $0.key == "scaler" }?.value)
+        XCTAssertEqual(try JSONDecoder().decode(Scaler.self, from: Data(scaler.utf8)), forecaster.scaler)
+        try skipUnlessONNXRuntime()
+        try assertONNXRuntimeMatches(forecaster.model, options: ONNXExportOptions(batchFirst: true), directory: workDirectory)
+    }
+
     func testClassifiersOfEveryPooling() throws {
         try skipUnlessONNXRuntime()
         for (index, pooling) in Pooling.allCases.enumerated() {
