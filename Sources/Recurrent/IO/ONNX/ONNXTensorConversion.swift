@@ -137,12 +137,4 @@ extension Onnx_AttributeProto {
         attribute.strings = values.map { Data($0.utf8) }
         return attribute
     }
-
-    static func tensor(_ name: String, _ value: Onnx_TensorProto) -> Onnx_AttributeProto {
-        var attribute = Onnx_AttributeProto()
-        attribute.name = name
-        attribute.type = .tensor
-        attribute.t = value
-        return attribute
-    }
 }
