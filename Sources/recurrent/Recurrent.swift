@@ -7,7 +7,9 @@ struct RecurrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recurrent",
         abstract: "Recurrent neural networks for sequences: train, import, run and inspect models.",
-        subcommands: [DemoCommand.self, ForecastCommand.self, ClassifyCommand.self, TextCommand.self, Seq2SeqCommand.self, ImportCommand.self, RunCommand.self, InfoCommand.self]
+        subcommands: [DemoCommand.self, ForecastCommand.self, ClassifyCommand.self, TextCommand.self, Seq2SeqCommand.self,
+                      MusicCommand.self,
+                      ImportCommand.self, RunCommand.self, InfoCommand.self]
     )
 }
 

@@ -54,7 +54,7 @@ public enum ABCReader {
         var current: (first: Int, lines: [String])? = nil
         for (index, line) in lines.enumerated() {
             let blank = line.trimmingCharacters(in: .whitespaces).isEmpty
-            if line.hasPrefix("X:") || (!hasReferenceNumbers && current == nil && !blank) {
+            if line.hasPrefix("X:") || (!hasReferenceNumbers && current == nil && !blank && !line.hasPrefix("%")) {
                 if let done = current { blocks.append(done) }
                 current = (index + 1, [line])
             } else if blank {

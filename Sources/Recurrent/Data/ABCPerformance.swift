@@ -3,6 +3,12 @@ public struct PerformedNote: Equatable, Sendable {
     public var pitch: Int
     public var start: Fraction
     public var length: Fraction
+
+    public init(pitch: Int, start: Fraction, length: Fraction) {
+        self.pitch = pitch
+        self.start = start
+        self.length = length
+    }
 }
 
 /// One bar as written: how long its music lasts and how long the meter in force asks.
