@@ -72,6 +72,41 @@ def tune_loss(net, sequences, reduction="mean"):
     return (per_token.sum() / mask.sum()) if reduction == "mean" else (per_token.sum(), mask.sum())
 
 
+KEYS = 88
+
+
+class RollNet(nn.Module):
+    def __init__(self, hidden, layers, dropout):
+        super().__init__()
+        self.rnn = nn.LSTM(KEYS, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, KEYS)
+
+    def forward(self, rolls):
+        output, _ = self.rnn(rolls)
+        return self.out(self.drop(output))
+
+
+def roll_tensor(steps):
+    """[[keys on] per step] -> [T, 88] of 0 and 1."""
+    roll = torch.zeros(len(steps), KEYS)
+    for t, keys in enumerate(steps):
+        roll[t, keys] = 1
+    return roll
+
+
+def roll_loss(net, rolls, reduction="mean"):
+    time_steps = max(len(r) for r in rolls)
+    targets = torch.zeros(len(rolls), time_steps, KEYS)
+    mask = torch.zeros(len(rolls), time_steps)
+    for b, r in enumerate(rolls):
+        targets[b, :len(r)] = r
+        mask[b, :len(r)] = 1
+    inputs = torch.cat([torch.zeros(len(rolls), 1, KEYS), targets[:, :-1]], 1)
+    per_step = F.binary_cross_entropy_with_logits(net(inputs), targets, reduction="none").sum(-1) * mask
+    return (per_step.sum() / mask.sum()) if reduction == "mean" else (per_step.sum(), mask.sum())
+
+
 def evaluate(loss_sum, sequences):
     order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i]), i))
     total, count = 0.0, 0.0
@@ -111,9 +146,15 @@ def main():
         lengths = [len(s) for s in training]
         batch_loss = lambda batch: tune_loss(net, [training[i] for i in batch])
         held_out = lambda: evaluate(lambda seqs: tune_loss(net, seqs, reduction="sum"), validation)
+    elif args.task == "pianoroll":
+        net = RollNet(args.hidden, args.layers, args.dropout)
+        training = [roll_tensor(r) for r in data["training"]]
+        validation = [roll_tensor(r) for r in data["validation"]]
+        lengths = [len(r) for r in training]
+        batch_loss = lambda batch: roll_loss(net, [training[i] for i in batch])
+        held_out = lambda: evaluate(lambda rolls: roll_loss(net, rolls, reduction="sum"), validation)
     else:
-        import music_torch_heads as heads
-        net, lengths, batch_loss, held_out = heads.build(args, data)
+        raise SystemExit("strokes: see scripts/strokes_torch.py")
 
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
     best, best_epoch, steps, start, train_seconds = math.inf, None, 0, time.time(), 0.0

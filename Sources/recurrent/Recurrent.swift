@@ -9,6 +9,7 @@ struct RecurrentCommand: ParsableCommand {
         abstract: "Recurrent neural networks for sequences: train, import, run and inspect models.",
         subcommands: [DemoCommand.self, ForecastCommand.self, ClassifyCommand.self, TextCommand.self, Seq2SeqCommand.self,
                       MusicCommand.self,
+                      StrokesCommand.self,
                       ImportCommand.self, RunCommand.self, InfoCommand.self]
     )
 }

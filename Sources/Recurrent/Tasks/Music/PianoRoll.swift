@@ -19,25 +19,28 @@ public struct PianoRoll: Equatable, Sendable {
         self.steps = steps
     }
 
-    /// The notes of `parts` quantised to steps of `stepLength` quarter notes and moved by
-    /// `transposition` semitones: a note covers the steps from its start to its end, each
-    /// rounded to the nearest step, and at least one. Notes outside the 88 keys are left out.
+    /// The notes of `parts` sampled every `stepLength` quarter notes and moved by `transposition`
+    /// semitones: a key is on at a step when a note sounds at the step's start, so a voice
+    /// sounds one key per step and notes shorter than a step between two starts are left out
+    /// (passing sixteenths in eighth steps). Notes outside the 88 keys are left out.
     public init(parts: [[MusicXMLScore.Note]], stepLength: Fraction, transposition: Int = 0) {
         let end = parts.joined().map { $0.start + $0.length }.max() ?? .zero
-        let stepCount = Self.roundedSteps(end, stepLength)
+        let stepCount = Self.stepsStartingBefore(end, stepLength)
         var steps = [[Bool]](repeating: [Bool](repeating: false, count: Self.pitchCount), count: stepCount)
         for note in parts.joined() {
             let key = note.pitch + transposition - Self.lowestPitch
             guard (0..<Self.pitchCount).contains(key) else { continue }
-            let first = Self.roundedSteps(note.start, stepLength)
-            let last = max(first + 1, Self.roundedSteps(note.start + note.length, stepLength))
+            let first = Self.stepsStartingBefore(note.start, stepLength)
+            let last = Self.stepsStartingBefore(note.start + note.length, stepLength)
             for step in first..<min(last, stepCount) { steps[step][key] = true }
         }
         self.init(stepLength: stepLength, steps: steps)
     }
 
-    static func roundedSteps(_ time: Fraction, _ stepLength: Fraction) -> Int {
-        Int(((time / stepLength).doubleValue).rounded(.toNearestOrEven))
+    /// How many steps start before `time`: ceil(time / stepLength).
+    static func stepsStartingBefore(_ time: Fraction, _ stepLength: Fraction) -> Int {
+        let ratio = time / stepLength
+        return (ratio.numerator + ratio.denominator - 1) / ratio.denominator
     }
 
     /// [steps * 88] as 0 and 1.
