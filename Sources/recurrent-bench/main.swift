@@ -7,6 +7,8 @@
 //       instruction set than the CPU's best; --repeats sets how many timed repeats train and
 //       infer take (10, or 5 at 1024 units), to profile for longer.
 //
+//   features ... and speech ...: see Features.swift and Speech.swift.
+//
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square
 //       sizes by default, or the given shapes (e.g. a recurrent step, 64x1024x256 with --trans nt).
@@ -78,7 +80,8 @@ func printJSON(_ fields: KeyValuePairs<String, Any>) {
     let body = fields.map { key, value -> String in
         switch value {
         case let text as String: return "\"\(key)\": \"\(text)\""
-        case let number as Double: return "\"\(key)\": \(String(format: "%.2f", number))"
+        // Small figures (real-time factors) keep four significant digits.
+        case let number as Double: return "\"\(key)\": \(String(format: abs(number) < 0.1 ? "%.4g" : "%.2f", number))"
         default: return "\"\(key)\": \(value)"
         }
     }
@@ -130,6 +133,10 @@ do {
     switch arguments.first {
     case "gemm":
         try benchGemm(Options(arguments.dropFirst()))
+    case "features":
+        try benchFeatures(Options(arguments.dropFirst()))
+    case "speech":
+        try benchSpeech(Options(arguments.dropFirst()))
     case "workloads":
         try runWorkloads(Options(arguments.dropFirst()))
     case nil:

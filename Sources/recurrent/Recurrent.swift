@@ -6,11 +6,22 @@ import Recurrent
 struct RecurrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recurrent",
-        abstract: "Recurrent neural networks for sequences: train, import, run and inspect models.",
-        subcommands: [DemoCommand.self, ForecastCommand.self, ClassifyCommand.self, TextCommand.self, Seq2SeqCommand.self,
-                      MusicCommand.self,
-                      StrokesCommand.self,
-                      ImportCommand.self, RunCommand.self, InfoCommand.self]
+        abstract: "Recurrent neural networks for sequences: train, import, export, run and inspect models.",
+        subcommands: [
+            DemoCommand.self,
+            ForecastCommand.self,
+            ClassifyCommand.self,
+            TextCommand.self,
+            Seq2SeqCommand.self,
+            SpeechCommand.self,
+            MusicCommand.self,
+            StrokesCommand.self,
+            ImportCommand.self,
+            ExportCommand.self,
+            RunCommand.self,
+            InfoCommand.self,
+            ServeCommand.self,
+        ]
     )
 }
 

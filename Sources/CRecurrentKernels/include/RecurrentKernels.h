@@ -72,6 +72,15 @@ typedef struct {
 ///   v_max = max(v_max, v); p -= step_size m / (sqrt(v or v_max) / correction2_root + epsilon).
 void rk_adam(float *p, const float *g, float *m, float *v, float *v_max, int64_t n, const rk_adam_constants *c);
 
+/// One row of CTC's log-space recursion, over n positions:
+///   out[s] = log(e^x[s] + e^y[s] + e^(z[s] + z_mask[s])) + (add ? add[s] : 0),
+/// log 0 = -infinity in and out (z_mask is 0 or -infinity). Within a few ulp of the exact value.
+void rk_ctc_log_add_exp3(const float *x, const float *y, const float *z, const float *z_mask, const float *add,
+                         float *out, int64_t n);
+/// out[s] = e^(a[s] + (b ? b[s] : 0) + c) over n values, the argument clamped to [-104, 88]
+/// (about 1 ulp; e^-infinity = 0).
+void rk_ctc_exp_sum(const float *a, const float *b, float c, float *out, int64_t n);
+
 
 // ---- Recurrent layers: the time loop with the recurrent product fused into the cell ----
 

@@ -15,16 +15,23 @@ public struct SVGDocument {
     public var panels: [Panel]
     public var width: Double = 900
     public var panelHeight: Double = 380
+    /// Panels side by side in each row (a grid of small charts); the width is shared among them.
+    public var columns: Int = 1
 
-    public init(panels: [Panel]) { self.panels = panels }
+    public init(panels: [Panel], columns: Int = 1) {
+        self.panels = panels
+        self.columns = max(1, columns)
+    }
 
     public func render() -> String {
-        let height = panelHeight * Double(panels.count)
+        let rows = (panels.count + columns - 1) / columns, panelWidth = width / Double(columns)
+        let height = panelHeight * Double(rows)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
             + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for (index, panel) in panels.enumerated() {
-            let frame = SVGFrame(x: 0, y: Double(index) * panelHeight, width: width, height: panelHeight)
+            let frame = SVGFrame(x: Double(index % columns) * panelWidth, y: Double(index / columns) * panelHeight,
+                                 width: panelWidth, height: panelHeight)
             switch panel {
             case .line(let chart): svg += chart.render(in: frame)
             case .heatMap(let map): svg += map.render(in: frame)
@@ -60,10 +67,25 @@ public struct LineChart {
         }
     }
 
+    /// A filled band between two curves over the same x: a prediction interval.
+    public struct Band {
+        public var name: String
+        public var x: [Double]
+        public var low: [Double]
+        public var high: [Double]
+        public var color: String
+        public var opacity: Double
+        public init(name: String, x: [Double], low: [Double], high: [Double], color: String = "#1f77b4", opacity: Double = 0.2) {
+            self.name = name; self.x = x; self.low = low; self.high = high; self.color = color; self.opacity = opacity
+        }
+    }
+
     public var title: String
     public var xLabel: String
     public var yLabel: String
     public var series: [Series] = []
+    /// Drawn beneath the series.
+    public var bands: [Band] = []
     /// A logarithmic y axis (values <= 0 are left out).
     public var logarithmicY = false
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -77,7 +99,9 @@ public struct LineChart {
     func render(in frame: SVGFrame) -> String {
         let mapY: (Double) -> Double = logarithmicY ? { log10($0) } : { $0 }
         let points = series.map { line in zip(line.x, line.y).filter { $0.0.isFinite && $0.1.isFinite && (!logarithmicY || $0.1 > 0) } }
-        let xs = points.flatMap { $0.map(\.0) }, ys = points.flatMap { $0.map { mapY($0.1) } }
+        let bandPoints = bands.map { band in zip(band.x, zip(band.low, band.high)).filter { $0.0.isFinite && $0.1.0.isFinite && $0.1.1.isFinite } }
+        let xs = points.flatMap { $0.map(\.0) } + bandPoints.flatMap { $0.map(\.0) }
+        let ys = points.flatMap { $0.map { mapY($0.1) } } + (logarithmicY ? [] : bandPoints.flatMap { $0.flatMap { [$0.1.0, $0.1.1] } })
         var svg = "<text x=\"\(frame.x + frame.width / 2)\" y=\"\(frame.y + 22)\" text-anchor=\"middle\" font-size=\"15\">\(escapeXML(title))</text>\n"
         guard let xMin = xs.min(), let xMax = xs.max(), let yMin = ys.min(), let yMax = ys.max() else { return svg }
         var xScale = AxisScale(low: xMin, high: xMax, from: frame.plotLeft, to: frame.plotRight)
@@ -85,6 +109,11 @@ public struct LineChart {
         xScale.wholeNumbers = xs.allSatisfy { $0 == $0.rounded() }
         let yScale = AxisScale(low: yMin, high: yMax, from: frame.plotBottom, to: frame.plotTop)
         svg += axes(frame, xScale, yScale)
+        for (band, points) in zip(bands, bandPoints) where !logarithmicY {
+            let outline = points.map { ($0.0, $0.1.1) } + points.reversed().map { ($0.0, $0.1.0) }
+            let path = outline.map { String(format: "%.1f,%.1f", xScale.position($0.0), yScale.position($0.1)) }.joined(separator: " ")
+            svg += "<polygon class=\"band\" fill=\"\(band.color)\" fill-opacity=\"\(band.opacity)\" stroke=\"none\" points=\"\(path)\"/>\n"
+        }
         for (index, line) in series.enumerated() {
             let color = line.color ?? Self.palette[index % Self.palette.count]
             let path = points[index].map { String(format: "%.1f,%.1f", xScale.position($0.0), yScale.position(mapY($0.1))) }.joined(separator: " ")
@@ -108,6 +137,11 @@ public struct LineChart {
                 + "stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
                 + "<text x=\"\(box.x + 36)\" y=\"\(legendY + 4)\">\(escapeXML(line.name))</text>\n"
         }
+        for (index, band) in bands.enumerated() where !logarithmicY {
+            let legendY = box.y + 12 + Double(series.count + index) * 16
+            svg += "<rect x=\"\(box.x + 6)\" y=\"\(legendY - 5)\" width=\"24\" height=\"10\" fill=\"\(band.color)\" fill-opacity=\"\(band.opacity)\"/>"
+                + "<text x=\"\(box.x + 36)\" y=\"\(legendY + 4)\">\(escapeXML(band.name))</text>\n"
+        }
         return svg
     }
 
@@ -128,8 +162,8 @@ public struct LineChart {
 
     /// The legend's box: in whichever corner of the plot holds the fewest of the drawn points.
     func legendBox(in frame: SVGFrame, avoiding pixels: [(Double, Double)]) -> SVGFrame {
-        let longestName = series.map(\.name.count).max() ?? 0
-        let width = 44 + 7 * Double(longestName), height = 8 + 16 * Double(series.count)
+        let longestName = (series.map(\.name.count) + bands.map(\.name.count)).max() ?? 0
+        let width = 44 + 7 * Double(longestName), height = 8 + 16 * Double(series.count + bands.count)
         let corners = [(frame.plotLeft + 6, frame.plotTop + 6), (frame.plotRight - 6 - width, frame.plotTop + 6),
                        (frame.plotLeft + 6, frame.plotBottom - 6 - height), (frame.plotRight - 6 - width, frame.plotBottom - 6 - height)]
         let covered = corners.map { corner in

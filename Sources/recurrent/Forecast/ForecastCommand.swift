@@ -5,8 +5,8 @@ import Recurrent
 struct ForecastCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forecast",
-        abstract: "Forecast a column of a CSV file of measurements.",
-        subcommands: [ForecastTrainCommand.self, ForecastPredictCommand.self]
+        abstract: "Forecast one series or many: train, predict, evaluate.",
+        subcommands: [ForecastTrainCommand.self, ForecastPredictCommand.self, ForecastEvaluateCommand.self]
     )
 }
 
@@ -20,17 +20,19 @@ enum ScalerArgument: String, ExpressibleByArgument, CaseIterable {
     var kind: Scaler.Kind { self == .standard ? .standard : .minMax }
 }
 
-/// `--reference last-value|seasonal-naive|none`.
+/// `--reference last-value|seasonal-naive|seasonal-change|theta|none`.
 enum ReferenceArgument: String, ExpressibleByArgument, CaseIterable {
     case lastValue = "last-value"
     case seasonalNaive = "seasonal-naive"
     case seasonalChange = "seasonal-change"
+    case theta
     case none
     var reference: ForecastReference {
         switch self {
         case .lastValue: return .lastValue
         case .seasonalNaive: return .seasonalNaive
         case .seasonalChange: return .seasonalChange
+        case .theta: return .theta
         case .none: return .none
         }
     }

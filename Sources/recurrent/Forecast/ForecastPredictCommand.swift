@@ -15,8 +15,11 @@ struct ForecastPredictCommand: ParsableCommand {
     @Argument(help: "The CSV file to continue.")
     var data: String
 
-    @Option(help: "How many values to forecast (default: the model's horizon).")
+    @Option(help: "How many values to forecast (default: the model's horizon; at most that for a model of many series).")
     var steps: Int?
+
+    @Option(help: "Many series: the seed of the draws (distribution heads, sample paths).")
+    var seed: UInt64 = 0
 
     @Flag(help: "Print the forecast as one JSON object.")
     var json = false
@@ -34,6 +37,10 @@ struct ForecastPredictCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let threads { Parallel.threadCount = max(1, threads) }
+            if try Model(contentsOf: model).metadata("task", as: String.self) == "global-forecast" {
+                try predictMany(try GlobalForecaster(contentsOf: model))
+                return
+            }
             let forecaster = try Forecaster(contentsOf: model)
             let c = forecaster.configuration
             let series = try TimeSeriesData(csv: data, target: c.features[0], covariates: Array(c.features.dropFirst()),
@@ -60,5 +67,44 @@ struct ForecastPredictCommand: ParsableCommand {
                 try SVGDocument(panels: [.line(chart)]).write(to: plot)
             }
         }
+    }
+
+    /// Many series: `unique_id, ds, mean, lo-80, hi-80, ...` as CSV (or one JSON object).
+    func predictMany(_ forecaster: GlobalForecaster) throws {
+        let c = forecaster.configuration
+        guard let layout = c.layout else { throw RecurrentError.invalidFile(path: model, reason: "does not say how its data were laid out") }
+        let panel = try SeriesPanel(table: try CSVTable(path: data), layout: layout, known: c.knownCovariates, past: c.pastCovariates, season: c.season)
+        let count = steps ?? c.horizon
+        guard count <= c.horizon else {
+            throw RecurrentError.invalidArgument("this model forecasts \(c.horizon) steps (its horizon); asked for \(count)")
+        }
+        let forecasts = try forecaster.forecast(panel, seed: seed)
+        let trained = Set(c.seriesIDs), unseen = panel.series.map(\.id).filter { !trained.contains($0) }
+        if !unseen.isEmpty {
+            note("\(unseen.count) series the model was not trained on (\(unseen.prefix(3).joined(separator: ", "))\(unseen.count > 3 ? ", ..." : "")): "
+                 + "forecast from their own history")
+        }
+        let bounds = c.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
+        var rows: [[String: Any]] = []
+        if !json { print((["unique_id", "ds", "mean"] + bounds).joined(separator: ",")) }
+        for forecast in forecasts {
+            for k in 0..<count {
+                let values = [forecast.point[k]] + c.intervals.indices.flatMap { [forecast.lower[$0][k], forecast.upper[$0][k]] }
+                let date = panel.format(ordinal: forecast.ordinals[k])
+                if json {
+                    var row: [String: Any] = ["unique_id": forecast.id, "ds": date, "mean": values[0]]
+                    for (name, value) in zip(bounds, values.dropFirst()) { row[name] = value }
+                    rows.append(row)
+                } else {
+                    print(([csvField(forecast.id), csvField(date)] + values.map { "\($0)" }).joined(separator: ","))
+                }
+            }
+        }
+        if json { print(ForecastOutput.json(["forecasts": rows])) }
+        if let plot { try ForecastPanelOutput.plot(panel, forecaster: forecaster, truthSteps: nil, seed: seed, to: plot) }
+    }
+
+    func csvField(_ text: String) -> String {
+        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 }

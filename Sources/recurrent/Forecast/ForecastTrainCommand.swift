@@ -5,21 +5,29 @@ import Recurrent
 struct ForecastTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a forecaster on a column of a CSV file and score it on the last part of the data.",
+        abstract: "Train a forecaster on one series (a column) or on many (long or wide format) and score it.",
         discussion: """
-            The rows are split in time order into training, validation and test parts; the scaler is fitted on the \
-            training part only. Ends with the test RMSE, MAE, sMAPE and MASE of the model, of the naive forecast (the \
-            last value) and of the seasonal naive forecast (the value one season earlier), on the same test windows.
+            One series (--column NAME): the rows are split in time order into training, validation and test parts; the \
+            scaler is fitted on the training part only. Ends with the test RMSE, MAE, sMAPE and MASE of the model, of \
+            the naive forecast (the last value) and of the seasonal naive forecast (the value one season earlier), on \
+            the same test windows.
+
+            Many series: a long file (columns unique_id, ds, y, or --id-column, --date-column, --column) or a wide one \
+            (--columns A,B,...: a series per column) trains one model over all of them. The last --horizon values of \
+            every series are held out for early stopping; ends with their scores (MASE, sMAPE, RMSE, interval \
+            coverage, weighted quantile loss) beside the naive and seasonal naive forecasts.
             """
     )
 
-    @Argument(help: "The CSV file: a header, then one row per time step, oldest first.")
+    @Argument(help: "The CSV file: a header, then one row per time step (or per series and step), oldest first.")
     var data: String
 
-    @Option(help: "The column to forecast.")
-    var column: String
+    @Option(help: "The column to forecast (one series), or the target column of a long file (default y).")
+    var column: String?
 
-    @Option(help: "Other columns the model reads as input, comma-separated.")
+    @OptionGroup var panel: ForecastPanelOptions
+
+    @Option(help: "One series: other columns the model reads as input, comma-separated.")
     var covariates: String?
 
     @Option(help: "The column of dates (default: the first other column that holds dates).")
@@ -34,7 +42,7 @@ struct ForecastTrainCommand: ParsableCommand {
     @Option(help: "Reaching several steps: direct (one output per step) or recursive (one step at a time, fed back).")
     var strategy: ForecastStrategy = .direct
 
-    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change) or none (default: the one with the smallest one-step error on the training part).")
+    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series) or none (default, one series: the one with the smallest one-step error on the training part; many: theta).")
     var reference: ReferenceArgument?
 
     @Option(help: "Season length in steps for the seasonal naive forecast (default: detected from the dates; 1: none).")
@@ -52,8 +60,8 @@ struct ForecastTrainCommand: ParsableCommand {
     @Option(help: "Scaling fitted on the training part: standard or min-max.")
     var scaler: ScalerArgument = .standard
 
-    @Option(help: "Stop when the validation loss has not improved for this many epochs.")
-    var patience: Int = 20
+    @Option(help: "Stop when the validation loss has not improved for this many epochs (default: 20 for one series, 5 for many).")
+    var patience: Int?
 
     @Flag(help: "End standard output with the test table as one JSON object.")
     var json = false
@@ -71,14 +79,23 @@ struct ForecastTrainCommand: ParsableCommand {
         if !(validationFraction >= 0 && validationFraction + testFraction < 0.9) {
             throw ValidationError("--validation-fraction must be at least 0 and leave 10% of the rows for training")
         }
-        if patience <= 0 { throw ValidationError("--patience must be positive, got \(patience)") }
+        if let patience, patience <= 0 { throw ValidationError("--patience must be positive, got \(patience)") }
     }
 
     func run() throws {
         try reportingErrors {
             training.applyThreads()
+            let table = try CSVTable(path: data)
+            if let layout = try panel.layout(of: table, target: column, dateColumn: dateColumn) {
+                try ForecastPanelTraining(command: self, table: table, layout: layout).run()
+                return
+            }
+            guard let column else {
+                throw RecurrentError.invalidFile(path: data, reason: "give --column NAME (one series), --columns A,B (a series per column), "
+                    + "or a long file with the columns unique_id, ds, y")
+            }
             let covariateNames = (covariates ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            let series = try TimeSeriesData(csv: data, target: column, covariates: covariateNames, dateColumn: dateColumn, missing: missing)
+            let series = try TimeSeriesData(table: table, target: column, covariates: covariateNames, dateColumn: dateColumn, missing: missing)
             var configuration = ForecastConfiguration()
             configuration.window = window
             configuration.horizon = horizon
@@ -94,14 +111,14 @@ struct ForecastTrainCommand: ParsableCommand {
             configuration.learningRate = 0.005
             training.apply(to: &configuration)
             var options = training.trainingOptions(defaultEpochs: 100, defaultBatchSize: 32)
-            options.patience = validationFraction > 0 ? patience : nil
+            options.patience = validationFraction > 0 ? patience ?? 20 : nil
             let progress = ConsoleProgress()
             let (forecaster, report) = try Forecaster.train(series, configuration: configuration, options: options, progress: progress)
             try forecaster.save(to: training.output)
             if let plot { try drawPlot(plot, series, forecaster, report) }
             print("\(data): \(series.count) rows of \"\(column)\"" + (covariateNames.isEmpty ? "" : " with \(covariateNames.joined(separator: ", "))")
                   + (series.dates.map { " from \($0.format(ordinal: $0.ordinals[0])) to \($0.format(ordinal: $0.ordinals[$0.ordinals.count - 1]))" } ?? ""))
-            printTable(series, forecaster, report)
+            printTable(series, column, forecaster, report)
             if report.history.stopReason == .diverged {
                 note("training diverged: \(report.history.message ?? "")")
                 throw ExitCode.failure
@@ -109,13 +126,17 @@ struct ForecastTrainCommand: ParsableCommand {
         }
     }
 
-    func printTable(_ series: TimeSeriesData, _ forecaster: Forecaster, _ report: ForecastReport) {
+    func printTable(_ series: TimeSeriesData, _ column: String, _ forecaster: Forecaster, _ report: ForecastReport) {
         let c = forecaster.configuration
         let first = report.testStart, last = series.count - 1
         let span = series.dates.map { " (\($0.format(ordinal: $0.ordinals[first])) to \($0.format(ordinal: $0.ordinals[last])))" } ?? ""
         print("Model: \(c.cell.rawValue.uppercased()) \(c.numLayers)x\(c.hiddenSize), window \(c.window ?? 0), horizon \(c.horizon) "
               + "(\(c.strategy.rawValue)), \(report.history.trainLoss.count) epochs, kept epoch \(report.history.bestEpoch.map(String.init) ?? "last")"
               + " -> \(training.output)")
+        if let weight = c.networkWeight, weight < 1 {
+            print("The network did not clearly beat its reference (\(c.reference?.rawValue ?? "")) on the validation windows: the model adds "
+                  + (weight == 0 ? "none" : "half") + " of its change to the reference")
+        }
         print("Test: \(report.testWindows) windows of \(c.horizon) step\(c.horizon == 1 ? "" : "s")\(span)"
               + (report.season.map { ", season \($0)" } ?? ", no season"))
         print("  " + "forecast".padding(toLength: 24, withPad: " ", startingAt: 0) + "      RMSE        MAE   sMAPE%    MASE")

@@ -43,17 +43,22 @@ public enum ForecastBaselines {
         return (lag..<series.count).reduce(0) { $0 + abs(series[$1] - series[$1 - lag]) } / Double(series.count - lag)
     }
 
-    /// The reference whose one-step forecasts have the smallest mean absolute error on
-    /// `training`: the last value, or with a season also the seasonal naive value and the last
-    /// value plus last season's change.
-    public static func bestReference(_ training: [Double], season: Int) -> ForecastReference {
-        guard season > 1, training.count > season + 2 else { return .lastValue }
-        let range = (season + 1)..<training.count
-        func error(_ forecast: (Int) -> Double) -> Double { range.reduce(0) { $0 + abs(training[$1] - forecast($1)) } }
+    /// The reference whose forecasts over the `horizon` have the smallest mean absolute error on
+    /// `training`, from every origin: the last value, or with a season also the seasonal naive
+    /// value and the last value plus last season's change. Scored over the whole horizon, not
+    /// its first step only: a year ahead, the seasonal naive value often beats the others that
+    /// win a month ahead.
+    public static func bestReference(_ training: [Double], season: Int, horizon: Int = 1) -> ForecastReference {
+        guard season > 1, training.count > season + horizon + 1 else { return .lastValue }
+        // Origin o: the last value seen is o - 1; step k forecasts o + k.
+        let origins = (season + 1)...(training.count - horizon)
+        func error(_ forecast: (Int, Int) -> Double) -> Double {
+            origins.reduce(0) { sum, o in (0..<horizon).reduce(sum) { $0 + abs(training[o + $1] - forecast(o, $1)) } }
+        }
         let candidates: [(ForecastReference, Double)] = [
-            (.lastValue, error { training[$0 - 1] }),
-            (.seasonalNaive, error { training[$0 - season] }),
-            (.seasonalChange, error { training[$0 - 1] + training[$0 - season] - training[$0 - 1 - season] }),
+            (.lastValue, error { o, _ in training[o - 1] }),
+            (.seasonalNaive, error { o, k in training[o - season + k % season] }),
+            (.seasonalChange, error { o, k in training[o - 1] + training[o - season + k % season] - training[o - 1 - season] }),
         ]
         return candidates.min { $0.1 < $1.1 }?.0 ?? .lastValue
     }

@@ -52,6 +52,7 @@ extension Forecaster {
                     for k in 0..<outputsPerStep {
                         let j = s * outputsPerStep + k
                         let value = output.scalars[n * perWindow + j] * Float(c.outputScales.isEmpty ? 1 : c.outputScales[j % c.outputScales.count])
+                            * Float(c.networkWeight ?? 1)
                         next[k] = c.referenceTerms(step: s).reduce(value) { $0 + $1.weight * start[$1.position * features + k] }
                     }
                     forecasts[n].append(scaler.inverse(Double(next[0]), feature: 0))

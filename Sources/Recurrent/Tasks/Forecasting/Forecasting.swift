@@ -19,6 +19,8 @@ public enum ForecastReference: String, Codable, Sendable, CaseIterable {
     /// The last value plus the change over the same steps one season earlier: the seasonal
     /// pattern moved to the current level.
     case seasonalChange
+    /// The standard Theta method's forecast from the whole history (models of many series only).
+    case theta
 }
 
 /// What a forecaster is made of and how it reads its data. Stored in the model file.
@@ -55,6 +57,9 @@ public struct ForecastConfiguration: Codable, Sendable {
     /// are trained divided by it, so small changes of a large level (CO2's weekly steps) still
     /// carry weight. [horizon * outputs per step]
     public var outputScales: [Double] = []
+    /// Set by training: the share of the network's change added to the reference (nil: all),
+    /// chosen on the validation windows (`Forecaster.networkWeight`).
+    public var networkWeight: Double? = nil
     /// Set by training: the target's name, then the covariates', and the date column.
     public var features: [String] = []
     public var dateColumn: String? = nil
@@ -68,7 +73,7 @@ public struct ForecastConfiguration: Codable, Sendable {
         let window = self.window ?? 1, season = self.season ?? 1
         let seasonal = window - season + step % season
         switch reference ?? .lastValue {
-        case .none: return []
+        case .none, .theta: return []
         case .lastValue: return [(window - 1, 1)]
         case .seasonalNaive where season > 1 && season < window: return [(seasonal, 1)]
         case .seasonalChange where season > 1 && season < window: return [(window - 1, 1), (seasonal, 1), (window - 1 - season, -1)]
@@ -140,7 +145,9 @@ public final class Forecaster {
         let outputs = direct ? c.horizon : features
         let windows = SlidingWindows(steps: steps, window: split.window, horizon: direct ? c.horizon : 1,
                                      targetFeatures: direct ? [0] : Array(0..<features))
-        if c.reference == nil { c.reference = ForecastBaselines.bestReference(Array(data.target[..<split.trainEnd]), season: c.season ?? 1) }
+        if c.reference == nil {
+            c.reference = ForecastBaselines.bestReference(Array(data.target[..<split.trainEnd]), season: c.season ?? 1, horizon: direct ? c.horizon : 1)
+        }
         var targets = Self.changes(windows.targets, from: windows.inputs, featuresPerStep: direct ? 1 : features,
                                    reference: { c.referenceTerms(step: $0) })
 
@@ -170,6 +177,8 @@ public final class Forecaster {
 
         c.features = data.names
         c.dateColumn = data.dateColumn
+        c.networkWeight = try Self.networkWeight(Forecaster(model: Model(layer), configuration: c, scaler: scaler), data,
+                                                 windowEnds: validationIndices.map { $0 + split.window }, progress: progress)
         let forecaster = Forecaster(model: Model(layer), configuration: c, scaler: scaler)
         try forecaster.model.setMetadata("task", "forecast")
         try forecaster.model.setMetadata("forecast", c)
@@ -178,6 +187,33 @@ public final class Forecaster {
         let report = try forecaster.evaluate(data, split: split, history: history)
         try forecaster.model.setMetadata("test", report.model)
         return (forecaster, report)
+    }
+
+    /// How much of the network's change to add to the reference: the simplest of the reference
+    /// alone (0), halfway (0.5) and the whole change (1) whose mean absolute error on the
+    /// validation windows the next one does not beat by 5% (a margin within the noise of a few
+    /// windows buys variance, not accuracy). A network that cannot beat seasonal naive on a
+    /// clean seasonal series falls back to it, or to halfway.
+    static func networkWeight(_ forecaster: Forecaster, _ data: TimeSeriesData, windowEnds: [Int],
+                              progress: ProgressReporter?) throws -> Double? {
+        guard !windowEnds.isEmpty else { return nil }
+        let horizon = forecaster.configuration.horizon
+        func error(_ weight: Double) throws -> Double {
+            var c = forecaster.configuration
+            c.networkWeight = weight
+            let forecasts = try Forecaster(model: forecaster.model, configuration: c, scaler: forecaster.scaler)
+                .forecastWindows(data, windowEnds: windowEnds, steps: horizon)
+            return zip(windowEnds, forecasts).reduce(0) { sum, pair in
+                pair.1.enumerated().reduce(sum) { $0 + abs(data.target[pair.0 + $1.offset] - $1.element) }
+            } / Double(windowEnds.count * horizon)
+        }
+        let errors = try [0, 0.5, 1].map { ($0, try error($0)) }
+        var chosen = errors[0]
+        for candidate in errors.dropFirst() where candidate.1 < 0.95 * chosen.1 { chosen = candidate }
+        progress?.note(String(format: "validation MAE: reference (%@) %.4g, halfway %.4g, network %.4g: adding %@ of the network's change",
+                              forecaster.configuration.reference?.rawValue ?? "", errors[0].1, errors[1].1, errors[2].1,
+                              chosen.0 == 1 ? "all" : chosen.0 == 0 ? "none" : "half"))
+        return chosen.0
     }
 
     /// `targets` [N, S*K] minus the weighted input steps `reference(s)` of the same features
@@ -267,6 +303,9 @@ struct ForecastSplit {
     init(data: TimeSeriesData, configuration c: inout ForecastConfiguration) throws {
         guard c.horizon > 0, c.window ?? 1 > 0, c.season ?? 1 > 0 else {
             throw RecurrentError.invalidArgument("window, horizon and season must be positive")
+        }
+        guard c.reference != .theta else {
+            throw RecurrentError.invalidArgument("the theta reference is for models of many series; one series takes last-value, seasonal-naive, seasonal-change or none")
         }
         guard c.validationFraction >= 0, c.testFraction > 0, c.validationFraction + c.testFraction < 0.9 else {
             throw RecurrentError.invalidArgument("test fraction \(c.testFraction) and validation fraction \(c.validationFraction) "

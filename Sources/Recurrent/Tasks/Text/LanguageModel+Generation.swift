@@ -41,23 +41,13 @@ extension LanguageModel {
     @discardableResult
     public func generate(prompt: String = "", length: Int, sampling: SamplingOptions = SamplingOptions(), seed: UInt64 = 0,
                          emit: (String) -> Void = { _ in }) throws -> String {
-        try sampling.validate()
-        guard length >= 0 else { throw RecurrentError.invalidArgument("the length must not be negative, got \(length)") }
-        var (state, logits) = read(try encode(prompt))
-        var rng = SplitMix64(seed: seed)
-        var shown = prompt, generated = "", pendingBytes: [UInt8] = []
-        func show(_ piece: String) {
-            guard !piece.isEmpty else { return }
-            shown += piece
+        var stream = try TextGenerationStream(self, prompt: prompt, length: length, sampling: sampling, seed: seed)
+        var generated = ""
+        while let piece = stream.next() {
+            guard !piece.isEmpty else { continue }
             generated += piece
             emit(piece)
         }
-        for index in 0..<length {
-            let id = sampling.sample(logits: logits, excluding: [vocabulary.unknownID], using: &rng)
-            show(piece(for: vocabulary.token(id), after: shown, pendingBytes: &pendingBytes))
-            if index + 1 < length { (state, logits) = step(id, state: state) }
-        }
-        show(String(decoding: pendingBytes, as: UTF8.self))
         return generated
     }
 

@@ -1,0 +1,112 @@
+import Foundation
+import Recurrent
+
+/// What a request says of its sequence (the sequence extension's parameters).
+struct SequenceControl: Sendable, Hashable {
+    /// The model's name and the client's sequence_id (a number or a string, as text).
+    var model: String
+    var id: String
+    var start: Bool
+    var end: Bool
+
+    /// Reads sequence_id, sequence_start and sequence_end; nil when no sequence is named
+    /// (absent, 0 or "", as Triton reads them).
+    static func read(_ parameters: [String: JSON], model: String) throws -> SequenceControl? {
+        func flag(_ name: String) throws -> Bool {
+            switch parameters[name] {
+            case nil: return false
+            case .bool(let value)?: return value
+            case let other?: throw ServerError.badRequest("parameter \"\(name)\" is \(other.kindName), expected a boolean")
+            }
+        }
+        let start = try flag("sequence_start"), end = try flag("sequence_end")
+        let id: String
+        switch parameters["sequence_id"] {
+        case nil: id = ""
+        case .number(let number)?:
+            guard number.rounded() == number, number >= 0, number < 1.8e19 else {
+                throw ServerError.badRequest("parameter \"sequence_id\" is \(number), expected a whole number 0 or more, or a string")
+            }
+            id = number == 0 ? "" : String(UInt64(number))
+        case .string(let text)?: id = text
+        case let other?: throw ServerError.badRequest("parameter \"sequence_id\" is \(other.kindName), expected a number or a string")
+        }
+        guard !id.isEmpty else {
+            if start || end { throw ServerError.badRequest("sequence_start or sequence_end given without a sequence_id") }
+            return nil
+        }
+        guard id.utf8.count <= 256 else { throw ServerError.badRequest("parameter \"sequence_id\" is longer than 256 bytes") }
+        return SequenceControl(model: model, id: id, start: start, end: end)
+    }
+
+    var key: SessionKey { SessionKey(model: model, id: id) }
+}
+
+struct SessionKey: Hashable, Sendable {
+    var model: String
+    var id: String
+}
+
+/// The recurrent state each live sequence left, held between its requests. Touched only on the
+/// executor's thread. A sequence ends with sequence_end or after `idleTimeout` seconds without
+/// a request; a new one beyond `limit` is refused (429), never made room for by evicting one.
+final class SessionStore {
+    struct Entry {
+        var hidden: Tensor   // [L, 1, H]
+        var cell: Tensor?
+        var lastUsed: Double
+    }
+
+    let limit: Int
+    let idleTimeout: Double
+    private(set) var entries: [SessionKey: Entry] = [:]
+    private var counts: [String: Int] = [:]
+    private var lastSweep = 0.0
+    var onCountChange: (String, Int) -> Void = { _, _ in }
+
+    init(limit: Int, idleTimeout: Double) {
+        self.limit = limit
+        self.idleTimeout = idleTimeout
+    }
+
+    func count(model: String) -> Int { counts[model, default: 0] }
+
+    private func set(_ key: SessionKey, _ entry: Entry?) {
+        let previous: Entry?
+        if let entry { previous = entries.updateValue(entry, forKey: key) } else { previous = entries.removeValue(forKey: key) }
+        let (had, has) = (previous != nil, entry != nil)
+        if had != has {
+            counts[key.model, default: 0] += has ? 1 : -1
+            onCountChange(key.model, counts[key.model, default: 0])
+        }
+    }
+
+    /// The state a request starts from: its own h0/c0 (or zeros) when it starts the sequence,
+    /// else the state the sequence's previous request left.
+    func initialState(for control: SequenceControl, inputs: ModelRunner.Inputs) throws -> (hidden: Tensor?, cell: Tensor?) {
+        if control.start {
+            if entries[control.key] == nil && entries.count >= limit {
+                throw ServerError.tooManySessions("\(limit) sequences are live (--max-sessions); end one (sequence_end) or wait for one to idle out")
+            }
+            return (inputs.h0, inputs.c0)
+        }
+        guard let entry = entries[control.key] else {
+            throw ServerError.badRequest("sequence_id \(control.id) of model \"\(control.model)\" was never started, has ended or idled out; "
+                                         + "send sequence_start: true first")
+        }
+        return (entry.hidden, entry.cell)
+    }
+
+    /// Keeps the state after a request, or lets it go with sequence_end.
+    func store(_ control: SequenceControl, hidden: Tensor?, cell: Tensor?, now: Double) {
+        guard let hidden, !control.end else { return set(control.key, nil) }
+        set(control.key, Entry(hidden: hidden, cell: cell, lastUsed: now))
+    }
+
+    /// Ends the sequences idle longer than the timeout (at most once a second).
+    func sweep(now: Double) {
+        guard now - lastSweep >= 1 else { return }
+        lastSweep = now
+        for key in entries.filter({ now - $0.value.lastUsed > idleTimeout }).map(\.key) { set(key, nil) }
+    }
+}

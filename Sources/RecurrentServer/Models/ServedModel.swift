@@ -1,0 +1,125 @@
+import Foundation
+import Recurrent
+
+/// The task a model file was trained for, with the object that runs it. A new task (speech,
+/// say) is one case here, one line in `load`, and its entries in `TaskRoute.all`.
+enum ServedTask {
+    case tensorsOnly
+    case forecaster(Forecaster)
+    case classifier(Classifier)
+    case languageModel(LanguageModel)
+    case translator(Translator)
+    case recognizer(SpeechRecognizer)
+
+    /// The name metadata and the page show.
+    var name: String {
+        switch self {
+        case .tensorsOnly: return "tensors"
+        case .forecaster: return "forecast"
+        case .classifier: return "classify"
+        case .languageModel: return "language-model"
+        case .translator: return "seq2seq"
+        case .recognizer: return "speech"
+        }
+    }
+
+    /// The layer the tensor interface (x -> y) runs.
+    var layer: (any Layer)? {
+        switch self {
+        case .tensorsOnly: return nil
+        case .forecaster(let forecaster): return forecaster.model.layer
+        case .classifier(let classifier): return classifier.model.layer
+        case .languageModel(let languageModel): return languageModel.network
+        case .translator(let translator): return translator.model.layer
+        case .recognizer(let recognizer): return recognizer.model.layer
+        }
+    }
+
+    /// Reads the task a model file names in its metadata and loads the object for it.
+    static func load(_ path: String, model: Model) throws -> ServedTask {
+        let task = model.metadata["task"].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        switch task {
+        case "forecast": return .forecaster(try Forecaster(contentsOf: path))
+        case "classify": return .classifier(try Classifier(contentsOf: path))
+        case "language-model": return .languageModel(try LanguageModel(contentsOf: path))
+        case "seq2seq": return .translator(try Translator(contentsOf: path))
+        case "speech": return .recognizer(try SpeechRecognizer(contentsOf: path))
+        default: return .tensorsOnly
+        }
+    }
+}
+
+/// A loaded model: its name, its tensor interface and its task. The model's objects are used
+/// only on the executor's thread; what other threads read (names, signatures) never changes.
+final class ServedModel: @unchecked Sendable {
+    let name: String
+    let path: String
+    let task: ServedTask
+    let runner: ModelRunner
+    /// x, h0, c0, lengths and the task's own inputs (text, history), with the outputs likewise.
+    let inputs: [TensorSignatureDescription]
+    let outputs: [TensorSignatureDescription]
+
+    init(name: String, path: String) throws {
+        let model = try Model(contentsOf: path)
+        let task = try ServedTask.load(path, model: model)
+        self.name = name
+        self.path = path
+        self.task = task
+        runner = ModelRunner(task.layer ?? model.layer)
+        let natural = NaturalTensors.signatures(for: task)
+        inputs = runner.inputSignatures.map(TensorSignatureDescription.init) + natural.inputs
+        outputs = runner.outputSignatures.map(TensorSignatureDescription.init) + natural.outputs
+    }
+
+    /// The model's description for people and the page: its task, the endpoints it answers,
+    /// and what the task needs (labels, vocabulary level, window).
+    var details: JSON {
+        var fields: [String: JSON] = [
+            "name": .string(name), "task": .string(task.name), "carries_state": .bool(runner.carriesState),
+            "streams": .bool(runner.canStream),
+            "endpoints": .array(TaskRoute.all.filter { $0.applies(task) }.map { .string($0.name) }),
+        ]
+        switch task {
+        case .classifier(let classifier):
+            fields["labels"] = .array(classifier.labels.map(JSON.string))
+            fields["reads_text"] = .bool(classifier.input.isText)
+        case .forecaster(let forecaster):
+            fields["features"] = .array(forecaster.configuration.features.map(JSON.string))
+            fields["window"] = .number(Double(forecaster.configuration.window ?? 0))
+            fields["horizon"] = .number(Double(forecaster.configuration.horizon))
+        case .languageModel(let languageModel):
+            fields["level"] = .string(languageModel.tokenizer.level.rawValue)
+        case .translator(let translator):
+            fields["attention"] = .string(translator.configuration.attention.rawValue)
+        case .recognizer(let recognizer):
+            fields["sample_rate"] = .number(Double(recognizer.sampleRate))
+            fields["alphabet"] = .array(recognizer.alphabet.map(JSON.string))
+            fields["streams"] = .bool(recognizer.isStreamable)
+        case .tensorsOnly:
+            break
+        }
+        return .object(fields)
+    }
+}
+
+/// A tensor of the interface as metadata lists it.
+struct TensorSignatureDescription: Sendable {
+    var name: String
+    var datatype: String
+    var shape: [Int]
+
+    init(name: String, datatype: String, shape: [Int]) {
+        self.name = name
+        self.datatype = datatype
+        self.shape = shape
+    }
+
+    init(_ signature: TensorSignature) {
+        self.init(name: signature.name, datatype: signature.datatype.rawValue, shape: signature.shape)
+    }
+
+    var json: JSON {
+        .object(["name": .string(name), "datatype": .string(datatype), "shape": .array(shape.map { .number(Double($0)) })])
+    }
+}

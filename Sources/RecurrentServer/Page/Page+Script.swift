@@ -1,0 +1,253 @@
+extension Page {
+    static let script = #"""
+    "use strict";
+    const $ = (id) => document.getElementById(id);
+    const svgNS = "http://www.w3.org/2000/svg";
+
+    async function call(path, body) {
+      const response = await fetch(path, body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const reply = await response.json();
+      if (!response.ok) throw new Error(reply.error || response.statusText);
+      return reply;
+    }
+
+    function showError(element, error) {
+      element.innerHTML = "";
+      const line = document.createElement("p");
+      line.className = "error";
+      line.textContent = error.message;
+      element.appendChild(line);
+    }
+
+    async function busy(button, work) {
+      button.disabled = true;
+      try { await work(); } finally { button.disabled = false; }
+    }
+
+    function svg(tag, attributes, parent) {
+      const element = document.createElementNS(svgNS, tag);
+      for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+      if (parent) parent.appendChild(element);
+      return element;
+    }
+
+    function bars(parent, entries) {
+      const top = Math.max(...entries.map((e) => e[1]), 1e-12);
+      for (const [name, value] of entries) {
+        const row = document.createElement("div");
+        row.className = "bar";
+        row.innerHTML = '<span></span><div class="track"><div class="fill"></div></div><span></span>';
+        row.children[0].textContent = name;
+        row.querySelector(".fill").style.width = (100 * value / top).toFixed(1) + "%";
+        row.children[2].textContent = (100 * value).toFixed(1) + "%";
+        parent.appendChild(row);
+      }
+    }
+
+    // MARK: models
+
+    async function start() {
+      const server = await call("/v2");
+      const index = await call("/v2/repository/index", {});
+      $("server").textContent = `${server.name} · ${index.length} model${index.length === 1 ? "" : "s"} · extensions: ${server.extensions.join(", ")}`;
+      const list = $("models");
+      const configs = await Promise.all(index.map((entry) => call(`/v2/models/${encodeURIComponent(entry.name)}/config`)));
+      for (const config of configs) {
+        const item = document.createElement("li");
+        item.dataset.model = config.name;
+        item.innerHTML = "<span></span><small></small>";
+        item.children[0].textContent = config.name;
+        item.children[1].textContent = config.task;
+        item.addEventListener("click", () => choose(item, config));
+        list.appendChild(item);
+      }
+      list.dataset.ready = "true";
+      if (list.firstChild) list.firstChild.click();
+    }
+
+    function choose(item, config) {
+      for (const other of document.querySelectorAll("#models li")) other.classList.toggle("selected", other === item);
+      const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel" };
+      let template = templates[config.task] || "tensorPanel";
+      if (config.task === "classify" && config.reads_text) template = "classifyPanel";
+      const panel = $("panel");
+      panel.innerHTML = "";
+      panel.appendChild($(template).content.cloneNode(true));
+      panel.querySelector(".title").textContent = `${config.name} (${config.task})`;
+      panel.dataset.model = config.name;
+      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, tensorPanel })[template](config);
+    }
+
+    const modelPath = (config, endpoint) => `/v2/models/${encodeURIComponent(config.name)}/${endpoint}`;
+
+    // MARK: language models
+
+    function languageModelPanel(config) {
+      $("generate").addEventListener("click", (event) => busy(event.target, async () => {
+        const output = $("generated");
+        output.textContent = $("prompt").value;
+        $("completions").innerHTML = "";
+        const body = { text_input: $("prompt").value, parameters: {
+          max_tokens: Number($("maxTokens").value), temperature: Number($("temperature").value), seed: Number($("seed").value) } };
+        const response = await fetch(modelPath(config, "generate_stream"), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        if (!response.ok) return showError(output, new Error((await response.json()).error));
+        const reader = response.body.getReader(), decoder = new TextDecoder();
+        let pending = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          pending += decoder.decode(value, { stream: true });
+          const events = pending.split("\n\n");
+          pending = events.pop();
+          for (const event of events) {
+            const data = JSON.parse(event.replace(/^data: /, ""));
+            if (data.error) return showError(output, new Error(data.error));
+            output.textContent += data.text_output;
+          }
+        }
+        output.dataset.done = "true";
+      }));
+      $("complete").addEventListener("click", (event) => busy(event.target, async () => {
+        const target = $("completions");
+        target.innerHTML = "";
+        try {
+          const reply = await call(modelPath(config, "complete"), { text: $("prompt").value, count: 8 });
+          const heading = document.createElement("h3");
+          heading.textContent = "Completions";
+          target.appendChild(heading);
+          bars(target, reply.completions.map((c) => [c.text, c.probability]));
+        } catch (error) { showError(target, error); }
+      }));
+    }
+
+    // MARK: forecasts
+
+    const airline = "112 118 132 129 121 135 148 148 136 119 104 118 115 126 141 135 125 149 170 170 158 133 114 140 145 150 178 163 172 178 199 199 184 162 146 166 171 180 193 181 183 218 230 242 209 191 172 194";
+
+    function forecastPanel(config) {
+      $("history").value = airline;
+      $("steps").value = Math.max(12, config.horizon || 1);
+      $("forecast").addEventListener("click", (event) => busy(event.target, async () => {
+        const history = $("history").value.split(/[\s,;]+/).filter((s) => s.length).map(Number);
+        const dates = $("dates").value.split(/[\s,;]+/).filter((s) => s.length);
+        const body = { history, steps: Number($("steps").value) };
+        if (dates.length) body.dates = dates;
+        try {
+          const reply = await call(modelPath(config, "forecast"), body);
+          drawForecast($("chart"), history, reply.forecast.map((f) => f.value), config.features ? config.features[0] : "value");
+          const table = $("forecastTable");
+          table.innerHTML = "<tr><th>step</th><th>date</th><th>value</th></tr>";
+          for (const row of reply.forecast) {
+            const line = table.insertRow();
+            [row.step, row.date || "", row.value.toFixed(2)].forEach((v) => { line.insertCell().textContent = v; });
+          }
+        } catch (error) { showError($("chart"), error); }
+      }));
+    }
+
+    function drawForecast(target, history, forecast, name) {
+      target.innerHTML = "";
+      const width = 720, height = 300, left = 50, right = 15, top = 20, bottom = 30;
+      const all = history.concat(forecast), count = all.length;
+      const low = Math.min(...all), high = Math.max(...all), span = high - low || 1;
+      const x = (i) => left + (width - left - right) * i / Math.max(count - 1, 1);
+      const y = (v) => top + (height - top - bottom) * (1 - (v - low) / span);
+      const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" }, target);
+      for (const v of [low, low + span / 2, high]) {
+        svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), stroke: "#e3e7ee" }, chart);
+        svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", fill: "#667085" }, chart).textContent = v.toFixed(0);
+      }
+      const path = (values, offset) => values.map((v, i) => `${i ? "L" : "M"}${x(i + offset).toFixed(1)},${y(v).toFixed(1)}`).join("");
+      svg("path", { d: path(history, 0), fill: "none", stroke: "#2f6fde", "stroke-width": 2, class: "history" }, chart);
+      const joined = [history[history.length - 1]].concat(forecast);
+      svg("path", { d: path(joined, history.length - 1), fill: "none", stroke: "#e0702f", "stroke-width": 2.5, "stroke-dasharray": "6 4", class: "forecast" }, chart);
+      svg("line", { x1: x(history.length - 1), x2: x(history.length - 1), y1: top, y2: height - bottom, stroke: "#c5ccd8", "stroke-dasharray": "2 3" }, chart);
+      svg("text", { x: left, y: height - 8, fill: "#2f6fde" }, chart).textContent = `${name}: history (${history.length})`;
+      svg("text", { x: width - right, y: height - 8, fill: "#e0702f", "text-anchor": "end" }, chart).textContent = `forecast (${forecast.length})`;
+    }
+
+    // MARK: classifiers
+
+    function classifyPanel(config) {
+      $("classify").addEventListener("click", (event) => busy(event.target, async () => {
+        const target = $("classes");
+        target.innerHTML = "";
+        const texts = $("texts").value.split("\n").filter((t) => t.trim().length);
+        try {
+          const reply = await call(modelPath(config, "classify"), { texts });
+          for (const prediction of reply.predictions) {
+            const block = document.createElement("div");
+            block.className = "prediction";
+            const title = document.createElement("b");
+            title.textContent = `${prediction.label} · “${prediction.text}”`;
+            block.appendChild(title);
+            bars(block, reply.labels.map((label) => [label, prediction.probabilities[label]]));
+            target.appendChild(block);
+          }
+        } catch (error) { showError(target, error); }
+      }));
+    }
+
+    // MARK: encoder-decoders
+
+    function translatePanel(config) {
+      $("translate").addEventListener("click", (event) => busy(event.target, async () => {
+        try {
+          const reply = await call(modelPath(config, "translate"), { text: $("source").value, beam: Number($("beam").value), attention: true });
+          $("translation").textContent = reply.translation;
+          drawAttention($("heatmap"), reply.source_tokens, reply.tokens, reply.attention || []);
+        } catch (error) { showError($("heatmap"), error); }
+      }));
+    }
+
+    function drawAttention(target, sources, outputs, weights) {
+      target.innerHTML = "";
+      if (!weights.length) { target.textContent = "This model has no attention."; return; }
+      const cell = 34, left = 70, top = 60;
+      // Shades run from white to the matrix's largest weight, so that a spread-out attention still shows its shape.
+      const strongest = Math.max(...weights.flat(), 1e-9);
+      const width = left + cell * sources.length + 10, height = top + cell * outputs.length + 10;
+      const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, style: `max-width:${width * 1.3}px`, role: "img" }, target);
+      svg("text", { x: left, y: 16, fill: "#667085" }, chart).textContent = `attention (darkest: ${strongest.toFixed(3)})`;
+      sources.forEach((token, j) => svg("text", { x: left + cell * (j + 0.5), y: top - 10, "text-anchor": "middle" }, chart).textContent = token);
+      outputs.forEach((token, i) => {
+        svg("text", { x: left - 8, y: top + cell * (i + 0.6), "text-anchor": "end" }, chart).textContent = token;
+        (weights[i] || []).forEach((w, j) => {
+          const level = w / strongest;
+          const rect = svg("rect", { x: left + cell * j, y: top + cell * i, width: cell - 2, height: cell - 2, rx: 3,
+                                     fill: `rgb(${Math.round(255 - 208 * level)},${Math.round(255 - 144 * level)},${Math.round(255 - 33 * level)})`,
+                                     class: "weight" }, chart);
+          svg("title", {}, rect).textContent = `${token} ← ${sources[j]}: ${w.toFixed(3)}`;
+        });
+      });
+    }
+
+    // MARK: tensors
+
+    function tensorPanel(config) {
+      call(`/v2/models/${encodeURIComponent(config.name)}`).then((metadata) => {
+        const table = $("signature");
+        table.innerHTML = "<tr><th></th><th>name</th><th>datatype</th><th>shape</th></tr>";
+        for (const [kind, list] of [["input", metadata.inputs], ["output", metadata.outputs]]) {
+          for (const tensor of list) {
+            const row = table.insertRow();
+            [kind, tensor.name, tensor.datatype, JSON.stringify(tensor.shape)].forEach((v) => { row.insertCell().textContent = v; });
+          }
+        }
+        const x = metadata.inputs[0];
+        const shape = x.shape.map((d, i) => (d > 0 ? d : i === 1 ? 3 : 1));
+        const count = shape.reduce((a, b) => a * b, 1);
+        $("tensors").value = JSON.stringify([{ name: "x", datatype: "FP32", shape, data: Array.from({ length: count }, (_, i) => +(Math.sin(i)).toFixed(3)) }]);
+      });
+      $("infer").addEventListener("click", (event) => busy(event.target, async () => {
+        try {
+          const reply = await call(modelPath(config, "infer"), { inputs: JSON.parse($("tensors").value) });
+          const shown = (data) => data.map((v) => (typeof v === "number" ? Number(v.toPrecision(6)) : v));
+          $("tensorOutput").textContent = reply.outputs.map((o) => `${o.name} ${o.datatype} ${JSON.stringify(o.shape)}\n${JSON.stringify(shown(o.data))}`).join("\n\n");
+        } catch (error) { showError($("tensorOutput"), error); }
+      }));
+    }
+
+    start().catch((error) => showError($("panel"), error));
+    """#
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Recurrent
+import ServiceLifecycle
+
+/// How `recurrent serve` runs.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (printed when the server listens).
+    public var port = 8000
+    public var maxSessions = 1024
+    /// Seconds a sequence may go without a request before its state is dropped.
+    public var sessionIdleTimeout = 300.0
+    public var maxBodyBytes = 16 << 20
+    /// Requests joined into one batch at most (1: no batching).
+    public var maxBatch = 8
+    /// Microseconds the oldest request waits for others to join its batch.
+    public var batchDelayMicroseconds = 0
+    /// Threads for the kernels (nil: all cores).
+    public var threads: Int? = nil
+
+    public init() {}
+
+    public func validate() throws {
+        for (value, name) in [(maxSessions, "--max-sessions"), (maxBodyBytes, "--max-body-bytes"), (maxBatch, "--max-batch")] where value < 1 {
+            throw RecurrentError.invalidArgument("\(name) must be at least 1, got \(value)")
+        }
+        guard (0...65535).contains(port) else { throw RecurrentError.invalidArgument("--port must be in 0...65535, got \(port)") }
+        guard batchDelayMicroseconds >= 0 else { throw RecurrentError.invalidArgument("--batch-delay-us must not be negative, got \(batchDelayMicroseconds)") }
+        guard sessionIdleTimeout > 0 else { throw RecurrentError.invalidArgument("--session-idle-timeout must be positive, got \(sessionIdleTimeout)") }
+        if let threads, threads < 1 { throw RecurrentError.invalidArgument("--threads must be at least 1, got \(threads)") }
+    }
+}
+
+/// A model server speaking the Open Inference Protocol (KServe v2) over HTTP, with Triton's
+/// binary tensor, sequence and generate extensions, task endpoints, /metrics, /openapi.json and
+/// a page at /. Every model runs on one thread (see `ModelExecutor`).
+public final class ModelServer: Sendable {
+    let models: [String: ServedModel]
+    let modelOrder: [String]
+    let options: ServerOptions
+    let metrics = ServerMetrics()
+    let executor: ModelExecutor
+
+    /// Loads every model; `specs` are `PATH` (named by the file name without its extension) or
+    /// `NAME=PATH`. A model that fails to load stops here with an error naming it.
+    public init(specs: [String], options: ServerOptions) throws {
+        try options.validate()
+        guard !specs.isEmpty else { throw RecurrentError.invalidArgument("give at least one model file to serve") }
+        var models: [String: ServedModel] = [:], order: [String] = []
+        for spec in specs {
+            let (name, path) = Self.parse(spec)
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw RecurrentError.invalidArgument("model name \"\(name)\" (from \"\(spec)\") must be letters, digits, '-', '_' or '.'; name it with NAME=PATH")
+            }
+            guard models[name] == nil else { throw RecurrentError.invalidArgument("two models are named \"\(name)\"; name them with NAME=PATH") }
+            models[name] = try ServedModel(name: name, path: path)
+            order.append(name)
+        }
+        self.models = models
+        modelOrder = order
+        self.options = options
+        if let threads = options.threads { Parallel.threadCount = threads }
+        let sessions = SessionStore(limit: options.maxSessions, idleTimeout: options.sessionIdleTimeout)
+        executor = ModelExecutor(options: .init(maxBatch: options.maxBatch, batchDelay: Double(options.batchDelayMicroseconds) * 1e-6),
+                                 sessions: sessions, metrics: metrics)
+        metrics.register(models: order)
+    }
+
+    static func parse(_ spec: String) -> (name: String, path: String) {
+        if let equals = spec.firstIndex(of: "="), !spec[..<equals].contains("/") {
+            return (String(spec[..<equals]), String(spec[spec.index(after: equals)...]))
+        }
+        let file = URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent
+        return (file, spec)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting connections, lets requests in flight
+    /// finish, and returns. `onListening` receives the bound host and port.
+    public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+        executor.start()
+        defer { executor.stop() }
+        let router = Router()
+        Routes(server: self).register(on: router)
+        var logger = Logger(label: "recurrent-serve")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { channel in
+                onListening(channel.localAddress?.ipAddress ?? "?", channel.localAddress?.port ?? 0)
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    func model(_ name: String?) throws -> ServedModel {
+        guard let name, let model = models[name] else {
+            throw ServerError.notFound("unknown model \"\(name ?? "")\" (serving: \(modelOrder.joined(separator: ", ")))")
+        }
+        return model
+    }
+}

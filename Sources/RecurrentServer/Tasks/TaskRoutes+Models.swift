@@ -1,0 +1,144 @@
+import Foundation
+import Recurrent
+
+// MARK: - Forecasters, classifiers, encoder-decoders
+
+extension TaskRoute {
+    /// The longest text the translate endpoint reads, in Unicode scalars.
+    static let maximumSourceLength = 1_000
+
+    static let forecast = TaskRoute(
+        name: "forecast", summary: "The next values after a history, with their dates when the history has dates.", streams: false,
+        applies: { if case .forecaster = $0 { return true } else { return false } },
+        requestSchema: Schemas.forecastRequest, responseSchema: Schemas.forecastResponse
+    ) { model, body, executor in
+        guard case .forecaster(let forecaster) = model.task else { throw ServerError.notFound("no forecaster") }
+        let features = forecaster.configuration.features
+        var fields = try Fields(body, context: "request body")
+        guard let history = try fields.numbers("history") else { throw fields.fail("history", "is missing") }
+        let steps = try fields.integer("steps", in: 1...10_000) ?? forecaster.configuration.horizon
+        let dates = try fields.strings("dates")
+        var given = try fields.object("covariates") ?? Fields(object: [:], context: "request body, \"covariates\"")
+        let covariates = try features.dropFirst().map { name -> (name: String, values: [Double]) in
+            guard let values = try given.numbers(name) else {
+                throw ServerError.badRequest("request body: field \"covariates\" lacks \"\(name)\" (the model reads \(features.joined(separator: ", ")))")
+            }
+            return (name, values)
+        }
+        try given.finish()
+        try fields.finish()
+        for (name, values) in [(features[0], history)] + covariates {
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw ServerError.badRequest("request body: \(name)[\(bad)] is not a finite number")
+            }
+        }
+        var axis: DateAxis? = nil
+        if let dates {
+            guard dates.count == history.count else {
+                throw ServerError.badRequest("request body: \(dates.count) dates for \(history.count) history values")
+            }
+            guard let read = DateAxis(cells: dates) else {
+                throw ServerError.badRequest("request body: field \"dates\" does not read as increasing dates (1949-01, 2012/01/01, 1700, ...)")
+            }
+            axis = read
+        }
+        let data = try ModelExecutor.mappingErrors {
+            try TimeSeriesData(values: history, name: features[0], covariates: covariates, dates: axis)
+        }
+        let box = UncheckedBox(forecaster)
+        let values = try await executor.run(model) { try box.value.forecast(after: data, steps: steps) }
+        let nextDates = axis?.datesAfterEnd(count: steps)
+        return .json(.object([
+            "model_name": .string(model.name), "column": .string(features[0]),
+            "forecast": .array(values.enumerated().map { step, value in
+                var row: [String: JSON] = ["step": .number(Double(step + 1)), "value": .number(value)]
+                if let nextDates { row["date"] = .string(nextDates[step]) }
+                return .object(row)
+            }),
+        ]))
+    }
+
+    static let classify = TaskRoute(
+        name: "classify", summary: "The label and every class's probability for each text.", streams: false,
+        applies: { if case .classifier(let classifier) = $0 { return classifier.input.isText } else { return false } },
+        requestSchema: Schemas.classifyRequest, responseSchema: Schemas.classifyResponse
+    ) { model, body, executor in
+        guard case .classifier(let classifier) = model.task else { throw ServerError.notFound("no classifier") }
+        var fields = try Fields(body, context: "request body")
+        let texts = try fields.strings("texts") ?? (try fields.string("text")).map { [$0] }
+        try fields.finish()
+        guard let texts, !texts.isEmpty else { throw ServerError.badRequest("request body: give \"text\" or a non-empty \"texts\"") }
+        let box = UncheckedBox(classifier)
+        let predictions = try await executor.run(model) { try box.value.predict(texts: texts) }
+        let labels = classifier.labels
+        return .json(.object([
+            "model_name": .string(model.name), "labels": .array(labels.map(JSON.string)),
+            "predictions": .array(zip(texts, predictions).map { text, prediction in
+                .object(["text": .string(text), "label": .string(prediction.label),
+                         "probabilities": .object(Dictionary(uniqueKeysWithValues: zip(labels, prediction.probabilities.map(JSON.number))))])
+            }),
+        ]))
+    }
+
+    static let translate = TaskRoute(
+        name: "translate", summary: "The output of an encoder-decoder for a text, with its attention on request.", streams: false,
+        applies: { if case .translator = $0 { return true } else { return false } },
+        requestSchema: Schemas.translateRequest, responseSchema: Schemas.translateResponse
+    ) { model, body, executor in
+        guard case .translator(let translator) = model.task else { throw ServerError.notFound("no encoder-decoder") }
+        var fields = try Fields(body, context: "request body")
+        let text = try fields.requiredString("text")
+        // Beam search's cost grows with the source (its output may reach 2 x its tokens + 10).
+        guard text.unicodeScalars.count <= maximumSourceLength else {
+            throw fields.fail("text", "has \(text.unicodeScalars.count) characters, over the limit of \(maximumSourceLength)")
+        }
+        let beam = try fields.integer("beam", in: 1...64) ?? 5
+        let withAttention = try fields.bool("attention") ?? false
+        try fields.finish()
+        let box = UncheckedBox(translator)
+        let translation = try await executor.run(model) { try box.value.translate([text], options: DecodingOptions(beamWidth: beam))[0] }
+        var reply: [String: JSON] = [
+            "model_name": .string(model.name), "translation": .string(translation.text),
+            "tokens": .array(translation.tokens.map(JSON.string)), "source_tokens": .array(translation.sourceTokens.map(JSON.string)),
+        ]
+        if withAttention { reply["attention"] = .array(translation.attention.map { .array($0.map(JSON.number)) }) }
+        return .json(.object(reply))
+    }
+}
+
+// MARK: - Speech
+
+extension TaskRoute {
+    /// The longest recording the transcribe endpoint reads.
+    static let maximumAudioSeconds = 600.0
+
+    static let transcribe: TaskRoute = {
+        var route = TaskRoute(
+            name: "transcribe",
+            summary: "The transcript of a WAV recording: the body itself (audio/wav; ?beam=N in the query) or JSON with the file in base64.",
+            streams: false, applies: { if case .recognizer = $0 { return true } else { return false } },
+            requestSchema: Schemas.transcribeRequest, responseSchema: Schemas.transcribeResponse
+        ) { model, body, executor in
+            guard case .recognizer(let recognizer) = model.task else { throw ServerError.notFound("no speech recognizer") }
+            var fields = try Fields(body, context: "request body")
+            let encoded = try fields.requiredString("audio")
+            let beam = try fields.integer("beam", in: 1...64) ?? 1
+            try fields.finish()
+            guard let bytes = Data(base64Encoded: encoded) else { throw fields.fail("audio", "is not base64") }
+            let clip: AudioClip
+            do { clip = try WAVFile.decode(Array(bytes), name: "audio") } catch let error as RecurrentError {
+                throw ServerError.badRequest("request body: \(error.description)")
+            }
+            guard clip.duration <= maximumAudioSeconds else {
+                throw fields.fail("audio", String(format: "lasts %.1f s, over the limit of %.0f s", clip.duration, maximumAudioSeconds))
+            }
+            let box = UncheckedBox(recognizer)
+            let text = try await executor.run(model) {
+                try box.value.transcribe(clip, name: "audio", decoding: SpeechDecoding(beamWidth: beam))
+            }
+            return .json(.object(["model_name": .string(model.name), "text": .string(text), "seconds": .number(clip.duration)]))
+        }
+        route.readsAudio = true
+        return route
+    }()
+}

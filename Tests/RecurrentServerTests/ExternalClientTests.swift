@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// Clients written by others: tritonclient[http] with its defaults, headless Chromium driven by
+/// Selenium through the page, and schemathesis fuzzing /openapi.json. Each is skipped with a
+/// message when its part is not installed (`.ci/run` installs them, scripts/serve_python_env.sh).
+final class ExternalClientTests: XCTestCase {
+    static var python: String? {
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["RECURRENT_SERVE_PYTHON"],
+                                     FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/recurrent-serve-venv/bin/python").path]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func pythonScript(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent("Tests/RecurrentServerTests/Python/\(name)").path
+    }
+
+    /// Runs a program to its end; its output goes to the test log.
+    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("external-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        print(output)
+        return (process.terminationStatus, output)
+    }
+
+    func requireModule(_ module: String) throws -> String {
+        guard let python = Self.python else {
+            throw XCTSkip("the Python environment with tritonclient, selenium and schemathesis is not installed (scripts/serve_python_env.sh; .ci/run makes it)")
+        }
+        guard (try? run(python, ["-c", "import \(module)"]).0) == 0 else { throw XCTSkip("python module \(module) is not installed") }
+        return python
+    }
+
+    func testTritonClientWithItsDefaults() throws {
+        let python = try requireModule("tritonclient.http")
+        try TestModels.make()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("triton-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        var rng = SplitMix64(seed: 31)
+        var inputs = SafeTensors(tensors: ["x": .uniform(shape: [3, 6, 4], low: -2, high: 2, using: &rng),
+                                           "h0": .uniform(shape: [2, 3, 6], low: -1, high: 1, using: &rng),
+                                           "c0": .uniform(shape: [2, 3, 6], low: -1, high: 1, using: &rng)])
+        inputs.integerTensors["lengths"] = IntegerTensor([6, 3, 5])
+        try inputs.write(to: work.appendingPathComponent("lstm.in.safetensors").path)
+        let ran = try runRecurrent(["run", TestModels.lstm, "--input", work.appendingPathComponent("lstm.in.safetensors").path,
+                                    "-o", work.appendingPathComponent("lstm.out.safetensors").path])
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let server = try ServerProcess(TestModels.all)
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let (status, output) = try run(python, [pythonScript("triton_client_check.py"), "127.0.0.1:\(server.port)", work.path])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("all tritonclient checks passed"), output)
+    }
+
+    func testThePageInHeadlessChromium() throws {
+        let python = try requireModule("selenium")
+        let browsers = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        guard browsers.allSatisfy(FileManager.default.isExecutableFile(atPath:)) else {
+            throw XCTSkip("chromium and chromium-driver (Debian) are not installed; .ci/run installs them")
+        }
+        try TestModels.make()
+        let server = try ServerProcess(TestModels.all)
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let shots = ProcessInfo.processInfo.environment["RECURRENT_PAGE_SCREENSHOTS"]
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-page-screenshots").path
+        let (status, output) = try run(python, [pythonScript("page_check.py"), server.base, shots])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("all page checks passed"), output)
+    }
+
+    func testSchemathesisFuzzRunFindsNothing() throws {
+        _ = try requireModule("schemathesis")
+        try TestModels.make()
+        let script = repositoryRoot.appendingPathComponent("scripts/serve_fuzz.sh").path
+        let (status, output) = try run("/bin/bash", [script, "30"] + TestModels.all, environment: ["RECURRENT_BINARY": recurrentBinary.path])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("fuzz run clean"), output)
+    }
+}

@@ -1,0 +1,95 @@
+"""The page at / in headless Chromium, driven by Selenium.
+
+    python page_check.py http://HOST:PORT SCREENSHOT_DIR
+
+For each model the page lists, does what a person would (generate a text and watch it stream,
+ask for completions, forecast a pasted series, classify texts, translate a word, run tensors),
+checks what the page shows, and saves a screenshot per model. Exits 1 at the first failure.
+"""
+import os
+import shutil
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAILED: {what}")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"):
+        options.add_argument(flag)
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary:
+        options.binary_location = binary
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def main():
+    url, shots = sys.argv[1], sys.argv[2]
+    os.makedirs(shots, exist_ok=True)
+    driver = browser()
+    wait = WebDriverWait(driver, 60)
+    try:
+        driver.get(url + "/")
+        wait.until(lambda d: d.find_element(By.ID, "models").get_attribute("data-ready") == "true")
+        names = [li.get_attribute("data-model") for li in driver.find_elements(By.CSS_SELECTOR, "#models li")]
+        check(len(names) >= 5, f"the page lists the models {names}")
+        check("extensions" in driver.find_element(By.ID, "server").text, "the header shows the server's extensions")
+        for name in names:
+            driver.find_element(By.CSS_SELECTOR, f'#models li[data-model="{name}"]').click()
+            wait.until(lambda d: d.find_element(By.ID, "panel").get_attribute("data-model") == name)
+            task = driver.find_element(By.CSS_SELECTOR, f'#models li[data-model="{name}"] small').text
+            if task == "language-model":
+                driver.find_element(By.ID, "maxTokens").clear()
+                driver.find_element(By.ID, "maxTokens").send_keys("120")
+                driver.find_element(By.ID, "generate").click()
+                wait.until(lambda d: d.find_element(By.ID, "generated").get_attribute("data-done") == "true")
+                text = driver.find_element(By.ID, "generated").text
+                check(text.startswith("ROMEO.") and len(text) > len("ROMEO.") + 50, f"{name}: the generated text streamed in ({len(text)} characters)")
+                driver.find_element(By.ID, "complete").click()
+                wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#completions .bar")) > 0)
+                check(len(driver.find_elements(By.CSS_SELECTOR, "#completions .bar")) >= 3, f"{name}: completions with probability bars")
+            elif task == "forecast":
+                driver.find_element(By.ID, "forecast").click()
+                wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart svg path.forecast")) == 1)
+                rows = driver.find_elements(By.CSS_SELECTOR, "#forecastTable tr")
+                check(len(driver.find_elements(By.CSS_SELECTOR, "#chart svg path.history")) == 1, f"{name}: the history is drawn")
+                check(len(rows) == 13, f"{name}: the forecast is drawn and listed (12 steps, {len(rows) - 1} rows)")
+            elif task == "classify":
+                driver.find_element(By.ID, "classify").click()
+                wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#classes .prediction")) == 2)
+                check(len(driver.find_elements(By.CSS_SELECTOR, "#classes .bar")) == 4, f"{name}: two texts, a bar per class each")
+            elif task == "seq2seq":
+                driver.find_element(By.ID, "translate").click()
+                wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#heatmap svg rect.weight")) > 0)
+                output = driver.find_element(By.ID, "translation").text
+                cells = len(driver.find_elements(By.CSS_SELECTOR, "#heatmap svg rect.weight"))
+                check(cells % len("recurrent") == 0 and cells // len("recurrent") >= len(output.split()),
+                      f"{name}: translation {output!r} with an attention heat map of {cells} cells")
+            else:
+                wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#signature tr")) > 1)
+                driver.find_element(By.ID, "infer").click()
+                wait.until(lambda d: d.find_element(By.ID, "tensorOutput").text != "")
+                check(driver.find_element(By.ID, "tensorOutput").text.startswith("y FP32"), f"{name}: tensors run from the page")
+            path = os.path.join(shots, f"{name}.png")
+            driver.save_screenshot(path)
+            print(f"screenshot: {path}")
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        check(not errors, f"no errors in the browser's console {errors}")
+    finally:
+        driver.quit()
+    print("all page checks passed")
+
+
+if __name__ == "__main__":
+    main()

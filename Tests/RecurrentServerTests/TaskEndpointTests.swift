@@ -1,0 +1,144 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// The task endpoints give what the library gives for the same model file, and the documents
+/// around them (OpenAPI, metrics, the page's files) are served.
+final class TaskEndpointTests: XCTestCase {
+    var server: ServerProcess!
+
+    override func setUpWithError() throws {
+        try TestModels.make()
+        server = try ServerProcess(TestModels.all)
+    }
+
+    override func tearDownWithError() throws { XCTAssertEqual(server.stop(), 0) }
+
+    func testGenerateAndItsStreamGiveTheLibrarysText() throws {
+        let model = try LanguageModel(contentsOf: TestModels.bard)
+        let sampling = SamplingOptions(temperature: 0.8, topK: 20)
+        let expected = try model.generate(prompt: "ROMEO.", length: 60, sampling: sampling, seed: 5)
+        let body: [String: Any] = ["text_input": "ROMEO.", "parameters": ["max_tokens": 60, "temperature": 0.8, "top_k": 20, "seed": 5]]
+        let reply = try server.post("/v2/models/bard/generate", json: body)
+        XCTAssertEqual(reply.status, 200, reply.text)
+        XCTAssertEqual(try reply.json()["text_output"] as? String, expected)
+        let stream = try server.post("/v2/models/bard/generate_stream", json: body)
+        XCTAssertEqual(stream.header("Content-Type"), "text/event-stream")
+        let events = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        XCTAssertEqual(events.count, 60, "one event per token of a character model")
+        let pieces = try events.map { event -> String in
+            XCTAssertTrue(event.hasPrefix("data: "), event)
+            let object = try JSONSerialization.jsonObject(with: Data(event.dropFirst(6).utf8)) as? [String: Any]
+            return try XCTUnwrap(object?["text_output"] as? String)
+        }
+        XCTAssertEqual(pieces.joined(), expected)
+        let complete = try server.post("/v2/models/bard/complete", json: ["text": "The ki", "count": 3])
+        let completions = try XCTUnwrap(complete.json()["completions"] as? [[String: Any]])
+        XCTAssertEqual(completions.compactMap { $0["text"] as? String }, try model.complete("The ki", count: 3).map(\.text))
+    }
+
+    func testForecastGivesTheLibrarysValuesAndDates() throws {
+        let forecaster = try Forecaster(contentsOf: TestModels.airline)
+        let table = try TimeSeriesData(csv: repositoryRoot.appendingPathComponent("Data/airline-passengers.csv").path, target: "Passengers")
+        let history = Array(table.target.prefix(60)), dates = try XCTUnwrap(table.dates)
+        let dateCells = (0..<60).map { dates.format(ordinal: dates.ordinals[$0]) }
+        let expected = try forecaster.forecast(after: history, steps: 5)
+        let reply = try server.post("/v2/models/airline/forecast", json: ["history": history, "dates": dateCells, "steps": 5])
+        XCTAssertEqual(reply.status, 200, reply.text)
+        struct Row: Decodable { var step: Int; var value: Double; var date: String? }
+        struct Reply: Decodable { var forecast: [Row] }
+        let rows = try JSONDecoder().decode(Reply.self, from: reply.body).forecast
+        XCTAssertEqual(rows.map(\.value), expected)
+        XCTAssertEqual(rows.map(\.step), [1, 2, 3, 4, 5])
+        XCTAssertEqual(rows.compactMap(\.date), ["1954-01", "1954-02", "1954-03", "1954-04", "1954-05"])
+        let short = try server.post("/v2/models/airline/forecast", json: ["history": [1, 2, 3]])
+        XCTAssertEqual(short.status, 400)
+        XCTAssertTrue(short.text.contains("at least"), short.text)
+    }
+
+    func testClassifyGivesTheLibrarysProbabilities() throws {
+        let classifier = try Classifier(contentsOf: TestModels.sentiment)
+        let texts = ["A gorgeous, moving film.", "Tedious and empty.", "words nobody ever wrote zzqx"]
+        let expected = try classifier.predict(texts: texts)
+        let reply = try server.post("/v2/models/sentiment/classify", json: ["texts": texts])
+        XCTAssertEqual(reply.status, 200, reply.text)
+        struct Prediction: Decodable { var label: String; var probabilities: [String: Double] }
+        struct Reply: Decodable { var predictions: [Prediction] }
+        let predictions = try JSONDecoder().decode(Reply.self, from: reply.body).predictions
+        XCTAssertEqual(predictions.count, texts.count)
+        for (prediction, wanted) in zip(predictions, expected) {
+            XCTAssertEqual(prediction.label, wanted.label)
+            XCTAssertEqual(classifier.labels.map { prediction.probabilities[$0] ?? -1 }, wanted.probabilities)
+        }
+    }
+
+    func testTranslateGivesTheLibrarysOutputAndAttention() throws {
+        let translator = try Translator(contentsOf: TestModels.g2p)
+        let expected = try translator.translate(["recurrent"], options: DecodingOptions(beamWidth: 3))[0]
+        let reply = try server.post("/v2/models/g2p/translate", json: ["text": "recurrent", "beam": 3, "attention": true])
+        XCTAssertEqual(reply.status, 200, reply.text)
+        struct Reply: Decodable { var translation: String; var source_tokens: [String]; var attention: [[Double]] }
+        let document = try JSONDecoder().decode(Reply.self, from: reply.body)
+        XCTAssertEqual(document.translation, expected.text)
+        XCTAssertEqual(document.source_tokens, expected.sourceTokens)
+        XCTAssertEqual(document.attention, expected.attention)
+        XCTAssertEqual(expected.attention.first?.count, 9, "one weight per letter of the source")
+        let plain = try server.post("/v2/models/g2p/translate", json: ["text": "recurrent", "beam": 3]).json()
+        XCTAssertNil(plain["attention"], "attention only on request")
+        let long = try server.post("/v2/models/g2p/translate", json: ["text": String(repeating: "a", count: 1_001)])
+        XCTAssertEqual(long.status, 400)
+        XCTAssertTrue(long.text.contains("over the limit of 1000"), long.text)
+    }
+
+    /// A WAV file as the body (options in the query), or in base64 inside JSON: the library's
+    /// transcript either way; audio that is not a WAV file is a 400 naming the problem.
+    func testTranscribeGivesTheLibrarysTranscript() throws {
+        let recognizer = try SpeechRecognizer(contentsOf: TestModels.digits)
+        let file = repositoryRoot.appendingPathComponent("Data/speech/asterisk-en/digits/7.wav").path
+        let clip = try WAVFile.read(path: file)
+        let wav = try Data(contentsOf: URL(fileURLWithPath: file))
+        let raw = try server.request("POST", "/v2/models/digits/transcribe", body: wav, headers: ["Content-Type": "audio/wav"])
+        XCTAssertEqual(raw.status, 200, raw.text)
+        XCTAssertEqual(try raw.json()["text"] as? String, try recognizer.transcribe(clip, name: file))
+        XCTAssertEqual(try XCTUnwrap(try raw.json()["seconds"] as? Double), clip.duration, accuracy: 1e-9)
+        let beam = try server.request("POST", "/v2/models/digits/transcribe?beam=4", body: wav, headers: ["Content-Type": "audio/wav"])
+        let json = try server.post("/v2/models/digits/transcribe", json: ["audio": wav.base64EncodedString(), "beam": 4])
+        let expected = try recognizer.transcribe(clip, name: file, decoding: SpeechDecoding(beamWidth: 4))
+        XCTAssertEqual(try beam.json()["text"] as? String, expected)
+        XCTAssertEqual(try json.json()["text"] as? String, expected)
+        let notAudio = try server.request("POST", "/v2/models/digits/transcribe", body: Data("hello there".utf8), headers: ["Content-Type": "audio/wav"])
+        XCTAssertEqual(notAudio.status, 400, notAudio.text)
+        XCTAssertTrue(notAudio.text.contains("not a RIFF/WAVE file"), notAudio.text)
+        let wrongModel = try server.post("/v2/models/bard/transcribe", json: ["audio": wav.base64EncodedString()])
+        XCTAssertEqual(wrongModel.status, 404, wrongModel.text)
+    }
+
+    func testOpenAPIDocumentsEveryRouteAndMetricsCountRequests() throws {
+        let document = try server.get("/openapi.json").json()
+        XCTAssertEqual(document["openapi"] as? String, "3.0.3")
+        let paths = try XCTUnwrap(document["paths"] as? [String: Any])
+        for path in ["/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/{model_name}", "/v2/models/{model_name}/ready",
+                     "/v2/models/{model_name}/infer", "/v2/models/{model_name}/generate", "/v2/models/{model_name}/generate_stream",
+                     "/v2/models/{model_name}/complete", "/v2/models/{model_name}/forecast", "/v2/models/{model_name}/classify",
+                     "/v2/models/{model_name}/translate", "/metrics", "/openapi.json", "/", "/v2/repository/index"] {
+            XCTAssertNotNil(paths[path], "\(path) is documented")
+        }
+        _ = try server.post("/v2/models/sentiment/classify", json: ["text": "fine"])
+        let metrics = try server.get("/metrics").text
+        for series in [#"recurrent_inference_requests_total{model="sentiment",endpoint="classify",outcome="success"} 1"#,
+                       #"recurrent_inference_queue_duration_seconds_bucket{model="sentiment""#,
+                       #"recurrent_inference_compute_duration_seconds_count{model="sentiment"} 1"#,
+                       #"recurrent_inference_batch_size_bucket{model="lstm""#, #"recurrent_live_sequences{model="lstm"} 0"#] {
+            XCTAssertTrue(metrics.contains(series), "metrics hold \(series)")
+        }
+    }
+
+    func testThePageAndItsFilesAreServed() throws {
+        let page = try server.get("/")
+        XCTAssertEqual(page.status, 200)
+        XCTAssertTrue(page.header("Content-Type")?.hasPrefix("text/html") ?? false)
+        XCTAssertTrue(page.text.contains(#"<script src="/page.js"></script>"#))
+        XCTAssertTrue(try server.get("/page.js").text.contains("generate_stream"))
+        XCTAssertTrue(try server.get("/page.css").header("Content-Type")?.hasPrefix("text/css") ?? false)
+    }
+}
