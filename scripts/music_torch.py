@@ -107,8 +107,59 @@ def roll_loss(net, rolls, reduction="mean"):
     return (per_step.sum() / mask.sum()) if reduction == "mean" else (per_step.sum(), mask.sum())
 
 
+class StrokeNet(nn.Module):
+    def __init__(self, characters, embedding, hidden, layers, dropout, components):
+        super().__init__()
+        self.characters = nn.Embedding(characters, embedding) if characters > 0 else None
+        width = 5 + (embedding if characters > 0 else 0)
+        self.rnn = nn.LSTM(width, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 6 * components + 3)
+
+    def forward(self, steps, characters):
+        if self.characters is not None:
+            joined = self.characters(characters).unsqueeze(1).expand(-1, steps.shape[1], -1)
+            steps = torch.cat([steps, joined], -1)
+        output, _ = self.rnn(steps)
+        return self.out(self.drop(output))
+
+
+def mixture_nll(raw, targets, m):
+    """sketch-rnn's loss per step [B, T]: -log sum_j pi_j N(dx, dy) (not at the end step) plus the
+    pen's cross-entropy."""
+    log_pi = F.log_softmax(raw[..., :m], -1)
+    mx, my = raw[..., m:2 * m], raw[..., 2 * m:3 * m]
+    log_sx, log_sy = raw[..., 3 * m:4 * m], raw[..., 4 * m:5 * m]
+    rho = torch.tanh(raw[..., 5 * m:6 * m])
+    zx = (targets[..., :1] - mx) / log_sx.exp()
+    zy = (targets[..., 1:2] - my) / log_sy.exp()
+    q = 1 - rho * rho + 1e-12
+    z = zx * zx + zy * zy - 2 * rho * zx * zy
+    log_n = -math.log(2 * math.pi) - log_sx - log_sy - 0.5 * torch.log(q) - z / (2 * q)
+    offsets = -torch.logsumexp(log_pi + log_n, -1) * (1 - targets[..., 4])
+    pen = -(targets[..., 2:5] * F.log_softmax(raw[..., 6 * m:], -1)).sum(-1)
+    return offsets + pen
+
+
+def stroke_loss(net, drawings, m, reduction="mean"):
+    """Teacher forcing from the start step (0, 0, 1, 0, 0), padding masked."""
+    time_steps = max(len(d[1]) for d in drawings)
+    targets = torch.zeros(len(drawings), time_steps, 5)
+    mask = torch.zeros(len(drawings), time_steps)
+    for b, (_, steps) in enumerate(drawings):
+        targets[b, :len(steps)] = steps
+        mask[b, :len(steps)] = 1
+    start = torch.zeros(len(drawings), 1, 5)
+    start[..., 2] = 1
+    inputs = torch.cat([start, targets[:, :-1]], 1)
+    characters = torch.tensor([d[0] for d in drawings], dtype=torch.long)
+    per_step = mixture_nll(net(inputs, characters), targets, m) * mask
+    return (per_step.sum() / mask.sum()) if reduction == "mean" else (per_step.sum(), mask.sum())
+
+
 def evaluate(loss_sum, sequences):
-    order = sorted(range(len(sequences)), key=lambda i: (len(sequences[i]), i))
+    size = lambda s: len(s[1]) if isinstance(s, tuple) else len(s)
+    order = sorted(range(len(sequences)), key=lambda i: (size(sequences[i]), i))
     total, count = 0.0, 0.0
     with torch.no_grad():
         for k in range(0, len(order), 32):
@@ -154,7 +205,13 @@ def main():
         batch_loss = lambda batch: roll_loss(net, [training[i] for i in batch])
         held_out = lambda: evaluate(lambda rolls: roll_loss(net, rolls, reduction="sum"), validation)
     else:
-        raise SystemExit("strokes: see scripts/strokes_torch.py")
+        m = args.components
+        net = StrokeNet(data["characterCount"], args.embedding, args.hidden, args.layers, args.dropout, m)
+        training = [(d["character"], torch.tensor(d["steps"])) for d in data["training"]]
+        validation = [(d["character"], torch.tensor(d["steps"])) for d in data["validation"]]
+        lengths = [len(d[1]) for d in training]
+        batch_loss = lambda batch: stroke_loss(net, [training[i] for i in batch], m)
+        held_out = lambda: evaluate(lambda drawings: stroke_loss(net, drawings, m, reduction="sum"), validation)
 
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
     best, best_epoch, steps, start, train_seconds = math.inf, None, 0, time.time(), 0.0

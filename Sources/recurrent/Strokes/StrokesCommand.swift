@@ -70,10 +70,9 @@ struct StrokesTrainCommand: ParsableCommand {
             note("\(drawings.count) drawings read\(skipped.isEmpty ? "" : ", \(skipped.count) skipped"): \(data.training.count) for training, "
                  + "\(data.validation.count) held out; \(data.characters.count) characters; offsets scaled by \(String(format: "%.3f", data.scale))")
             if let exportData {
-                let export: [String: [[String: [[Float]]]]] = [
-                    "training": data.training.map { ["character": [[Float($0.character)]], "steps": $0.steps] },
-                    "validation": data.validation.map { ["character": [[Float($0.character)]], "steps": $0.steps] },
-                ]
+                let export = StrokeExport(characterCount: configuration.conditional ? data.characters.count : 0,
+                                          training: data.training.map { .init(character: $0.character, steps: $0.steps) },
+                                          validation: data.validation.map { .init(character: $0.character, steps: $0.steps) })
                 try AtomicFile.write(try JSONEncoder().encode(export), to: exportData)
             }
             let progress = ConsoleProgress(describeValidation: { String(format: "held-out %.4f nats per point", $0) })
@@ -85,6 +84,17 @@ struct StrokesTrainCommand: ParsableCommand {
             if history.stopReason == .diverged { throw RecurrentError.diverged(history.message ?? "training diverged") }
         }
     }
+}
+
+/// The stroke-5 sequences of a run, as `--export-data` writes them for scripts/music_torch.py.
+private struct StrokeExport: Encodable {
+    struct Drawing: Encodable {
+        var character: Int
+        var steps: [[Float]]
+    }
+    var characterCount: Int
+    var training: [Drawing]
+    var validation: [Drawing]
 }
 
 struct StrokesGenerateCommand: ParsableCommand {

@@ -27,7 +27,7 @@ public struct StrokeDrawing: Sendable {
     /// Reads an SVG file. A file without stroke paths, or with path data that does not read,
     /// is refused naming the file.
     public init(contentsOf path: String, epsilon: Double = 1) throws {
-        let data = try FileContents.read(path)
+        let data = Self.blankingDocumentType(try FileContents.read(path))
         let collector = PathCollector()
         let parser = XMLParser(data: data)
         parser.shouldResolveExternalEntities = false
@@ -52,6 +52,22 @@ public struct StrokeDrawing: Sendable {
         let parts = stem.split(separator: "-", maxSplits: 1).map(String.init)
         let label = parts.first.flatMap { UInt32($0, radix: 16) }.flatMap(Unicode.Scalar.init).map { String(Character($0)) } ?? stem
         self.init(label: label, variant: parts.count > 1 && label != stem ? parts[1] : nil, strokes: strokes, path: path)
+    }
+
+    /// The bytes with the document type declaration (`<!DOCTYPE svg ... [ <!ATTLIST ...> ]>`, as
+    /// KanjiVG's files have) blanked to spaces, newlines kept so that line numbers stay right:
+    /// FoundationXML's parser crashes on attribute-list declarations, and nothing of an SVG's
+    /// strokes depends on them.
+    static func blankingDocumentType(_ data: Data) -> Data {
+        var bytes = [UInt8](data)
+        guard let start = bytes.firstRange(of: Array("<!DOCTYPE".utf8))?.lowerBound else { return data }
+        let close = bytes[start...].firstIndex(of: UInt8(ascii: ">")) ?? bytes.count
+        var end = close
+        if let open = bytes[start..<close].firstIndex(of: UInt8(ascii: "[")) {
+            end = bytes[open...].firstRange(of: Array("]>".utf8)).map { $0.upperBound - 1 } ?? bytes.count - 1
+        }
+        for index in start...min(end, bytes.count - 1) where bytes[index] != UInt8(ascii: "\n") { bytes[index] = UInt8(ascii: " ") }
+        return Data(bytes)
     }
 
     /// Every `.svg` file of `paths` (files, or folders read in name order). With
