@@ -5,17 +5,24 @@
 # under qemu-aarch64, where the kernels take their NEON path. Same sources, same checks, same
 # compiler flags as SwiftPM's release build of the C target.
 #
-#   scripts/arm64-check.sh            native and ARM64
-#   scripts/arm64-check.sh --arm64    ARM64 only
+#   scripts/arm64-check.sh             native and ARM64
+#   scripts/arm64-check.sh --arm64     ARM64 only
+#   scripts/arm64-check.sh --install   only install what the ARM64 build needs
 #
 # Installs clang's missing pieces for ARM64 with apt-get when run as root (libc6-dev-arm64-cross,
-# libgcc-12-dev-arm64-cross, qemu-user). Exit status: 0 all passed, 1 a check failed, 2 the
-# ARM64 build or emulator is unavailable (after the native checks ran and passed).
+# libgcc-12-dev-arm64-cross, qemu-user). Exit status: 0 all passed (or, with --install, all
+# installed), 1 a check failed, 2 the ARM64 build or emulator is unavailable (after the native
+# checks ran and passed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode="${1:-all}"
+case "$mode" in
+  all | --arm64 | --install) ;;
+  *) echo "arm64-check: unknown option '$mode' (use --arm64 or --install)" >&2; exit 2 ;;
+esac
 only_arm64=0
-[ "${1:-}" = "--arm64" ] && only_arm64=1
+[ "$mode" = "--arm64" ] && only_arm64=1
 out="${RECURRENT_KERNEL_CHECK_DIR:-.build/kernel-check}"
 mkdir -p "$out"
 clang="$(command -v clang || true)"
@@ -24,15 +31,16 @@ if [ -z "$clang" ]; then
   exit 2
 fi
 sources=(Sources/CRecurrentKernels/*.c Tests/KernelsC/*.c)
-flags=(-O2 -DSWIFT_PACKAGE=1 -fno-omit-frame-pointer -std=gnu11
+flags=(-O2 -DSWIFT_PACKAGE=1 -fPIC -fno-omit-frame-pointer -std=gnu11
        -ISources/CRecurrentKernels/include -ISources/CRecurrentKernels)
 status=0
 native_result="not run"
 
-if [ "$only_arm64" = 0 ]; then
+if [ "$only_arm64" = 0 ] && [ "$mode" != "--install" ]; then
   echo "== native build ($(uname -m)), every instruction set this CPU runs"
-  "$clang" "${flags[@]}" -fPIC "${sources[@]}" -o "$out/kernel-check-native" -lm -lpthread
-  if "$out/kernel-check-native"; then native_result="passed"; else native_result="FAILED"; status=1; fi
+  if ! "$clang" "${flags[@]}" "${sources[@]}" -o "$out/kernel-check-native" -lm -lpthread; then
+    native_result="FAILED to build"; status=1
+  elif "$out/kernel-check-native"; then native_result="passed"; else native_result="FAILED"; status=1; fi
 fi
 
 # The ARM64 build needs the cross C library and libgcc (crt files) and qemu-aarch64.
@@ -46,12 +54,18 @@ if ! cross_ready && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
       libc6-dev-arm64-cross libgcc-12-dev-arm64-cross qemu-user) >"$out/apt.log" 2>&1 \
     || echo "arm64-check: apt-get failed (see $out/apt.log)" >&2
 fi
+if [ "$mode" = "--install" ]; then
+  cross_ready && exit 0
+  echo "arm64-check: libc6-dev-arm64-cross, libgcc-12-dev-arm64-cross or qemu-user missing" >&2
+  exit 2
+fi
 arm64_result="skipped: no cross C library or qemu-aarch64 (apt-get install libc6-dev-arm64-cross libgcc-12-dev-arm64-cross qemu-user)"
 if cross_ready; then
   echo "== ARM64 build (clang --target=aarch64-linux-gnu, static), run under $(qemu-aarch64 --version | head -n 1)"
-  "$clang" --target=aarch64-linux-gnu -fuse-ld=lld -static "${flags[@]}" "${sources[@]}" \
-    -o "$out/kernel-check-arm64" -lm -lpthread
-  if qemu-aarch64 "$out/kernel-check-arm64"; then arm64_result="passed (neon)"; else arm64_result="FAILED"; status=1; fi
+  if ! "$clang" --target=aarch64-linux-gnu -fuse-ld=lld -static "${flags[@]}" "${sources[@]}" \
+      -o "$out/kernel-check-arm64" -lm -lpthread; then
+    arm64_result="FAILED to build"; status=1
+  elif qemu-aarch64 "$out/kernel-check-arm64"; then arm64_result="passed (neon)"; else arm64_result="FAILED"; status=1; fi
 elif [ "$status" = 0 ]; then
   status=2
 fi
