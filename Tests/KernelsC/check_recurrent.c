@@ -41,6 +41,12 @@ typedef struct {
 static const char *cell_names[] = {"elman-tanh", "elman-relu", "lstm", "gru"};
 
 static int active(const recurrent_inputs *in, int b, int t) { return !in->lengths || t < in->lengths[b]; }
+
+// n values of one row against the reference (labelled from index `first`), or, where the step
+// is past the sequence's end (on = 0), unwritten: still NaN.
+static void expect_row(check_tally *tally, const char *what, int first, const float *got, const double *want, int n, int on) {
+    for (int j = 0; j < n; j++) expect_close(tally, what, first + j, got[j], on ? want[j] : NAN, TOLERANCE * (1 + fabs(want[j])));
+}
 static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 static recurrent_inputs make_inputs(recurrent_case c, check_random *random) {
@@ -176,22 +182,19 @@ static void check_forward(check_tally *tally, const char *label, recurrent_case 
             const int64_t row = (int64_t)b * c.T + t;
             const int on = active(in, b, t);
             snprintf(what, sizeof what, "%s: step %d row %d hidden before, output", label, t, b);
-            for (int j = 0; j < H; j++) expect_close(tally, what, j, out->hiddenBefore[row * H + j], on ? h[j] : NAN, TOLERANCE * (1 + fabs(h[j])));
-            if (c.cell == RK_CELL_LSTM)
-                for (int j = 0; j < H; j++) expect_close(tally, what, H + j, out->cellBefore[row * H + j], on ? cs[j] : NAN, TOLERANCE * (1 + fabs(cs[j])));
+            expect_row(tally, what, 0, out->hiddenBefore + row * H, h, H, on);
+            if (c.cell == RK_CELL_LSTM) expect_row(tally, what, H, out->cellBefore + row * H, cs, H, on);
             if (on) {
                 gate_sums(c, in, h, b, t, sx, sh);
                 cell_forward(c.cell, H, sx, sh, h, cs, saved);
             }
-            for (int j = 0; j < H; j++) expect_close(tally, what, 2 * H + j, out->y[row * H + j], on ? h[j] : NAN, TOLERANCE * (1 + fabs(h[j])));
+            expect_row(tally, what, 2 * H, out->y + row * H, h, H, on);
             snprintf(what, sizeof what, "%s: step %d row %d saved values", label, t, b);
-            for (int j = 0; j < in->S * H; j++)
-                expect_close(tally, what, j, out->saved[row * in->S * H + j], on ? saved[j] : NAN, TOLERANCE * (1 + fabs(saved[j])));
+            expect_row(tally, what, 0, out->saved + row * in->S * H, saved, in->S * H, on);
         }
         snprintf(what, sizeof what, "%s: row %d last state", label, b);
-        for (int j = 0; j < H; j++) expect_close(tally, what, j, out->h[(int64_t)b * H + j], h[j], TOLERANCE * (1 + fabs(h[j])));
-        if (c.cell == RK_CELL_LSTM)
-            for (int j = 0; j < H; j++) expect_close(tally, what, H + j, out->c[(int64_t)b * H + j], cs[j], TOLERANCE * (1 + fabs(cs[j])));
+        expect_row(tally, what, 0, out->h + (int64_t)b * H, h, H, 1);
+        if (c.cell == RK_CELL_LSTM) expect_row(tally, what, H, out->c + (int64_t)b * H, cs, H, 1);
     }
     free(h), free(cs), free(sx), free(sh), free(saved);
 }
@@ -227,9 +230,9 @@ static void kernel_backward(recurrent_case c, const recurrent_inputs *in, int th
         if (window) s.time_begin = begin, s.time_end = end, s.gate_batch_stride = length * GH, s.gate_time_stride = GH;
         rk_recurrent_backward(&s);
         for (int b = 0; b < c.B; b++) {
-            memcpy(out->dGate + ((int64_t)b * c.T + begin) * GH, dGate + (int64_t)b * length * GH, sizeof(float) * (size_t)(length * GH));
-            memcpy(out->dHiddenGate + ((int64_t)b * c.T + begin) * GH, s.hidden_gate_gradient + (int64_t)b * length * GH,
-                   sizeof(float) * (size_t)(length * GH));
+            const int64_t whole = ((int64_t)b * c.T + begin) * GH, part = (int64_t)b * length * GH;
+            memcpy(out->dGate + whole, dGate + part, sizeof(float) * (size_t)(length * GH));
+            memcpy(out->dHiddenGate + whole, s.hidden_gate_gradient + part, sizeof(float) * (size_t)(length * GH));
         }
     }
     free(packed), free(dGate), free(dHiddenGate);
@@ -270,7 +273,8 @@ static void cell_backward(int cell, int H, const double *d, const float *saved, 
 static void check_backward(check_tally *tally, const char *label, recurrent_case c, const recurrent_inputs *in,
                            const recurrent_outputs *out) {
     const int H = c.H, GH = in->G * H;
-    double *dh = doubles(H), *dc = doubles(H), *d = doubles(H), *dGate = doubles(GH), *dHiddenGate = doubles(GH), *pass = doubles(H);
+    double *dh = doubles(H), *dc = doubles(H), *d = doubles(H), *pass = doubles(H);
+    double *dGate = doubles(GH), *dHiddenGate = doubles(GH);
     char what[200];
     for (int b = 0; b < c.B; b++) {
         for (int j = 0; j < H; j++) dh[j] = in->dHN[(int64_t)b * H + j], dc[j] = in->dCN[(int64_t)b * H + j];
@@ -290,15 +294,12 @@ static void check_backward(check_tally *tally, const char *label, recurrent_case
                 }
             }
             snprintf(what, sizeof what, "%s: step %d row %d gate gradients", label, t, b);
-            for (int r = 0; r < GH; r++) expect_close(tally, what, r, out->dGate[row * GH + r], dGate[r], TOLERANCE * (1 + fabs(dGate[r])));
-            if (c.cell == RK_CELL_GRU)
-                for (int r = 0; r < GH; r++)
-                    expect_close(tally, what, GH + r, out->dHiddenGate[row * GH + r], dHiddenGate[r], TOLERANCE * (1 + fabs(dHiddenGate[r])));
+            expect_row(tally, what, 0, out->dGate + row * GH, dGate, GH, 1);
+            if (c.cell == RK_CELL_GRU) expect_row(tally, what, GH, out->dHiddenGate + row * GH, dHiddenGate, GH, 1);
         }
         snprintf(what, sizeof what, "%s: row %d gradient of the first state", label, b);
-        for (int j = 0; j < H; j++) expect_close(tally, what, j, out->dH0[(int64_t)b * H + j], dh[j], TOLERANCE * (1 + fabs(dh[j])));
-        if (c.cell == RK_CELL_LSTM)
-            for (int j = 0; j < H; j++) expect_close(tally, what, H + j, out->dC0[(int64_t)b * H + j], dc[j], TOLERANCE * (1 + fabs(dc[j])));
+        expect_row(tally, what, 0, out->dH0 + (int64_t)b * H, dh, H, 1);
+        if (c.cell == RK_CELL_LSTM) expect_row(tally, what, H, out->dC0 + (int64_t)b * H, dc, H, 1);
     }
     free(dh), free(dc), free(d), free(dGate), free(dHiddenGate), free(pass);
 }
@@ -327,8 +328,10 @@ static void check_case(check_tally *tally, check_random *random, recurrent_case 
     kernel_backward(c, &in, 2, 0, &two);
     char threadLabel[180];
     snprintf(threadLabel, sizeof threadLabel, "%s, 2 threads against 1", label);
-    const float *got[] = {two.y, two.h, two.c, two.saved, two.hiddenBefore, two.cellBefore, two.dH0, two.dC0, two.dGate, two.dHiddenGate};
-    const float *want[] = {one.y, one.h, one.c, one.saved, one.hiddenBefore, one.cellBefore, one.dH0, one.dC0, one.dGate, one.dHiddenGate};
+    const float *got[] = {two.y, two.h, two.c, two.saved, two.hiddenBefore, two.cellBefore,
+                          two.dH0, two.dC0, two.dGate, two.dHiddenGate};
+    const float *want[] = {one.y, one.h, one.c, one.saved, one.hiddenBefore, one.cellBefore,
+                           one.dH0, one.dC0, one.dGate, one.dHiddenGate};
     const int64_t counts[] = {BT * c.H, BH, BH, BT * in.S * c.H, BT * c.H, BT * c.H, BH, BH, BT * GH, BT * GH};
     for (int part = 0; part < 10; part++) expect_same_bits(tally, threadLabel, got[part], want[part], counts[part]);
     free_outputs(&one), free_outputs(&two), free_outputs(&windowed), free_inputs(&in);
@@ -369,7 +372,8 @@ void check_recurrent(check_tally *tally) {
     check_random random = {23};
     for (int cell = 0; cell < 4; cell++) {
         for (int reverse = 0; reverse < 2; reverse++)
-            for (int varying = 0; varying < 2; varying++) check_case(tally, &random, (recurrent_case){cell, 7, 6, 150, 3, reverse, varying});
+            for (int varying = 0; varying < 2; varying++)
+                check_case(tally, &random, (recurrent_case){cell, 7, 6, 150, 3, reverse, varying});
         check_case(tally, &random, (recurrent_case){cell, 7, 6, 20, 300, 0, 1});     // inputs deeper than a depth chunk
         check_case(tally, &random, (recurrent_case){cell, 20, 6, 64, 3, 1, 1});      // the batch split across threads
         check_case(tally, &random, (recurrent_case){cell, 70, 3, 64, 3, 0, 1});      // more rows than a step holds
