@@ -18,6 +18,7 @@ struct RecurrentCommand: ParsableCommand {
             RunCommand.self,
             InfoCommand.self,
             ServeCommand.self,
+            AnomalyCommand.self,
         ]
     )
 }

@@ -70,7 +70,7 @@ extension AnomalyDetector {
                 + "give a shorter --window")
         }
         let detector = try make(spec: AnomalySpec(configuration: c, column: signal.column, mean: mean, standardDeviation: deviation,
-                                                  threshold: .infinity), seed: options.seed)
+                                                  threshold: 0), seed: options.seed)
         let z = signal.values.map(detector.standardised)
         let optimizer = try Adam(detector.model.layer.parameters, learningRate: c.learningRate)
         var options = options
@@ -90,7 +90,7 @@ extension AnomalyDetector {
         })
         try detector.model.setMetadata("training", history)
         let scores = try detector.score(signal.values).scores
-        detector.spec.threshold = zip(scores, normal).dropFirst(c.window).filter(\.1).map(\.0).max() ?? .infinity
+        detector.spec.threshold = zip(scores, normal).dropFirst(c.window).filter(\.1).map(\.0).max() ?? 0
         return (detector, history)
     }
 

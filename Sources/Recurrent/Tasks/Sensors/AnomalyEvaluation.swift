@@ -47,7 +47,7 @@ public struct AnomalyEvaluation: Codable, Sendable {
     }
 
     /// The runs of true marks as ranges of steps.
-    static func runs(of marks: [Bool]) -> [Range<Int>] {
+    public static func runs(of marks: [Bool]) -> [Range<Int>] {
         var runs: [Range<Int>] = [], start: Int? = nil
         for (t, mark) in (marks + [false]).enumerated() {
             if mark, start == nil { start = t }
