@@ -60,7 +60,7 @@ final class SensorsTests: ScratchDirectoryTestCase {
                       mentions: ["line 6", "@dimensions takes a positive whole number"])
         assertInvalid(Self.tiny.replacingOccurrences(of: ":up", with: ":left"), mentions: ["line 10", "\"left\""])
         assertInvalid(Self.tiny.replacingOccurrences(of: "1,2,3:4", with: "1,x,3:4"), mentions: ["line 10", "\"x\" is not a number"])
-        assertInvalid(Self.tiny.replacingOccurrences(of: "@data\n", with: ""), mentions: ["line 10", "comes before @data"])
+        assertInvalid(Self.tiny.replacingOccurrences(of: "@data\n", with: ""), mentions: ["line 9", "comes before @data"])
         assertInvalid(Self.tiny.replacingOccurrences(of: "@missing true", with: "@colour blue"), mentions: ["line 4", "unknown tag"])
     }
 
