@@ -91,7 +91,7 @@ struct ClassifyTrainCommand: ParsableCommand {
         } else {
             guard labelColumn != nil else { throw ValidationError("missing --label-column NAME") }
             guard [textColumn == nil, featuresPerStep == nil, sequenceColumn == nil].filter({ !$0 }).count == 1 else {
-                throw ValidationError("give exactly one of --text-column NAME, --features-per-step K and --sequence-column NAME")
+                throw ValidationError("give exactly one of --text-column NAME and --features-per-step K, or --sequence-column NAME for one step per row")
             }
         }
         if let featuresPerStep, featuresPerStep <= 0 { throw ValidationError("--features-per-step must be positive, got \(featuresPerStep)") }
