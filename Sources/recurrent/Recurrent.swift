@@ -21,6 +21,7 @@ struct RecurrentCommand: ParsableCommand {
             RunCommand.self,
             InfoCommand.self,
             ServeCommand.self,
+            AnomalyCommand.self,
         ]
     )
 }
