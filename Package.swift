@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Reads compressed MusicXML (.mxl, a zip archive): deflate and CRC checks through zlib.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     // MARK: targets
     targets: [
@@ -27,7 +29,10 @@ let package = Package(
         .target(name: "CRecurrentKernels"),
         .target(
             name: "Recurrent",
-            dependencies: ["CRecurrentKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "CRecurrentKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             exclude: ["IO/ONNX/README.md"]
         ),
         // The model server (Open Inference Protocol over HTTP), apart so that the library stays free of it.

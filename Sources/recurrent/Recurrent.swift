@@ -14,11 +14,14 @@ struct RecurrentCommand: ParsableCommand {
             TextCommand.self,
             Seq2SeqCommand.self,
             SpeechCommand.self,
+            MusicCommand.self,
+            StrokesCommand.self,
             ImportCommand.self,
             ExportCommand.self,
             RunCommand.self,
             InfoCommand.self,
             ServeCommand.self,
+            AnomalyCommand.self,
         ]
     )
 }

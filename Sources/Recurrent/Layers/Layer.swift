@@ -74,4 +74,6 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
     case languageModel(LanguageModelArchitecture)
     /// An encoder-decoder with attention (`Seq2SeqNetwork`).
     case seq2seq(Seq2SeqArchitecture)
+    /// Pen strokes conditioned on a character, into a mixture density output (`StrokeNetwork`).
+    case strokes(StrokeNetworkArchitecture)
 }

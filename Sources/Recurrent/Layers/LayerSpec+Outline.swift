@@ -10,6 +10,7 @@ extension LayerSpec {
         case .sequential: return "sequential"
         case .languageModel: return "language model"
         case .seq2seq: return "seq2seq"
+        case .strokes: return "strokes"
         }
     }
 
@@ -46,6 +47,11 @@ extension LayerSpec {
                 + ["  Embedding(\(a.targetVocabularySize) target tokens -> \(a.embeddingSize))"]
                 + LayerSpec.recurrent(a.decoderConfiguration).outline().map { "  decoder " + $0 }
                 + ["  Dense(\(a.hiddenSize) -> \(a.targetVocabularySize))"]
+        case .strokes(let a):
+            return ["Strokes (a mixture of \(a.componentCount) bivariate Gaussians and 3 pen states)"]
+                + (a.characterCount > 0 ? ["  Embedding(\(a.characterCount) characters -> \(a.embeddingSize)), joined to every step"] : [])
+                + LayerSpec.recurrent(a.recurrentConfiguration).outline().map { "  " + $0 }
+                + (a.dropout > 0 ? ["  Dropout(\(a.dropout))"] : []) + ["  Dense(\(a.hiddenSize) -> \(a.head.outputSize))"]
         case .sequential(let specs):
             return ["Sequential"] + specs.enumerated().flatMap { index, spec in
                 spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
@@ -64,6 +70,7 @@ extension LayerSpec {
         case .recurrent(let c): return (c.inputSize, c.hiddenSize * c.directions)
         case .languageModel(let a): return (nil, a.vocabularySize)
         case .seq2seq(let a): return (nil, a.hiddenSize)
+        case .strokes(let a): return (6, a.head.outputSize)
         case .sequential(let specs):
             let input = specs.lazy.compactMap { $0.featureSizes.input }.first
             let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first

@@ -7,7 +7,7 @@ extension Pooling: ExpressibleByArgument {}
 struct ClassifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "classify",
-        abstract: "Sequence classification: texts (sentiment, topics) or numeric sequences (a digit read row by row).",
+        abstract: "Sequence classification: texts (sentiment, topics) or numeric sequences (a digit read row by row, sensor recordings).",
         subcommands: [ClassifyTrainCommand.self, ClassifyEvaluateCommand.self, ClassifyPredictCommand.self]
     )
 }
@@ -20,18 +20,30 @@ struct ClassifyTrainCommand: ParsableCommand {
             Each row is one sequence and its label. With --text-column, the text is split into words \
             (or characters) and read through an embedding; with --features-per-step K, every column but \
             the label's is read in order as steps of K values (784 pixel columns with K = 28 are 28 rows \
-            of 28 pixels). The learning rate falls along half a cosine over the epochs, and the epoch with the lowest validation error is kept. The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
+            of 28 pixels). With --sequence-column ID, each row is one step and the rows sharing an id one \
+            sequence (sensor recordings); a UEA/UCR .ts file (--train X_TRAIN.ts --test X_TEST.ts) carries \
+            its channels and labels. Every channel is standardised on the training rows, and each \
+            sequence keeps its own length. The learning rate falls along half a cosine over the epochs, and the epoch with the lowest validation error is kept. The rows are shuffled with the seed; --test-fraction of them are the test, 10% \
             of the rest validate (the best epoch is kept). An empty label or text, a value that is not a \
             number, a row of the wrong width or a single class stop with an error naming the file, line \
             and column.
             """
     )
 
-    @Argument(help: "The training CSV (with a header).")
-    var data: String
+    @Argument(help: "The training CSV (with a header) or .ts file; the same as --train.")
+    var data: String?
 
-    @Option(help: "The column holding each row's label.")
-    var labelColumn: String
+    @Option(name: .customLong("train"), help: "The training file: a CSV, or a UEA/UCR archive's FILE_TRAIN.ts.")
+    var trainFile: String?
+
+    @Option(name: .customLong("test"), help: "A test file laid out as the training file (the archive's FILE_TEST.ts): the report is measured on it, and no training rows are held out for the test.")
+    var testFile: String?
+
+    @Option(help: "The column holding each row's label (not for .ts files, which carry their labels).")
+    var labelColumn: String?
+
+    @Option(help: "A CSV of one step per row: the column of sequence ids; every other column but the label's is a channel.")
+    var sequenceColumn: String?
 
     @Option(help: "The column holding each row's text.")
     var textColumn: String?
@@ -65,9 +77,22 @@ struct ClassifyTrainCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptionsGroup
 
+    /// The training file, whichever way it was given.
+    var trainingPath: String { trainFile ?? data ?? "" }
+    var isArchive: Bool { trainingPath.lowercased().hasSuffix(".ts") }
+
     func validate() throws {
-        guard (textColumn == nil) != (featuresPerStep == nil) else {
-            throw ValidationError("give exactly one of --text-column NAME and --features-per-step K")
+        guard (data == nil) != (trainFile == nil) else { throw ValidationError("give the training file once: DATA or --train FILE") }
+        if isArchive {
+            guard textColumn == nil, featuresPerStep == nil, sequenceColumn == nil, labelColumn == nil else {
+                throw ValidationError("a .ts file carries its channels and labels: leave out --label-column, --text-column, "
+                    + "--features-per-step and --sequence-column")
+            }
+        } else {
+            guard labelColumn != nil else { throw ValidationError("missing --label-column NAME") }
+            guard [textColumn == nil, featuresPerStep == nil, sequenceColumn == nil].filter({ !$0 }).count == 1 else {
+                throw ValidationError("give exactly one of --text-column NAME and --features-per-step K, or --sequence-column NAME for one step per row")
+            }
         }
         if let featuresPerStep, featuresPerStep <= 0 { throw ValidationError("--features-per-step must be positive, got \(featuresPerStep)") }
         if let embeddingSize, embeddingSize <= 0 { throw ValidationError("--embedding-size must be positive, got \(embeddingSize)") }
@@ -77,21 +102,28 @@ struct ClassifyTrainCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             training.applyThreads()
-            let input: ClassificationInput = if let textColumn {
+            let labelColumn = self.labelColumn ?? ""
+            let input: ClassificationInput = if isArchive {
+                .archive(excludedLabels: excludeLabel)
+            } else if let textColumn {
                 .text(labelColumn: labelColumn, textColumn: textColumn, level: level, excludedLabels: excludeLabel)
+            } else if let sequenceColumn {
+                .steps(sequenceColumn: sequenceColumn, labelColumn: labelColumn, excludedLabels: excludeLabel)
             } else {
                 .features(labelColumn: labelColumn, featuresPerStep: featuresPerStep ?? 1, excludedLabels: excludeLabel)
             }
-            let rows = try ClassificationRows(table: CSVTable(path: data), input: input, requireLabels: true)
+            let rows = try ClassificationRows(path: trainingPath, input: input, requireLabels: true)
+            let test = try testFile.map { try ClassificationRows(path: $0, input: rows.input, requireLabels: true) }
             let configuration = self.configuration()
             let options = try training.trainingOptions(defaultEpochs: 30, defaultBatchSize: 32)
-            note("\(rows.count) rows from \(data); \(describe(configuration, input: rows.input))")
+            note("\(rows.count) rows from \(trainingPath)\(test.map { ", \($0.count) test rows from \($0.path)" } ?? ""); "
+                + describe(configuration, rows: rows))
             let (classifier, report, history) = try Classifier.train(
-                rows: rows, configuration: configuration, options: options,
+                rows: rows, test: test, configuration: configuration, options: options,
                 progress: ConsoleProgress(describeValidation: { String(format: "val error %.4f", $0) }))
             try classifier.save(to: training.output)
             print("wrote \(training.output)")
-            printReport(report, title: "Test (\(report.count) rows)", json: json)
+            printReport(report, title: "Test\(testFile.map { " \($0)" } ?? "") (\(report.count) rows)", json: json)
             if history.stopReason == .diverged {
                 note(history.message ?? "training diverged")
                 throw ExitCode.failure
@@ -110,10 +142,12 @@ struct ClassifyTrainCommand: ParsableCommand {
         return c
     }
 
-    func describe(_ c: ClassificationConfiguration, input: ClassificationInput) -> String {
+    func describe(_ c: ClassificationConfiguration, rows: ClassificationRows) -> String {
+        let input = rows.input
+        let lengths = rows.values.map { $0.count / max(1, input.featuresPerStep) }
         let reading = input.isText
             ? "\(level.rawValue)s of \"\(input.textColumn ?? "")\" -> embedding \(c.embeddingSize)"
-            : "\(input.featureColumns.count / max(1, input.featuresPerStep)) steps of \(input.featuresPerStep) values"
+            : "\(lengths.min() ?? 0) to \(lengths.max() ?? 0) steps of \(input.featuresPerStep) values"
         return "\(reading) -> \(c.bidirectional ? "bidirectional " : "")\(c.cell.rawValue.uppercased()) \(c.hiddenSize)"
             + " x \(c.numLayers) -> \(c.pooling.rawValue) pooling -> labels of \"\(input.labelColumn)\""
     }
@@ -132,7 +166,7 @@ struct ClassifyEvaluateCommand: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Argument(help: "The labelled CSV.")
+    @Argument(help: "The labelled CSV or .ts file, laid out as the training file.")
     var data: String
 
     @Flag(help: "End with the figures as one JSON line on standard output.")
@@ -141,7 +175,7 @@ struct ClassifyEvaluateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let classifier = try Classifier(contentsOf: model)
-            let rows = try ClassificationRows(table: CSVTable(path: data), input: classifier.input, requireLabels: true)
+            let rows = try ClassificationRows(path: data, input: classifier.input, requireLabels: true)
             let report = try classifier.evaluate(rows)
             printReport(report, title: "\(data) (\(report.count) rows)", json: json)
         }
@@ -183,7 +217,7 @@ struct ClassifyPredictCommand: ParsableCommand {
             var predictions: [(prediction: ClassPrediction, line: Int?)] = []
             if !texts.isEmpty { predictions += try classifier.predict(texts: texts).map { ($0, nil) } }
             if let input {
-                let rows = try ClassificationRows(table: CSVTable(path: input), input: classifier.input, requireLabels: false)
+                let rows = try ClassificationRows(path: input, input: classifier.input, requireLabels: false)
                 predictions += try zip(classifier.predict(rows), rows.lineNumbers).map { ($0, $1) }
             }
             for (prediction, line) in predictions {

@@ -1,11 +1,13 @@
 import Foundation
 
 extension Classifier {
-    /// Trains on labelled `rows`: a seeded split into train, validation and test rows, the
+    /// Trains on labelled `rows`: a seeded split into train, validation and test rows (or, given
+    /// `test` rows, such as an archive's own test file, train and validation rows only), the
     /// vocabulary or the scaler fitted on the training rows only, mini-batches of similar
     /// lengths, the best validation epoch kept, and the report measured on the test rows.
-    public static func train(rows: ClassificationRows, configuration: ClassificationConfiguration, options: TrainingOptions,
-                             progress: ProgressReporter? = nil) throws -> (Classifier, ClassificationReport, TrainingHistory) {
+    public static func train(rows: ClassificationRows, test: ClassificationRows? = nil, configuration: ClassificationConfiguration,
+                             options: TrainingOptions, progress: ProgressReporter? = nil)
+        throws -> (Classifier, ClassificationReport, TrainingHistory) {
         let c = configuration
         guard (0..<1).contains(c.testFraction), (0..<1).contains(c.validationFraction) else {
             throw RecurrentError.invalidArgument("the test and validation fractions must lie in [0, 1), got \(c.testFraction) and \(c.validationFraction)")
@@ -16,13 +18,27 @@ extension Classifier {
                 reason: "column \"\(rows.input.labelColumn)\" holds \(labels.isEmpty ? "no labels" : "a single class \"\(labels[0])\""); "
                     + "a classifier needs at least two")
         }
-        let split = SampleSplit(count: rows.count, testFraction: c.testFraction, validationFraction: c.validationFraction, seed: options.seed)
-        guard !split.train.isEmpty, !split.test.isEmpty else {
+        let split = SampleSplit(count: rows.count, testFraction: test == nil ? c.testFraction : 0,
+                                validationFraction: c.validationFraction, seed: options.seed)
+        guard !split.train.isEmpty, test != nil || !split.test.isEmpty else {
             throw RecurrentError.invalidFile(path: rows.path, reason: "\(rows.count) rows are too few for a training part and a test part")
+        }
+        if let test {
+            guard test.input.featuresPerStep == rows.input.featuresPerStep else {
+                throw RecurrentError.invalidFile(path: test.path, reason: "\(test.input.featuresPerStep) values per step, but the "
+                    + "training file \(rows.path) has \(rows.input.featuresPerStep)")
+            }
+            _ = try test.classIndices(in: labels)
+        }
+        var scaler: Scaler? = nil
+        if !rows.input.isText {
+            let trainingValues = split.train.map { rows.values[$0] }
+            if rows.input.resolvedLayout != .row { try checkChannelsVary(trainingValues, input: rows.input, path: rows.path) }
+            scaler = Self.scaler(of: trainingValues, perStep: rows.input.featuresPerStep)
         }
         let spec = ClassifierSpec(configuration: c, input: rows.input, labels: labels,
                                   vocabulary: rows.input.isText ? vocabulary(of: split.train.map { rows.tokens[$0] }, configuration: c) : nil,
-                                  scaler: rows.input.isText ? nil : scaler(of: split.train.map { rows.values[$0] }, perStep: rows.input.featuresPerStep))
+                                  scaler: scaler)
         let classifier = try make(spec: spec, seed: options.seed)
         let inputs = classifier.encoded(rows)
         let classes = try rows.classIndices(in: labels)
@@ -61,7 +77,7 @@ extension Classifier {
             return try loss(classifier.logits(inputs.batch(rowsOfBatch)), classes: rowsOfBatch.map { classes[$0] })
         }, validationLoss: validation)
         try classifier.model.setMetadata("training", history)
-        let report = try classifier.evaluate(rows, indices: split.test)
+        let report = try test.map { try classifier.evaluate($0) } ?? classifier.evaluate(rows, indices: split.test)
         return (classifier, report, history)
     }
 
@@ -76,6 +92,24 @@ extension Classifier {
             for (i, value) in row.enumerated() { columns[i % perStep].append(Double(value)) }
         }
         return Scaler(kind: .standard, fittingColumns: columns)
+    }
+
+    /// A channel with one value over every training step (a dead or disconnected sensor) cannot
+    /// be standardised: an error naming it, rather than a channel the model silently ignores.
+    static func checkChannelsVary(_ values: [[Float]], input: ClassificationInput, path: String) throws {
+        let width = input.featuresPerStep
+        var low = [Float](repeating: .infinity, count: width), high = [Float](repeating: -.infinity, count: width)
+        for row in values {
+            for (i, value) in row.enumerated() {
+                low[i % width] = min(low[i % width], value)
+                high[i % width] = max(high[i % width], value)
+            }
+        }
+        if let channel = (0..<width).first(where: { low[$0] == high[$0] }) {
+            let name = input.featureColumns.indices.contains(channel) ? input.featureColumns[channel] : String(channel + 1)
+            throw RecurrentError.invalidFile(path: path, reason: "channel \(input.resolvedLayout == .ts ? name : "\"\(name)\"") is constant "
+                + "(\(low[channel]) at every step of the training sequences): it cannot be standardised; leave it out")
+        }
     }
 
     /// n / (C * count_c): every class weighs the same in total; absent classes get 1.

@@ -1,19 +1,35 @@
 import Foundation
 
-/// How a classifier reads a CSV: which column holds the label, and whether each row is a text
-/// (one column, tokenized) or a numeric sequence (the feature columns in order, `featuresPerStep`
-/// values per step).
+/// How the sequences of a file are laid out.
+public enum SequenceLayout: String, Codable, Sendable {
+    /// A CSV with one sequence per row: a text, or the feature columns read in order as steps of
+    /// `featuresPerStep` values.
+    case row
+    /// A CSV with one step per row: the rows sharing a sequence id form one sequence, its
+    /// channels the feature columns.
+    case step
+    /// The UEA/UCR archives' `.ts` format (`TSFile`).
+    case ts
+}
+
+/// How a classifier reads a file: which column holds the label, and whether each sequence is a
+/// text (one column, tokenized) or numeric steps (`featuresPerStep` values each: the feature
+/// columns of a row in order, the channels of a row of a step-per-row CSV, or a `.ts` file's).
 public struct ClassificationInput: Codable, Equatable, Sendable {
     public var labelColumn: String
     /// The text column, for text; nil for numeric sequences.
     public var textColumn: String?
     public var tokenizer: Tokenizer?
-    /// The feature columns in order, for numeric sequences (all columns but the label's when
-    /// training); empty for text.
+    /// The feature columns in order, for numeric sequences (all columns but the label's, and the
+    /// sequence id's, when training); the channel numbers of a `.ts` file; empty for text.
     public var featureColumns: [String]
     public var featuresPerStep: Int
     /// Rows with these labels are left out, in training and in evaluation alike.
     public var excludedLabels: [String]
+    /// Nil in model files from before other layouts: one sequence per row.
+    public var layout: SequenceLayout?
+    /// The column of sequence ids, for one step per row.
+    public var sequenceColumn: String?
 
     public static func text(labelColumn: String, textColumn: String, level: Tokenizer.Level = .word,
                             excludedLabels: [String] = []) -> ClassificationInput {
@@ -28,7 +44,23 @@ public struct ClassificationInput: Codable, Equatable, Sendable {
                             featuresPerStep: featuresPerStep, excludedLabels: excludedLabels)
     }
 
+    /// Multichannel sequences of one step per row; `channels` empty means every column but the
+    /// sequence id's and the label's.
+    public static func steps(sequenceColumn: String, labelColumn: String, channels: [String] = [],
+                             excludedLabels: [String] = []) -> ClassificationInput {
+        ClassificationInput(labelColumn: labelColumn, textColumn: nil, tokenizer: nil, featureColumns: channels,
+                            featuresPerStep: max(1, channels.count), excludedLabels: excludedLabels, layout: .step,
+                            sequenceColumn: sequenceColumn)
+    }
+
+    /// The cases of `.ts` files, with their class labels.
+    public static func archive(excludedLabels: [String] = []) -> ClassificationInput {
+        ClassificationInput(labelColumn: "class label", textColumn: nil, tokenizer: nil, featureColumns: [],
+                            featuresPerStep: 1, excludedLabels: excludedLabels, layout: .ts)
+    }
+
     public var isText: Bool { textColumn != nil }
+    public var resolvedLayout: SequenceLayout { layout ?? .row }
 }
 
 /// The rows of a CSV as a classifier sees them, before any vocabulary or scaling: tokens or
@@ -48,13 +80,54 @@ public struct ClassificationRows: Sendable {
 
     public var count: Int { lineNumbers.count }
 
+    /// Reads `path` as `input` lays it out: a `.ts` file, or a CSV of one sequence or one step
+    /// per row.
+    public init(path: String, input: ClassificationInput, requireLabels: Bool) throws {
+        if input.resolvedLayout == .ts {
+            try self.init(sequences: TSFile(path: path).sequences, input: input, requireLabels: requireLabels)
+        } else {
+            try self.init(table: CSVTable(path: path), input: input, requireLabels: requireLabels)
+        }
+    }
+
+    /// Multichannel sequences; a trained model's input must have as many channels. Sequences
+    /// with an excluded label are left out.
+    public init(sequences: MultichannelSequences, input: ClassificationInput, requireLabels: Bool) throws {
+        path = sequences.path
+        self.input = input
+        if input.featureColumns.isEmpty {
+            self.input.featureColumns = sequences.channels
+            self.input.featuresPerStep = sequences.channels.count
+        } else if input.featuresPerStep != sequences.channels.count {
+            throw RecurrentError.invalidFile(path: path,
+                reason: "\(sequences.channels.count) channels per step, but the model reads \(input.featuresPerStep)")
+        }
+        if requireLabels, sequences.labels.count != sequences.count {
+            throw RecurrentError.invalidFile(path: path, reason: "has no class labels (@classLabel false); evaluation needs them")
+        }
+        let excluded = Set(input.excludedLabels)
+        let labelled = sequences.labels.count == sequences.count
+        for s in 0..<sequences.count where !(labelled && excluded.contains(sequences.labels[s])) {
+            values.append(sequences.series[s])
+            lineNumbers.append(sequences.lineNumbers[s])
+            if labelled { labels.append(sequences.labels[s]) }
+        }
+    }
+
     /// Reads `table` under `input`. With `requireLabels`, a missing label column or an empty
     /// label is an error; without, labels are read when the column exists. Excluded labels drop
     /// their rows. An empty text and a value that is not a number are errors naming the cell.
     public init(table: CSVTable, input: ClassificationInput, requireLabels: Bool) throws {
+        let hasLabels = requireLabels || table.header.contains(input.labelColumn)
+        if input.resolvedLayout == .step, let sequenceColumn = input.sequenceColumn {
+            let sequences = try MultichannelSequences(table: table, sequenceColumn: sequenceColumn,
+                                                      labelColumn: hasLabels ? input.labelColumn : nil,
+                                                      channels: input.featureColumns, excludedLabels: Set(input.excludedLabels))
+            self = try ClassificationRows(sequences: sequences, input: input, requireLabels: false)
+            return
+        }
         path = table.path
         self.input = input
-        let hasLabels = requireLabels || table.header.contains(input.labelColumn)
         let labelIndex = hasLabels ? try table.columnIndex(input.labelColumn) : nil
         var featureIndices: [Int] = []
         if let textColumn = input.textColumn {
@@ -80,7 +153,7 @@ public struct ClassificationRows: Sendable {
                 }
                 tokens.append(rowTokens)
             } else {
-                values.append(try featureIndices.map { column in try Self.number(table, row: row, column: column) })
+                values.append(try featureIndices.map { column in try table.number(row: row, column: column) })
             }
             lineNumbers.append(table.lineNumbers[row])
         }
@@ -98,15 +171,6 @@ public struct ClassificationRows: Sendable {
             throw RecurrentError.invalidFile(path: path,
                 reason: "\(input.featureColumns.count) feature columns do not make whole steps of \(input.featuresPerStep) values")
         }
-    }
-
-    private static func number(_ table: CSVTable, row: Int, column: Int) throws -> Float {
-        let cell = table.rows[row][column].trimmingCharacters(in: .whitespaces)
-        guard let value = Double(cell), value.isFinite else {
-            let problem = cell.isEmpty ? "missing value" : "\"\(cell)\" is not a number"
-            throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: column)): \(problem)")
-        }
-        return Float(value)
     }
 
     /// The class index of each row's label in `classes`; a label outside them is an error

@@ -1,0 +1,92 @@
+/// The sizes of a stroke network. Stored in model files as its `LayerSpec`.
+public struct StrokeNetworkArchitecture: Codable, Equatable, Sendable {
+    /// C: the characters it can be asked for (0: unconditional).
+    public var characterCount: Int
+    public var embeddingSize: Int
+    public var cell: CellKind
+    public var hiddenSize: Int
+    public var numLayers: Int
+    public var dropout: Float
+    /// M: the Gaussians of the mixture density output.
+    public var componentCount: Int
+
+    public init(characterCount: Int, embeddingSize: Int = 32, cell: CellKind = .lstm, hiddenSize: Int = 256, numLayers: Int = 1,
+                dropout: Float = 0, componentCount: Int = 20) {
+        self.characterCount = characterCount
+        self.embeddingSize = embeddingSize
+        self.cell = cell
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.dropout = dropout
+        self.componentCount = componentCount
+    }
+
+    public var head: MixtureDensityHead { MixtureDensityHead(componentCount: componentCount, penStates: .stroke5) }
+
+    public var recurrentConfiguration: RecurrentConfiguration {
+        RecurrentConfiguration(cell: cell, inputSize: 5 + (characterCount > 0 ? embeddingSize : 0), hiddenSize: hiddenSize,
+                               numLayers: numLayers, dropout: dropout, output: .sequence)
+    }
+
+    /// Sizes come from files and from users, so they are checked before anything is built.
+    public func validate() throws {
+        guard (0...(1 << 22)).contains(characterCount), (1...(1 << 16)).contains(embeddingSize) else {
+            throw RecurrentError.invalidArgument("stroke network: \(characterCount) characters and embedding size \(embeddingSize) are out of range")
+        }
+        try head.validate()
+        try recurrentConfiguration.validate()
+    }
+}
+
+/// Stroke-5 steps [B, T, 5] and each drawing's character -> Embedding [B, E] repeated at every
+/// step and joined to the steps -> recurrent layers -> Dropout -> Dense [B, T, 6M + 3]: the
+/// mixture density head's raw outputs for the next step.
+///
+/// As a `Layer`, its input is [B, T, 6]: the five stroke values, then the character's index.
+public final class StrokeNetwork: Layer {
+    public let architecture: StrokeNetworkArchitecture
+    public let characters: Embedding?
+    public let recurrent: RecurrentLayer
+    let dropout: Dropout
+    public let output: Dense
+
+    public init(_ architecture: StrokeNetworkArchitecture, seed: UInt64 = 0) {
+        self.architecture = architecture
+        characters = architecture.characterCount > 0
+            ? Embedding(vocabularySize: architecture.characterCount, embeddingSize: architecture.embeddingSize, seed: seed) : nil
+        recurrent = RecurrentLayer(architecture.recurrentConfiguration, seed: seed &+ 1)
+        dropout = Dropout(probability: architecture.dropout, seed: seed &+ 2)
+        output = Dense(inputSize: architecture.hiddenSize, outputSize: architecture.head.outputSize, seed: seed &+ 3)
+    }
+
+    /// [B, T, 6] (stroke-5 values, then the character index) -> [B, T, 6M + 3].
+    public func callAsFunction(_ input: Variable) -> Variable {
+        let (b, t) = (input.shape[0], input.shape[1])
+        let values = input.value.scalars
+        let steps = Tensor(shape: [b, t, 5], scalars: (0..<(b * t)).flatMap { values[($0 * 6)..<($0 * 6 + 5)] })
+        let characterIDs = (0..<b).map { Int(values[$0 * t * 6 + 5]) }
+        return run(steps, characters: characterIDs, state: nil).output
+    }
+
+    /// Steps [B, T, 5] of drawings of `characters` (one index each), from `state` -> the raw
+    /// outputs [B, T, 6M + 3] and the state after the last step.
+    public func run(_ steps: Tensor, characters ids: [Int], state: RecurrentLayer.State?) -> (output: Variable, state: RecurrentLayer.State) {
+        var input = Variable(steps)
+        if let characters {
+            let (b, t) = (steps.shape[0], steps.shape[1])
+            let repeated = Tensor(shape: [b, t], scalars: ids.flatMap { Array(repeating: Float($0), count: t) })
+            input = Variable.concatenateLastAxis([input, characters(Variable(repeated))])
+        }
+        let result = recurrent.forward(input, initialState: state, lengths: nil)
+        return (output(dropout(result.output)), result.state)
+    }
+
+    public var namedParameters: [(name: String, parameter: Variable)] {
+        var named: [(name: String, parameter: Variable)] = characters.map { [("character.weight", $0.weight)] } ?? []
+        named += recurrent.namedParameters.map { ("rnn." + $0.name, $0.parameter) }
+        named += output.namedParameters.map { ("output." + $0.name, $0.parameter) }
+        return named
+    }
+
+    public var spec: LayerSpec { .strokes(architecture) }
+}
