@@ -117,9 +117,10 @@ public final class Model {
     /// Loads a model file written by one task's `train`, with the task's description stored as
     /// JSON under `specKey`. A model of another task is refused naming the file, what it is, and
     /// the command that makes the right one (`requireTask`).
-    static func loadTask<Spec: Decodable>(_ path: String, task: String, specKey: String, as type: Spec.Type) throws -> (model: Model, spec: Spec) {
+    static func loadTask<Spec: Decodable>(_ path: String, task: String, specKey: String, as type: Spec.Type,
+                                          kind: String? = nil, trainCommand: String? = nil) throws -> (model: Model, spec: Spec) {
         let model = try Model(contentsOf: path)
-        try model.requireTask(task, path: path)
+        try model.requireTask(task, path: path, kind: kind, trainCommand: trainCommand)
         guard let spec = try model.metadata(specKey, as: Spec.self) else {
             throw RecurrentError.invalidFile(path: path, reason: "its \"\(specKey)\" description is missing from the metadata")
         }

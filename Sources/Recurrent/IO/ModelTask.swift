@@ -11,6 +11,10 @@ extension Model {
         "classify": ("a classifier", "recurrent classify train"),
         "seq2seq": ("a sequence-to-sequence model", "recurrent seq2seq train"),
         "speech": ("a speech recognizer", "recurrent speech train"),
+        "music-chorales": ("a piano-roll model", "recurrent music train --format pianoroll"),
+        "music-tunes": ("a tune model", "recurrent music train"),
+        "anomaly": ("an anomaly detector", "recurrent anomaly train"),
+        "strokes": ("a stroke model", "recurrent strokes train"),
     ]
 
     /// The metadata's "task" ("forecast", "language-model", ...): some tasks store it as a JSON
@@ -20,11 +24,13 @@ extension Model {
         return (try? JSONDecoder().decode(String.self, from: Data(stored.utf8))) ?? stored
     }
 
-    /// Throws, naming `path`, unless the model was trained for `expected`.
-    public func requireTask(_ expected: String, path: String) throws {
+    /// Throws, naming `path`, unless the model was trained for `expected`; `kind` and
+    /// `trainCommand` describe the expected model where the table's words are not enough.
+    public func requireTask(_ expected: String, path: String, kind: String? = nil, trainCommand: String? = nil) throws {
         let found = task
         guard found != expected else { return }
-        let wanted = Self.tasks[expected] ?? (kind: "a \"\(expected)\" model", trainCommand: "its train verb")
+        let known = Self.tasks[expected]
+        let wanted = (kind: kind ?? known?.kind ?? "a \"\(expected)\" model", trainCommand: trainCommand ?? known?.trainCommand ?? "its train verb")
         let what: String
         if let found, let known = Self.tasks[found] {
             what = "it is \(known.kind) (made by \(known.trainCommand))"
