@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML dialogue corpora (chatterbot-corpus): libyaml's full parser, with the line and column of each node.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The model server only: the library never depends on these.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -22,7 +24,7 @@ let package = Package(
         // Hot loops (matrix products, gate nonlinearities) in C, compiled once per instruction set
         // and chosen at run time, so the package needs no compiler flags and runs on any CPU.
         .target(name: "CRecurrentKernels"),
-        .target(name: "Recurrent", dependencies: ["CRecurrentKernels"]),
+        .target(name: "Recurrent", dependencies: ["CRecurrentKernels", .product(name: "Yams", package: "Yams")]),
         // The model server (Open Inference Protocol over HTTP), apart so that the library stays free of it.
         .target(
             name: "RecurrentServer",

@@ -33,6 +33,9 @@ extension LayerSpec {
         case .seq2seq(let architecture):
             try architecture.validate()
             return Seq2SeqNetwork(architecture, seed: seed)
+        case .chat(let architecture):
+            try architecture.validate()
+            return ChatNetwork(architecture, seed: seed)
         case .sequential(let specs):
             try checkSizesFit()
             return Sequential(try specs.enumerated().map { try $1.makeLayer(seed: seed &+ UInt64($0)) })

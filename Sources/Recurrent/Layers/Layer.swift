@@ -42,4 +42,7 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
     case languageModel(LanguageModelArchitecture)
     /// An encoder-decoder with attention (`Seq2SeqNetwork`).
     case seq2seq(Seq2SeqArchitecture)
+    /// A chat model: context -> reply, and the reply -> context and reply language models
+    /// that rerank its candidates (`ChatNetwork`).
+    case chat(ChatArchitecture)
 }

@@ -10,6 +10,7 @@ extension LayerSpec {
         case .sequential: return "sequential"
         case .languageModel: return "language model"
         case .seq2seq: return "seq2seq"
+        case .chat: return "chat"
         }
     }
 
@@ -46,6 +47,15 @@ extension LayerSpec {
                 + ["  Embedding(\(a.targetVocabularySize) target tokens -> \(a.embeddingSize))"]
                 + LayerSpec.recurrent(a.decoderConfiguration).outline().map { "  decoder " + $0 }
                 + ["  Dense(\(a.hiddenSize) -> \(a.targetVocabularySize))"]
+        case .chat(let a):
+            let parts: [(String, LayerSpec?)] = [("replies", .seq2seq(a.replies)), ("contexts", a.contexts.map(LayerSpec.seq2seq)),
+                                                 ("reply language model", a.replyLanguageModel.map(LayerSpec.languageModel))]
+            var lines = ["Chat"]
+            for case let (name, spec?) in parts {
+                let outline = spec.outline()
+                lines += ["  \(name): " + outline[0]] + outline.dropFirst().map { "  " + $0 }
+            }
+            return lines
         case .sequential(let specs):
             return ["Sequential"] + specs.enumerated().flatMap { index, spec in
                 spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
@@ -64,6 +74,7 @@ extension LayerSpec {
         case .recurrent(let c): return (c.inputSize, c.hiddenSize * c.directions)
         case .languageModel(let a): return (nil, a.vocabularySize)
         case .seq2seq(let a): return (nil, a.hiddenSize)
+        case .chat(let a): return (nil, a.replies.hiddenSize)
         case .sequential(let specs):
             let input = specs.lazy.compactMap { $0.featureSizes.input }.first
             let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first
