@@ -97,13 +97,14 @@ public struct SequenceSearch<Decoder: StepwiseDecoder> {
             }
             var next: [Alive] = [], parents: [Int] = []
             for input in 0..<count where !candidates[input].isEmpty {
-                var kept = 0
+                var kept = 0, stopped = Set<Int>()
                 for candidate in candidates[input].sorted(by: { $0.penalized > $1.penalized }) {
                     if kept == width || finished[input].count >= width { break }
                     var extended = alive[candidate.parent]
-                    if candidate.token == vocabulary.endID || step >= maxLengths[input] {
-                        // The end token counts in the length; a forced stop ends without it.
-                        let ended = candidate.token == vocabulary.endID
+                    let ended = candidate.token == vocabulary.endID
+                    if ended || step >= maxLengths[input] {
+                        // The end token counts in the length; a forced stop ends without it, once per parent.
+                        if !ended && !stopped.insert(candidate.parent).inserted { continue }
                         var hypothesis = extended.hypothesis
                         if ended { hypothesis.logProbability = candidate.logProbability }
                         let penalized = ended ? candidate.penalized : extended.penalized
