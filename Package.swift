@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX's protobuf messages (the Swift generated from onnx.proto is committed: no code generator at build time).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // YAML dialogue corpora (chatterbot-corpus): libyaml's full parser, with the line and column of each node.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The model server only: the library never depends on these.
@@ -24,7 +26,11 @@ let package = Package(
         // Hot loops (matrix products, gate nonlinearities) in C, compiled once per instruction set
         // and chosen at run time, so the package needs no compiler flags and runs on any CPU.
         .target(name: "CRecurrentKernels"),
-        .target(name: "Recurrent", dependencies: ["CRecurrentKernels", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Recurrent",
+            dependencies: ["CRecurrentKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf"), .product(name: "Yams", package: "Yams")],
+            exclude: ["IO/ONNX/README.md"]
+        ),
         // The model server (Open Inference Protocol over HTTP), apart so that the library stays free of it.
         .target(
             name: "RecurrentServer",

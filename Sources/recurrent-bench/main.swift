@@ -80,7 +80,8 @@ func printJSON(_ fields: KeyValuePairs<String, Any>) {
     let body = fields.map { key, value -> String in
         switch value {
         case let text as String: return "\"\(key)\": \"\(text)\""
-        case let number as Double: return "\"\(key)\": \(String(format: "%.2f", number))"
+        // Small figures (real-time factors) keep four significant digits.
+        case let number as Double: return "\"\(key)\": \(String(format: abs(number) < 0.1 ? "%.4g" : "%.2f", number))"
         default: return "\"\(key)\": \(value)"
         }
     }

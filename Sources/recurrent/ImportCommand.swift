@@ -6,7 +6,7 @@ struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Build a Recurrent model from another framework's weights.",
-        subcommands: [ImportTorchCommand.self]
+        subcommands: [ImportTorchCommand.self, ImportONNXCommand.self]
     )
 }
 

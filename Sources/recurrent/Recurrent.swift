@@ -6,7 +6,7 @@ import Recurrent
 struct RecurrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recurrent",
-        abstract: "Recurrent neural networks for sequences: train, import, run and inspect models.",
+        abstract: "Recurrent neural networks for sequences: train, import, export, run and inspect models.",
         subcommands: [
             DemoCommand.self,
             ForecastCommand.self,
@@ -16,6 +16,7 @@ struct RecurrentCommand: ParsableCommand {
             ChatCommand.self,
             SpeechCommand.self,
             ImportCommand.self,
+            ExportCommand.self,
             RunCommand.self,
             InfoCommand.self,
             ServeCommand.self,

@@ -39,7 +39,7 @@ final class InferenceProtocolTests: XCTestCase {
         let bard = try server.get("/v2/models/bard").json()
         XCTAssertEqual((bard["inputs"] as? [[String: Any]])?.map { $0["name"] as? String }, ["x", "h0", "c0", "lengths", "text_input"])
         let index = try JSONSerialization.jsonObject(with: server.post("/v2/repository/index", json: [:]).body) as? [[String: Any]]
-        XCTAssertEqual(index?.compactMap { $0["name"] as? String }, ["lstm", "bigru", "airline", "bard", "sentiment", "g2p"])
+        XCTAssertEqual(index?.compactMap { $0["name"] as? String }, ["lstm", "bigru", "airline", "bard", "sentiment", "g2p", "digits"])
     }
 
     /// The inputs of the LSTM fixture case, through `recurrent run` and through the server.

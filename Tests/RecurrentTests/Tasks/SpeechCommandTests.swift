@@ -10,7 +10,7 @@ final class SpeechCommandTests: ScratchDirectoryTestCase {
         try writeSpeechManifest([("digits/2.wav", "two")], to: path("two.tsv"))
         let model = path("digits.model")
         let result = try runCLI(["speech", "train", path("digits.tsv"), "--validation", path("two.tsv"), "--hidden", "48", "--layers", "1",
-                                 "--dropout", "0", "--learning-rate", "0.01", "--batch-size", "8", "--epochs", "150", "--seed", "3",
+                                 "--subsample", "1", "--dropout", "0", "--learning-rate", "0.01", "--batch-size", "8", "--epochs", "150", "--seed", "3",
                                  "--json", "-o", model] + extra)
         XCTAssertEqual(result.status, 0, result.stderr)
         return (model, result)
