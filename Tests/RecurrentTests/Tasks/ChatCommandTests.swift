@@ -98,11 +98,12 @@ final class ChatCommandTests: ScratchDirectoryTestCase {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
             process.arguments = arguments
-            let output = Pipe()
-            process.standardOutput = output
+            // Only capture-pane's output is read: the server that new-session starts would hold a pipe open.
+            let output = Pipe(), reads = arguments.first == "capture-pane"
+            process.standardOutput = reads ? output : FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let data = reads ? output.fileHandleForReading.readDataToEndOfFile() : Data()
             process.waitUntilExit()
             return String(decoding: data, as: UTF8.self)
         }
