@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // ONNX's protobuf messages (the Swift generated from onnx.proto is committed: no code generator at build time).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // YAML dialogue corpora (chatterbot-corpus): libyaml's full parser, with the line and column of each node.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The model server only: the library never depends on these.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -31,7 +33,7 @@ let package = Package(
             name: "Recurrent",
             dependencies: [
                 "CRecurrentKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["IO/ONNX/README.md"]
         ),

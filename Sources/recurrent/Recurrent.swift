@@ -13,6 +13,7 @@ struct RecurrentCommand: ParsableCommand {
             ClassifyCommand.self,
             TextCommand.self,
             Seq2SeqCommand.self,
+            ChatCommand.self,
             SpeechCommand.self,
             MusicCommand.self,
             StrokesCommand.self,

@@ -36,6 +36,9 @@ extension LayerSpec {
         case .strokes(let architecture):
             try architecture.validate()
             return StrokeNetwork(architecture, seed: seed)
+        case .chat(let architecture):
+            try architecture.validate()
+            return ChatNetwork(architecture, seed: seed)
         case .sequential(let specs):
             try checkSizesFit()
             return Sequential(try specs.enumerated().map { try $1.makeLayer(seed: seed &+ UInt64($0)) })

@@ -76,4 +76,7 @@ public indirect enum LayerSpec: Codable, Equatable, Sendable {
     case seq2seq(Seq2SeqArchitecture)
     /// Pen strokes conditioned on a character, into a mixture density output (`StrokeNetwork`).
     case strokes(StrokeNetworkArchitecture)
+    /// A chat model: context -> reply, and the reply -> context and reply language models
+    /// that rerank its candidates (`ChatNetwork`).
+    case chat(ChatArchitecture)
 }

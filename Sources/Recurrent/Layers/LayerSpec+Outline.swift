@@ -11,6 +11,7 @@ extension LayerSpec {
         case .languageModel: return "language model"
         case .seq2seq: return "seq2seq"
         case .strokes: return "strokes"
+        case .chat: return "chat"
         }
     }
 
@@ -52,6 +53,15 @@ extension LayerSpec {
                 + (a.characterCount > 0 ? ["  Embedding(\(a.characterCount) characters -> \(a.embeddingSize)), joined to every step"] : [])
                 + LayerSpec.recurrent(a.recurrentConfiguration).outline().map { "  " + $0 }
                 + (a.dropout > 0 ? ["  Dropout(\(a.dropout))"] : []) + ["  Dense(\(a.hiddenSize) -> \(a.head.outputSize))"]
+        case .chat(let a):
+            let parts: [(String, LayerSpec?)] = [("replies", .seq2seq(a.replies)), ("contexts", a.contexts.map(LayerSpec.seq2seq)),
+                                                 ("reply language model", a.replyLanguageModel.map(LayerSpec.languageModel))]
+            var lines = ["Chat"]
+            for case let (name, spec?) in parts {
+                let outline = spec.outline()
+                lines += ["  \(name): " + outline[0]] + outline.dropFirst().map { "  " + $0 }
+            }
+            return lines
         case .sequential(let specs):
             return ["Sequential"] + specs.enumerated().flatMap { index, spec in
                 spec.outline().enumerated().map { $0 == 0 ? "  \(index): \($1)" : "    \($1)" }
@@ -71,6 +81,7 @@ extension LayerSpec {
         case .languageModel(let a): return (nil, a.vocabularySize)
         case .seq2seq(let a): return (nil, a.hiddenSize)
         case .strokes(let a): return (6, a.head.outputSize)
+        case .chat(let a): return (nil, a.replies.hiddenSize)
         case .sequential(let specs):
             let input = specs.lazy.compactMap { $0.featureSizes.input }.first
             let output = specs.reversed().lazy.compactMap { $0.featureSizes.output }.first

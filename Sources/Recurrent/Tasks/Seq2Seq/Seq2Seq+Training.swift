@@ -98,47 +98,13 @@ extension Translator {
     }
 
     /// The mean cross-entropy per target token (the end token included) of a batch of pairs.
-    /// Luong or no attention with pure teacher forcing runs the decoder over whole sequences;
-    /// Bahdanau attention and scheduled sampling run it step by step. Inside a Trainer's step,
-    /// scheduled sampling draws for each pair from a generator keyed by the step and the pair's
-    /// place in the batch (so resumed and data-parallel runs draw alike); outside one, from `rng`.
+    /// Inside a Trainer's step, scheduled sampling draws for each pair from a generator keyed by
+    /// the step and the pair's place in the batch (resumed and data-parallel runs draw alike);
+    /// outside one, from `rng`.
     func loss(_ pairs: EncodedPairs, indices: [Int], samplingProbability: Double = 0,
               rng: inout SplitMix64) throws -> Variable {
-        let sources = sourceBatch(indices.map { pairs.sources[$0] })
-        let targets = indices.map { pairs.targets[$0] + [endID] }
-        let time = targets.map(\.count).max() ?? 1
-        var targetIDs = [Int](repeating: 0, count: indices.count * time)
-        var mask = [Float](repeating: 0, count: indices.count * time)
-        for (b, target) in targets.enumerated() {
-            for (t, id) in target.enumerated() { targetIDs[b * time + t] = id; mask[b * time + t] = 1 }
-        }
-        let encoded = network.encode(sources.values, lengths: sources.lengths)
-        if network.architecture.attention != .bahdanau && samplingProbability == 0 {
-            let inputs = PaddedBatch(tokenIDs: targets.map { [beginID] + $0.dropLast() })
-            let logits = network.teacherForcedLogits(encoded, inputs: inputs.values, lengths: targets.map(\.count))
-            return try crossEntropy(logits: logits, targets: targetIDs, mask: Tensor(shape: [indices.count, time], scalars: mask))
-        }
-        // Step by step: logits [T, B, V], so targets and mask go time-major.
-        var rowGenerators = LearningPhase.batchPosition.map { position in
-            (0..<indices.count).map { position.generator(row: $0, salt: 0x5a3b_1e29) }
-        }
-        var state = encoded.state, previous = [Int](repeating: beginID, count: indices.count)
-        var stepLogits: [Variable] = []
-        for t in 0..<time {
-            let result = network.step(previous, state: state, encoded: encoded)
-            state = result.state
-            stepLogits.append(result.logits)
-            let predicted = samplingProbability > 0 ? argmaxRows(result.logits.value) : []
-            previous = (0..<indices.count).map { b in
-                let truth = t < targets[b].count ? targets[b][t] : endID
-                guard samplingProbability > 0 else { return truth }
-                let draw = rowGenerators?[b].nextFloat() ?? rng.nextFloat()
-                return Double(draw) < samplingProbability ? predicted[b] : truth
-            }
-        }
-        let timeMajor = (0..<time).flatMap { t in (0..<indices.count).map { $0 * time + t } }
-        return try crossEntropy(logits: Variable.stack(stepLogits), targets: timeMajor.map { targetIDs[$0] },
-                                mask: Tensor(shape: [time, indices.count], scalars: timeMajor.map { mask[$0] }))
+        try network.loss(sources: indices.map { pairs.sources[$0] }, targets: indices.map { pairs.targets[$0] },
+                         beginID: beginID, endID: endID, samplingProbability: samplingProbability, rng: &rng)
     }
 
     /// The loss over `indices` in batches, without recording and without dropout.
@@ -154,8 +120,54 @@ extension Translator {
         }
         return total / max(tokens, 1)
     }
+}
 
-    private func argmaxRows(_ logits: Tensor) -> [Int] {
+extension Seq2SeqNetwork {
+    /// The mean cross-entropy per target token (the end token included) of a batch: source ids
+    /// and target ids (without the begin and end tokens). Luong or no attention with pure teacher
+    /// forcing runs the decoder over whole sequences; Bahdanau attention and scheduled sampling
+    /// run it step by step.
+    func loss(sources sourceIDs: [[Int]], targets targetIDsWithoutEnd: [[Int]], beginID: Int, endID: Int,
+              samplingProbability: Double = 0, rng: inout SplitMix64) throws -> Variable {
+        let count = sourceIDs.count
+        let sources = PaddedBatch(tokenIDs: sourceIDs)
+        let targets = targetIDsWithoutEnd.map { $0 + [endID] }
+        let time = targets.map(\.count).max() ?? 1
+        var targetIDs = [Int](repeating: 0, count: count * time)
+        var mask = [Float](repeating: 0, count: count * time)
+        for (b, target) in targets.enumerated() {
+            for (t, id) in target.enumerated() { targetIDs[b * time + t] = id; mask[b * time + t] = 1 }
+        }
+        let encoded = encode(sources.values, lengths: sources.lengths)
+        if architecture.attention != .bahdanau && samplingProbability == 0 {
+            let inputs = PaddedBatch(tokenIDs: targets.map { [beginID] + $0.dropLast() })
+            let logits = teacherForcedLogits(encoded, inputs: inputs.values, lengths: targets.map(\.count))
+            return try crossEntropy(logits: logits, targets: targetIDs, mask: Tensor(shape: [count, time], scalars: mask))
+        }
+        // Step by step: logits [T, B, V], so targets and mask go time-major.
+        var rowGenerators = LearningPhase.batchPosition.map { position in
+            (0..<count).map { position.generator(row: $0, salt: 0x5a3b_1e29) }
+        }
+        var state = encoded.state, previous = [Int](repeating: beginID, count: count)
+        var stepLogits: [Variable] = []
+        for t in 0..<time {
+            let result = step(previous, state: state, encoded: encoded)
+            state = result.state
+            stepLogits.append(result.logits)
+            let predicted = samplingProbability > 0 ? argmaxRows(result.logits.value) : []
+            previous = (0..<count).map { b in
+                let truth = t < targets[b].count ? targets[b][t] : endID
+                guard samplingProbability > 0 else { return truth }
+                let draw = rowGenerators?[b].nextFloat() ?? rng.nextFloat()
+                return Double(draw) < samplingProbability ? predicted[b] : truth
+            }
+        }
+        let timeMajor = (0..<time).flatMap { t in (0..<count).map { $0 * time + t } }
+        return try crossEntropy(logits: Variable.stack(stepLogits), targets: timeMajor.map { targetIDs[$0] },
+                                mask: Tensor(shape: [time, count], scalars: timeMajor.map { mask[$0] }))
+    }
+
+    func argmaxRows(_ logits: Tensor) -> [Int] {
         let width = logits.shape[1]
         return (0..<logits.shape[0]).map { row in
             let scores = logits.scalars[(row * width)..<((row + 1) * width)]

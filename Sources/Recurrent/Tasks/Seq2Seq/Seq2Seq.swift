@@ -164,9 +164,9 @@ public final class Translator {
     }
 
     /// Decodes id sequences in batches of similar lengths, without recording.
-    func decode(_ sources: [[Int]], options: DecodingOptions, batchSize: Int = 128) throws -> [Decoded] {
+    func decode(_ sources: [[Int]], options: DecodingOptions, batchSize: Int = 128) throws -> [Hypothesis] {
         guard options.beamWidth >= 1 else { throw RecurrentError.invalidArgument("the beam width must be at least 1, got \(options.beamWidth)") }
-        var results = [Decoded](repeating: Decoded(tokens: [], attention: []), count: sources.count)
+        var results = [Hypothesis](repeating: Hypothesis(tokens: [], logProbability: 0, score: 0), count: sources.count)
         let order = sources.indices.sorted { (sources[$0].count, $0) < (sources[$1].count, $1) }
         for batch in Batching.consecutive(order, batchSize: max(1, batchSize / options.beamWidth)) {
             let decoded = GradientMode.withoutRecording {

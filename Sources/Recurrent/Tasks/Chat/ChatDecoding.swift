@@ -1,0 +1,183 @@
+import Foundation
+
+/// How reply candidates are found.
+public enum ReplyStrategy: String, Codable, Sendable, CaseIterable {
+    /// Beam search, ranked by log-probability / length^alpha.
+    case beam
+    /// Drawn token by token (temperature, top-k, top-p).
+    case sample
+}
+
+/// How candidates are reranked: maximum mutual information (Li et al., 2016), so that replies
+/// that fit this context win over replies that fit any context ("I don't know").
+public enum ReplyReranking: String, Codable, Sendable, CaseIterable {
+    /// The best candidate of the search.
+    case none
+    /// [log p(T|S) - weight * log p(T)] / |T|^alpha: the reply language model's opinion subtracted.
+    case antiLM = "mmi-antilm"
+    /// log p(T|S) / |T|^alpha + weight * log p(S|T) / |S|: the reply -> context model's opinion
+    /// added (S the turn the reply answers).
+    case bidi = "mmi-bidi"
+}
+
+/// How a reply is written.
+public struct ReplyOptions: Sendable {
+    public var strategy: ReplyStrategy = .beam
+    /// The beam width; with sampling and reranking, the number of samples drawn (sampling alone
+    /// draws one).
+    public var candidates = 10
+    public var lengthNormalization = 1.0
+    public var sampling = SamplingOptions(temperature: 0.8, topP: 0.9)
+    public var repetitionPenalty = RepetitionPenalty(1.2)
+    public var reranking: ReplyReranking = .none
+    /// The weight of the reranking model's opinion (lambda).
+    public var mmiWeight = 0.5
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard candidates >= 1 else { throw RecurrentError.invalidArgument("the number of candidates must be at least 1, got \(candidates)") }
+        try BeamSearchOptions(beamWidth: candidates, lengthNormalization: lengthNormalization, repetitionPenalty: repetitionPenalty).validate()
+        try sampling.validate()
+        guard mmiWeight >= 0, mmiWeight.isFinite else { throw RecurrentError.invalidArgument("the MMI weight must be 0 or more, got \(mmiWeight)") }
+    }
+
+    var beam: BeamSearchOptions {
+        BeamSearchOptions(beamWidth: candidates, lengthNormalization: lengthNormalization, repetitionPenalty: repetitionPenalty)
+    }
+}
+
+/// A candidate reply and the score it was ranked by.
+public struct ReplyCandidate: Sendable {
+    public var text: String
+    public var score: Double
+}
+
+/// A reply, the candidates it was chosen from (best first), and how many of the turns read had
+/// to be cut to the longest turn the model reads.
+public struct ChatReply: Sendable {
+    public var text: String
+    public var tokens: [String]
+    public var candidates: [ReplyCandidate]
+    public var truncatedTurns: Int
+}
+
+extension Chatbot {
+    /// Replies to `message`, the conversation so far being `context` (oldest first): the model
+    /// reads the last `contextTurns` of them. A turn longer than the model reads is cut (see
+    /// `ChatReply.truncatedTurns`); words it never saw read as `<unk>`.
+    public func reply(to message: String, context: [String] = [], options: ReplyOptions = ReplyOptions()) throws -> ChatReply {
+        guard !tokenizer.tokenize(message).isEmpty else { throw RecurrentError.invalidArgument("the message is empty: there is nothing to reply to") }
+        let turns = context + [message]
+        let (ids, truncated) = contextIDs(turns)
+        let candidates = try generate(contexts: [ids], lastTurns: [vocabulary.ids(contextTurn(message).tokens)], options: options)[0]
+        let best = candidates.first ?? Hypothesis(tokens: [], logProbability: 0, score: 0)
+        return ChatReply(text: text(best.tokens), tokens: best.tokens.map(vocabulary.token),
+                         candidates: candidates.map { ReplyCandidate(text: text($0.tokens), score: $0.score) }, truncatedTurns: truncated)
+    }
+
+    var decodingVocabulary: DecodingVocabulary {
+        DecodingVocabulary(beginID: beginID, endID: endID, forbidden: [vocabulary.unknownID, beginID, separatorID])
+    }
+
+    /// The candidates for each context (ids) best first, reranked when asked; `lastTurns` are
+    /// the turns the replies answer (for MMI-bidi). Contexts go in batches of similar lengths;
+    /// `batchDone` hears how many are done after each.
+    func generate(contexts: [[Int]], lastTurns: [[Int]], options: ReplyOptions, batchSize: Int = 128,
+                  batchDone: (Int) -> Void = { _ in }) throws -> [[Hypothesis]] {
+        try options.validate()
+        try checkReranking(options.reranking)
+        var results = [[Hypothesis]](repeating: [], count: contexts.count), done = 0
+        let order = contexts.indices.sorted { (contexts[$0].count, $0) < (contexts[$1].count, $1) }
+        let search = SequenceSearch(Seq2SeqStepper(network: network.replies), vocabulary: decodingVocabulary)
+        for (batchIndex, batch) in Batching.consecutive(order, batchSize: max(1, batchSize / options.candidates)).enumerated() {
+            let padded = PaddedBatch(tokenIDs: batch.map { contexts[$0] })
+            let encoded = GradientMode.withoutRecording { network.replies.encode(padded.values, lengths: padded.lengths) }
+            let limits = [Int](repeating: configuration.maxTurnTokens, count: batch.count)
+            var lists: [[Hypothesis]]
+            switch options.strategy {
+            case .beam:
+                lists = GradientMode.withoutRecording {
+                    search.beam(from: Seq2SeqStepper.start(encoded), maxLengths: limits, options: options.beam)
+                }
+            case .sample:
+                let draws = options.reranking == .none ? 1 : options.candidates
+                let rows = batch.indices.flatMap { Array(repeating: $0, count: draws) }
+                var rng = SplitMix64(seed: options.seed &+ UInt64(batchIndex))
+                let samples = GradientMode.withoutRecording {
+                    search.sample(from: Seq2SeqStepper.start(encoded.gathering(rows)), maxLengths: rows.map { limits[$0] },
+                                  sampling: options.sampling, repetitionPenalty: options.repetitionPenalty, rng: &rng)
+                }
+                lists = batch.indices.map { input in
+                    Array(samples[(input * draws)..<((input + 1) * draws)]).sorted { $0.score > $1.score }
+                }
+            }
+            if options.reranking != .none {
+                lists = try zip(batch, lists).map { try rerankCandidates($1, lastTurn: lastTurns[$0], options: options) }
+            }
+            for (position, index) in batch.enumerated() { results[index] = lists[position] }
+            done += batch.count
+            batchDone(done)
+        }
+        return results
+    }
+
+    func checkReranking(_ reranking: ReplyReranking) throws {
+        if reranking == .antiLM && network.replyLanguageModel == nil {
+            throw RecurrentError.invalidArgument("this model has no reply language model for mmi-antilm (it was trained with --no-reply-lm)")
+        }
+        if reranking == .bidi && network.contexts == nil {
+            throw RecurrentError.invalidArgument("this model has no reply -> context model for mmi-bidi (it was trained with --no-context-model)")
+        }
+    }
+
+    /// Maximum mutual information reranking of one context's candidates.
+    func rerankCandidates(_ candidates: [Hypothesis], lastTurn: [Int], options: ReplyOptions) throws -> [Hypothesis] {
+        guard !candidates.isEmpty else { return candidates }
+        let outputs = candidates.map(\.tokens)
+        let term: RerankingTerm
+        switch options.reranking {
+        case .none:
+            return candidates
+        case .antiLM:
+            guard let language = network.replyLanguageModel else { return candidates }
+            let scores = try language.logProbabilities(outputs, beginID: beginID, endID: endID)
+            term = RerankingTerm(weight: -options.mmiWeight, scores: zip(scores, outputs).map {
+                $0 / pow(Double($1.count + 1), options.lengthNormalization)
+            })
+        case .bidi:
+            guard let contexts = network.contexts else { return candidates }
+            let scores = try contexts.logProbabilities(sources: outputs, targets: Array(repeating: lastTurn, count: outputs.count),
+                                                       beginID: beginID, endID: endID)
+            term = RerankingTerm(weight: options.mmiWeight, scores: scores.map { $0 / Double(lastTurn.count + 1) })
+        }
+        return try rerank(candidates, lengthNormalization: options.lengthNormalization, terms: [term])
+    }
+}
+
+/// A conversation with a chat model that remembers what was said: each reply reads the turns
+/// before it. Empty turns are ignored.
+public struct ChatSession {
+    public let chatbot: Chatbot
+    public var options: ReplyOptions
+    /// Every turn so far, the user's and the model's, oldest first.
+    public private(set) var turns: [String] = []
+
+    public init(chatbot: Chatbot, options: ReplyOptions = ReplyOptions()) {
+        self.chatbot = chatbot
+        self.options = options
+    }
+
+    /// The model's reply to `text`, or nil when `text` holds nothing to reply to (it is then
+    /// not part of the conversation). Sampling draws differ from turn to turn.
+    public mutating func respond(to text: String) throws -> ChatReply? {
+        guard !chatbot.tokenizer.tokenize(text).isEmpty else { return nil }
+        var options = self.options
+        options.seed = self.options.seed &+ UInt64(turns.count)
+        let reply = try chatbot.reply(to: text, context: turns, options: options)
+        turns.append(text)
+        if !reply.text.isEmpty { turns.append(reply.text) }
+        return reply
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// `recurrent chat` as a user runs it: the built binary on real conversations, in a pipe and in
+/// a real terminal (tmux).
+final class ChatCommandTests: ScratchDirectoryTestCase {
+    /// A tiny model trained on three chatterbot files (a few seconds).
+    func trainTinyModel() throws -> String {
+        let model = path("tiny.model")
+        let files = ["greetings.yml", "conversations.yml", "emotion.yml"].map { repositoryFile("Data/dialogue/chatterbot/" + $0) }
+        let trained = try runCLI(["chat", "train"] + files + ["--hidden", "16", "--embedding-size", "8", "--max-turn-tokens", "12",
+                                                              "--epochs", "2", "--batch-size", "16", "--json", "-o", model])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("validation perplexity"), trained.stdout)
+        return model
+    }
+
+    func testTrainEvaluateReplyAndExchanges() throws {
+        let model = try trainTinyModel()
+        let files = ["greetings.yml", "conversations.yml", "emotion.yml"].map { repositoryFile("Data/dialogue/chatterbot/" + $0) }
+        for rerank in ["none", "mmi-antilm", "mmi-bidi"] {
+            let evaluated = try runCLI(["chat", "evaluate", model] + files + ["--beam", "3", "--rerank", rerank, "--samples", "2", "--json"])
+            XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+            let last = try XCTUnwrap(evaluated.stdout.split(separator: "\n").last)
+            let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Double], last.description)
+            XCTAssertEqual(Set(figures.keys), ["exchanges", "contexts", "reply_tokens", "perplexity", "bleu", "distinct_1", "distinct_2", "mean_reply_length"])
+            XCTAssertGreaterThan(figures["perplexity"] ?? 0, 1)
+            for key in ["bleu", "distinct_1", "distinct_2"] { XCTAssertTrue((0...1).contains(figures[key] ?? -1), "\(key): \(last)") }
+            XCTAssertEqual(evaluated.stdout.components(separatedBy: "--- ").count - 1, 2, "two sample exchanges")
+        }
+        let reply = try runCLI(["chat", "reply", model, "Hello", "--context", "Hi", "--candidates"])
+        XCTAssertEqual(reply.status, 0, reply.stderr)
+        XCTAssertGreaterThan(reply.stdout.split(separator: "\n").count, 1, "the reply, then the candidates")
+        let sampled = try runCLI(["chat", "reply", model, "How are you?", "--decoding", "sample", "--decoding-seed", "3"])
+        XCTAssertEqual(sampled.stdout, try runCLI(["chat", "reply", model, "How are you?", "--decoding", "sample", "--decoding-seed", "3"]).stdout)
+        let long = try runCLI(["chat", "reply", model, Array(repeating: "hello", count: 20).joined(separator: " ")])
+        XCTAssertEqual(long.status, 0)
+        XCTAssertTrue(long.stderr.contains("longer than the 12 tokens the model reads"), long.stderr)
+
+        let exchanges = try runCLI(["chat", "exchanges", model] + files + ["--part", "test"])
+        XCTAssertEqual(exchanges.status, 0, exchanges.stderr)
+        let lines = exchanges.stdout.split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasPrefix("vocabulary ") ?? false)
+        XCTAssertTrue(lines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == 2 })
+    }
+
+    func testBadInputIsOneLineAndExitOne() throws {
+        let model = try trainTinyModel()
+        let badShape = try write("- - hi\n  - hello\n", to: "list.yml")
+        let emptyConversation = try write("conversations:\n- - hi\n  - hello\n- []\n", to: "empty.yml")
+        let cases: [([String], String)] = [
+            (["chat", "train", badShape, "-o", path("never.model")], "\(badShape): line 1, column 1: the document is a list"),
+            (["chat", "train", emptyConversation, "-o", path("never.model")], "\(emptyConversation): line 4, column 3: conversation 2 is empty"),
+            (["chat", "reply", model, "   "], "the message is empty"),
+            (["chat", "evaluate", model, repositoryFile("Data/dialogue/plays/macbeth.md")], "groups of this model's test part is in these dialogues"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try runCLI(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderr.split(separator: "\n").filter { $0.hasPrefix("recurrent: error:") }.count, 1, "the error is one line: \(result.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never.model")))
+        // A model of another task.
+        let dense = path("dense.model")
+        try Model(Dense(inputSize: 2, outputSize: 2)).save(to: dense)
+        for arguments in [["chat", dense], ["chat", "reply", dense, "hi"]] {
+            let result = try runCLI(arguments)
+            XCTAssertEqual(result.status, 1)
+            XCTAssertTrue(result.stderr.contains("not a chat model"), result.stderr)
+        }
+    }
+
+    func testSessionFromAPipeIgnoresEmptyLinesAndEndsAtEndOfInput() throws {
+        let model = try trainTinyModel()
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("recurrent")
+        process.arguments = ["chat", model]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        (process.standardInput, process.standardOutput, process.standardError) = (input, output, errors)
+        try process.run()
+        input.fileHandleForWriting.write(Data("Hello\n\n   \nHow are you?\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("bot: ") }.count, 2, "two replies, the empty lines ignored: \(text)")
+    }
+
+    /// In a real terminal: tmux runs the session, keys are sent (with line editing), the screen is read.
+    func testSessionInARealTerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else { throw XCTSkip("tmux is not installed (apt-get install tmux)") }
+        let model = try trainTinyModel()
+        let session = "recurrent-chat-\(UUID().uuidString.prefix(8))"
+        let binary = productsDirectory.appendingPathComponent("recurrent").path
+        func tmux(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
+            process.arguments = arguments
+            // Only capture-pane's output is read: the server that new-session starts would hold a pipe open.
+            let output = Pipe(), reads = arguments.first == "capture-pane"
+            process.standardOutput = reads ? output : FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = reads ? output.fileHandleForReading.readDataToEndOfFile() : Data()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session]) }
+        func waitFor(_ condition: (String) -> Bool) throws -> String {
+            for _ in 0..<200 {
+                let text = try screen()
+                if condition(text) { return text }
+                usleep(50_000)
+            }
+            return try screen()
+        }
+        _ = try tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                      "\(binary) chat \(model); echo \"exited $?\"; sleep 30"])
+        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        XCTAssertTrue(try waitFor { $0.contains("> ") }.contains("Ctrl-D ends"))
+        // "helo", left arrow, "l": the line reads "hello".
+        _ = try tmux(["send-keys", "-t", session, "-l", "helo"])
+        _ = try tmux(["send-keys", "-t", session, "Left"])
+        _ = try tmux(["send-keys", "-t", session, "-l", "l"])
+        _ = try tmux(["send-keys", "-t", session, "Enter"])
+        var text = try waitFor { $0.contains("bot: ") }
+        XCTAssertTrue(text.contains("> hello\n"), text)
+        XCTAssertEqual(text.components(separatedBy: "bot: ").count - 1, 1, text)
+        // An empty line is ignored; up recalls the last line.
+        _ = try tmux(["send-keys", "-t", session, "Enter"])
+        _ = try tmux(["send-keys", "-t", session, "Up"])
+        _ = try tmux(["send-keys", "-t", session, "Enter"])
+        text = try waitFor { $0.components(separatedBy: "bot: ").count - 1 == 2 }
+        XCTAssertEqual(text.components(separatedBy: "bot: ").count - 1, 2, text)
+        XCTAssertEqual(text.components(separatedBy: "> hello").count - 1, 2, "the recalled line: \(text)")
+        _ = try tmux(["send-keys", "-t", session, "C-d"])
+        text = try waitFor { $0.contains("exited") }
+        XCTAssertTrue(text.contains("exited 0"), text)
+    }
+}
