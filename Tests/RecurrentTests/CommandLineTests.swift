@@ -186,30 +186,6 @@ var productsDirectory: URL {
     Bundle.main.bundleURL
 }
 
-func runCLI(_ arguments: [String], binary: String = "recurrent") throws -> CommandResult {
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent(binary)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes before waiting, so a chatty child never blocks on a full pipe.
-    let errData = UncheckedBox<Data>()
-    let errReader = Thread { errData.value = err.fileHandleForReading.readDataToEndOfFile() }
-    errReader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while errData.value == nil { usleep(1000) }
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
-}
-
-final class UncheckedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T?
-    var value: T? {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
-    }
+func runCLI(_ arguments: [String], binary: String = "recurrent", input: String? = nil) throws -> CommandResult {
+    try runProgram(productsDirectory.appendingPathComponent(binary).path, arguments, input: input)
 }

@@ -16,18 +16,11 @@ final class KernelARM64Tests: XCTestCase {
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-kernel-check-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", repositoryFile("scripts/arm64-check.sh")]
-        process.environment = ProcessInfo.processInfo.environment.merging(["RECURRENT_KERNEL_CHECK_DIR": output.path]) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let result = try runProgram("/usr/bin/env", ["bash", repositoryFile("scripts/arm64-check.sh")],
+                                    environment: ProcessInfo.processInfo.environment.merging(["RECURRENT_KERNEL_CHECK_DIR": output.path]) { $1 })
+        let text = result.stdout + result.stderr
         let report = text.split(separator: "\n").suffix(30).joined(separator: "\n")
-        XCTAssertEqual(process.terminationStatus, 0, report)
+        XCTAssertEqual(result.status, 0, report)
         XCTAssertTrue(text.contains("arm64 under qemu: passed (neon)"), report)
         XCTAssertTrue(text.contains("native \(machineName()): passed"), report)
         // One line per group for NEON, none of them failed.

@@ -88,15 +88,7 @@ func pythonHasSafetensors() -> Bool {
 
 /// Runs a Python script and returns its standard output; throws when it fails.
 func runPython(_ script: String, arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw RecurrentError.invalidArgument("python3 exited with \(process.terminationStatus)") }
-    return String(decoding: data, as: UTF8.self)
+    let result = try runProgram("/usr/bin/env", ["python3", "-c", script] + arguments)
+    guard result.status == 0 else { throw RecurrentError.invalidArgument("python3 exited with \(result.status)") }
+    return result.stdout
 }

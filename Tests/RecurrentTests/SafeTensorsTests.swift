@@ -27,18 +27,8 @@ extension XCTestCase {
     /// test when python3 or its safetensors package is not installed.
     func runPythonWithSafetensors(_ script: String, arguments: [String]) throws -> Data {
         func run(_ args: [String]) throws -> (status: Int32, output: Data, error: Data) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3"] + args
-            let output = Pipe(), error = Pipe()
-            process.standardOutput = output
-            process.standardError = error
-            try process.run()
-            // Drain both pipes before waiting, so a large output cannot block the child.
-            let out = output.fileHandleForReading.readDataToEndOfFile()
-            let err = error.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, out, err)
+            let result = try runProgram("/usr/bin/env", ["python3"] + args)
+            return (result.status, Data(result.stdout.utf8), Data(result.stderr.utf8))
         }
         let probe = try? run(["-c", "import numpy, safetensors.numpy"])
         guard let probe, probe.status == 0 else {

@@ -74,17 +74,9 @@ final class ChatCommandTests: ScratchDirectoryTestCase {
 
     func testSessionFromAPipeIgnoresEmptyLinesAndEndsAtEndOfInput() throws {
         let model = try trainTinyModel()
-        let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("recurrent")
-        process.arguments = ["chat", model]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        (process.standardInput, process.standardOutput, process.standardError) = (input, output, errors)
-        try process.run()
-        input.fileHandleForWriting.write(Data("Hello\n\n   \nHow are you?\n".utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        let result = try runCLI(["chat", model], input: "Hello\n\n   \nHow are you?\n")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let text = result.stdout
         XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("bot: ") }.count, 2, "two replies, the empty lines ignored: \(text)")
     }
 
@@ -94,18 +86,16 @@ final class ChatCommandTests: ScratchDirectoryTestCase {
         let model = try trainTinyModel()
         let session = "recurrent-chat-\(UUID().uuidString.prefix(8))"
         let binary = productsDirectory.appendingPathComponent("recurrent").path
+        // A server of the test's own (its socket in the scratch directory, no configuration read),
+        // so that nothing else on the machine shares it; every call has a deadline.
+        let socket = path("tmux.sock")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TERM"] = "xterm-256color"
+        environment["TMUX"] = nil
         func tmux(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-            process.arguments = arguments
-            // Only capture-pane's output is read: the server that new-session starts would hold a pipe open.
-            let output = Pipe(), reads = arguments.first == "capture-pane"
-            process.standardOutput = reads ? output : FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = reads ? output.fileHandleForReading.readDataToEndOfFile() : Data()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            let result = try runProgram("/usr/bin/tmux", ["-S", socket, "-f", "/dev/null"] + arguments, environment: environment, timeout: 60)
+            XCTAssertEqual(result.status, 0, "tmux \(arguments.first ?? ""): \(result.stderr)")
+            return result.stdout
         }
         func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session]) }
         func waitFor(_ condition: (String) -> Bool) throws -> String {
@@ -118,7 +108,7 @@ final class ChatCommandTests: ScratchDirectoryTestCase {
         }
         _ = try tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                       "\(binary) chat \(model); echo \"exited $?\"; sleep 30"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        defer { _ = try? runProgram("/usr/bin/tmux", ["-S", socket, "kill-server"], environment: environment, timeout: 60) }
         XCTAssertTrue(try waitFor { $0.contains("> ") }.contains("Ctrl-D ends"))
         // "helo", left arrow, "l": the line reads "hello".
         _ = try tmux(["send-keys", "-t", session, "-l", "helo"])

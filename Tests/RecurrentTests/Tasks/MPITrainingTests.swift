@@ -18,18 +18,7 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
     }
 
     func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = path("out-\(UUID().uuidString).txt"), err = path("err-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try process.run()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: try String(contentsOfFile: out, encoding: .utf8),
-                             stderr: try String(contentsOfFile: err, encoding: .utf8))
+        try runProgram(executable, arguments)
     }
 
     /// `recurrent arguments` on 2 ranks.

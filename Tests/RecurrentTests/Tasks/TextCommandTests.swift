@@ -104,18 +104,9 @@ final class TextCommandTests: ScratchDirectoryTestCase {
         XCTAssertTrue(unknownWordFigures[0].hasPrefix("{\"tokens\": 7, "), unknownWordFigures[0])
         XCTAssertEqual(unknownWordFigures[0], unknownWordFigures[1])
         // Interactive: one set of candidates per line read.
-        let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("recurrent")
-        process.arguments = ["text", "complete", model, "--top", "2"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        input.fileHandleForWriting.write(Data("to be or not\nwhat is\n".utf8))
-        input.fileHandleForWriting.closeFile()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let session = try runCLI(["text", "complete", model, "--top", "2"], input: "to be or not\nwhat is\n")
+        XCTAssertEqual(session.status, 0, session.stderr)
+        let printed = session.stdout
         XCTAssertEqual(printed.split(separator: "\n").count, 4, printed)
     }
 
