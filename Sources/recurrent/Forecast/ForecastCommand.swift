@@ -20,15 +20,18 @@ enum ScalerArgument: String, ExpressibleByArgument, CaseIterable {
     var kind: Scaler.Kind { self == .standard ? .standard : .minMax }
 }
 
-/// `--reference last-value|seasonal-naive|seasonal-change|theta|none`.
+/// `--reference last-value|seasonal-naive|seasonal-change|theta|none|auto`.
 enum ReferenceArgument: String, ExpressibleByArgument, CaseIterable {
     case lastValue = "last-value"
     case seasonalNaive = "seasonal-naive"
     case seasonalChange = "seasonal-change"
     case theta
     case none
-    var reference: ForecastReference {
+    case auto
+    /// nil for `auto`: one series chooses its reference by default; many choose when asked.
+    var reference: ForecastReference? {
         switch self {
+        case .auto: return nil
         case .lastValue: return .lastValue
         case .seasonalNaive: return .seasonalNaive
         case .seasonalChange: return .seasonalChange

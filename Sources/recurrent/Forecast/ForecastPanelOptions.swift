@@ -41,8 +41,12 @@ struct ForecastPanelOptions: ParsableArguments {
     @Flag(help: "Many series: leave out the calendar (or season) phase inputs.")
     var noCalendarFeatures = false
 
+    @Option(help: "Many series: train this many networks from seeds derived from --seed (the first takes --seed itself) and forecast the element-wise median of their forecasts.")
+    var ensemble: Int = 1
+
     func validate() throws {
         if samples <= 0 { throw ValidationError("--samples must be positive, got \(samples)") }
+        if !(1...100).contains(ensemble) { throw ValidationError("--ensemble must be between 1 and 100, got \(ensemble)") }
         _ = try intervalList()
     }
 

@@ -21,6 +21,8 @@ struct ForecastPanelTraining {
         configuration.head = options.head
         configuration.intervals = try options.intervalList()
         configuration.reference = c.reference?.reference
+        configuration.chooseReference = c.reference == .auto ? true : nil
+        configuration.ensemble = options.ensemble > 1 ? options.ensemble : nil
         configuration.calendarFeatures = !options.noCalendarFeatures
         configuration.samples = options.samples
         configuration.layout = layout
@@ -38,7 +40,10 @@ struct ForecastPanelTraining {
               + (known.isEmpty ? "" : ", known covariates \(known.joined(separator: ", "))")
               + (past.isEmpty ? "" : ", past covariates \(past.joined(separator: ", "))"))
         let fc = forecaster.configuration
-        print("Model: \(fc.cell.rawValue.uppercased()) \(fc.numLayers)x\(fc.hiddenSize), window \(fc.resolvedWindow), horizon \(fc.horizon) "
+        let networks: String = fc.networkCount > 1 ? "\(fc.networkCount) x " : ""
+        let reference: ForecastReference = fc.reference ?? .theta
+        let referenceName: String = ReferenceArgument.allCases.first { $0.reference == reference }?.rawValue ?? ""
+        print("Model: \(networks)\(fc.cell.rawValue.uppercased()) \(fc.numLayers)x\(fc.hiddenSize), reference \(referenceName), window \(fc.resolvedWindow), horizon \(fc.horizon) "
               + "(\(fc.strategy.rawValue), \(fc.head.rawValue)), \(history.trainLoss.count) epochs in \(String(format: "%.0f", history.seconds)) s, "
               + "kept epoch \(history.bestEpoch.map(String.init) ?? "last") -> \(c.training.output)")
         print("Held out: the last \(fc.horizon) values of \(report.model.series) series (they chose the epoch kept)")

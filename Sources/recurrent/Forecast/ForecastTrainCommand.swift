@@ -42,7 +42,7 @@ struct ForecastTrainCommand: ParsableCommand {
     @Option(help: "Reaching several steps: direct (one output per step) or recursive (one step at a time, fed back).")
     var strategy: ForecastStrategy = .direct
 
-    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series) or none (default, one series: the one with the smallest one-step error on the training part; many: theta).")
+    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series), none, or auto (the default for one series: the one with the smallest error on the training part; many series: the one of theta, seasonal-naive and last-value with the lowest MASE on the held-out last horizon; the default for many is theta).")
     var reference: ReferenceArgument?
 
     @Option(help: "Season length in steps for the seasonal naive forecast (default: detected from the dates; 1: none).")
@@ -90,6 +90,7 @@ struct ForecastTrainCommand: ParsableCommand {
                 try ForecastPanelTraining(command: self, table: table, layout: layout).run()
                 return
             }
+            if panel.ensemble != 1 { throw RecurrentError.invalidArgument("--ensemble trains a model of many series; one series takes one network") }
             guard let column else {
                 throw RecurrentError.invalidFile(path: data, reason: "give --column NAME (one series), --columns A,B (a series per column), "
                     + "or a long file with the columns unique_id, ds, y")

@@ -111,6 +111,31 @@ final class ForecastPanelCommandTests: ScratchDirectoryTestCase {
         try assertFails(["forecast", "predict", model, yearly], mentioning: ["yearly.csv", "not written at the model's frequency"])
     }
 
+    /// `--ensemble 2 --reference auto`: two networks in one file, the reference chosen on the
+    /// held-out months and named; `predict` reads the file back; bad sizes are refused.
+    func testEnsembleWithTheReferenceChosenOnTheHeldOutWindow() throws {
+        let train = ForecastTests.dataPath("m3-monthly-sample-train.csv"), model = path("pair.model")
+        let trained = try runCLI(["forecast", "train", train, "--season", "12", "--horizon", "6", "--epochs", "1", "--hidden", "8",
+                                  "--ensemble", "2", "--reference", "auto", "-o", model])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stderr.contains("network 2 of 2") && trained.stderr.contains("held-out MASE of the references: theta "), trained.stderr)
+        let panel = try SeriesPanel(csv: train, season: 12)
+        var configuration = GlobalForecastConfiguration()
+        configuration.horizon = 6
+        let name: [ForecastReference: String] = [.theta: "theta", .seasonalNaive: "seasonal-naive", .lastValue: "last-value"]
+        let chosen = try XCTUnwrap(GlobalForecaster.referenceErrors(panel, configuration: configuration, holdout: 6).min { $0.mase < $1.mase })
+        XCTAssertTrue(trained.stdout.contains("Model: 2 x LSTM 1x8, reference \(name[chosen.reference] ?? ""),"), trained.stdout)
+        let predicted = try runCLI(["forecast", "predict", model, train])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        XCTAssertEqual(predicted.stdout.split(separator: "\n").count, 1 + 24 * 6)
+        XCTAssertEqual(try GlobalForecaster(contentsOf: model).members.count, 2)
+        let output = path("refused.model")
+        try assertFails(["forecast", "train", train, "--season", "12", "--ensemble", "0", "-o", output],
+                        mentioning: ["--ensemble must be between 1 and 100, got 0"], leavesNo: output)
+        try assertFails(["forecast", "train", ForecastTests.dataPath("airline-passengers.csv"), "--column", "Passengers", "--ensemble", "2", "-o", output],
+                        mentioning: ["--ensemble trains a model of many series"], leavesNo: output)
+    }
+
     /// The one-series commands keep working, and `evaluate` backtests them too.
     func testEvaluateBacktestsAOneSeriesModel() throws {
         let data = ForecastTests.dataPath("airline-passengers.csv"), model = path("airline.model")

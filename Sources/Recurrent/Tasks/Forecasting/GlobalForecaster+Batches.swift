@@ -84,8 +84,13 @@ extension GlobalForecaster {
     /// The reference forecast of the horizon after `origin`, from the `context` values before it
     /// (the Theta method reads the whole history).
     func referenceForecast(_ values: [Double], origin: Int, context: Int) -> [Double] {
-        let season = configuration.season, horizon = configuration.horizon
-        switch configuration.resolvedReference {
+        Self.referenceForecast(configuration.resolvedReference, values, origin: origin, context: context,
+                               season: configuration.season, horizon: configuration.horizon)
+    }
+
+    static func referenceForecast(_ reference: ForecastReference, _ values: [Double], origin: Int, context: Int,
+                                  season: Int, horizon: Int) -> [Double] {
+        switch reference {
         case .theta: return ThetaMethod.forecast(values[..<origin], horizon: horizon, season: season)
         case .none: return Array(repeating: 0, count: horizon)
         case .seasonalNaive where season > 1 && context >= season: return (0..<horizon).map { values[origin - season + $0 % season] }

@@ -23,6 +23,7 @@ extension GlobalForecaster {
     /// never saw are forecast from their own history (the model holds nothing per series).
     public func forecast(_ panel: SeriesPanel, seed: UInt64 = 0) throws -> [SeriesForecast] {
         try checkCompatible(panel)
+        if !members.isEmpty { return try ensembleForecast(panel, seed: seed) }
         let c = configuration
         var forecasts: [SeriesForecast] = []
         var rng = SplitMix64(seed: seed)

@@ -33,6 +33,12 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     /// What the outputs add to: the last value, the value one season before, or the Theta
     /// method's forecast (nil: Theta, measured best on the M3 monthly series).
     public var reference: ForecastReference? = nil
+    /// True: training sets `reference` to the candidate (Theta, seasonal naive, last value) with
+    /// the lowest MASE on the held-out last horizon of the training series (`referenceErrors`).
+    public var chooseReference: Bool? = nil
+    /// Networks trained from seeds derived from the training seed (member 0 takes the seed
+    /// itself); forecasts are the element-wise median of theirs. nil: one network.
+    public var ensemble: Int? = nil
     public var cell: CellKind = .lstm
     public var hiddenSize: Int = 64
     public var numLayers: Int = 1
@@ -85,7 +91,12 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     /// Outputs per step: the quantiles or the distribution's raw parameters.
     var outputsPerStep: Int { head.distribution?.parameterCount ?? quantileLevels.count }
 
+    public var networkCount: Int { ensemble ?? 1 }
+
     func validate() throws {
+        guard (1...100).contains(networkCount) else {
+            throw RecurrentError.invalidArgument("the ensemble holds 1 to 100 networks, got \(networkCount)")
+        }
         guard horizon > 0, window ?? 1 > 0, samples > 0 else {
             throw RecurrentError.invalidArgument("horizon, window and samples must be positive (got \(horizon), \(window ?? 1), \(samples))")
         }
@@ -126,6 +137,8 @@ public final class GlobalForecaster {
     /// The output layers: hidden -> hidden -> outputs (tanh between).
     let hiddenLayer: Dense
     let outputLayer: Dense
+    /// Every network of an ensemble (this one's layers are the first's); empty for one network.
+    var members: [GlobalForecaster] = []
 
     init(model: Model, configuration: GlobalForecastConfiguration) throws {
         guard let stack = model.layer as? Sequential, stack.layers.count == 3, let encoder = stack.layers[0] as? RecurrentLayer,
@@ -165,6 +178,7 @@ public final class GlobalForecaster {
         do { try self.init(model: model, configuration: configuration) } catch {
             throw RecurrentError.invalidFile(path: path, reason: "its network does not match its forecasting configuration")
         }
+        if configuration.networkCount > 1 { members = try Self.loadMembers(of: self, path: path) }
     }
 
     public func save(to path: String) throws { try model.save(to: path) }
@@ -196,6 +210,36 @@ public final class GlobalForecaster {
         if c.head == .negativeBinomial, let bad = panel.series.first(where: { $0.values.contains { $0 < 0 || $0 != $0.rounded() } }) {
             throw RecurrentError.invalidFile(path: panel.source, reason: "series \"\(bad.id)\" holds values that are not counts; the negative binomial head needs whole numbers >= 0")
         }
+        if c.chooseReference == true {
+            let errors = referenceErrors(panel, configuration: c, holdout: holdout)
+            c.reference = errors.min { $0.mase < $1.mase }?.reference ?? c.resolvedReference
+            progress?.note("held-out MASE of the references: " + errors.map { String(format: "%@ %.4f", $0.reference.rawValue, $0.mase) }
+                .joined(separator: ", ") + "; the network adds to \(c.resolvedReference.rawValue)")
+        }
+        var member = c
+        member.ensemble = nil
+        var networks: [GlobalForecaster] = [], histories: [TrainingHistory] = []
+        for index in 0..<c.networkCount {
+            var memberOptions = options
+            memberOptions.seed = memberSeed(options.seed, index)
+            if c.networkCount > 1 { progress?.note("network \(index + 1) of \(c.networkCount), seed \(memberOptions.seed)") }
+            let (network, history) = try fitNetwork(panel, configuration: member, options: memberOptions, holdout: holdout, progress: progress)
+            networks.append(network)
+            histories.append(history)
+            if history.stopReason == .diverged { break }
+        }
+        let forecaster = networks.count == 1 ? networks[0] : try ensemble(networks, configuration: c)
+        let history = combined(histories)
+        if panel.series.contains(where: { $0.count - holdout >= 2 }) {
+            try forecaster.calibrateIntervals(panel, holdout: holdout, seed: options.seed)
+        }
+        try forecaster.model.setMetadata("training", history)
+        return (forecaster, history)
+    }
+
+    /// One network trained with early stopping on the held-out values (not calibrated).
+    static func fitNetwork(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, options: TrainingOptions,
+                           holdout: Int, progress: ProgressReporter?) throws -> (GlobalForecaster, TrainingHistory) {
         let forecaster = try make(c, seed: options.seed)
         let windows = WindowPlan(panel: panel, configuration: c, holdout: holdout)
         guard !windows.training.isEmpty else {
@@ -222,8 +266,6 @@ public final class GlobalForecaster {
         let history = try trainer.fit(sampleCount: windows.training.count, loss: { indices in
             try forecaster.loss(forecaster.batch(indices.map { windows.training[$0] }, panel: panel))
         }, validationLoss: validation)
-        if !windows.validation.isEmpty { try forecaster.calibrateIntervals(panel, holdout: holdout, seed: options.seed) }
-        try forecaster.model.setMetadata("training", history)
         return (forecaster, history)
     }
 

@@ -1,0 +1,122 @@
+import Foundation
+import XCTest
+@testable import Recurrent
+
+/// Ensembles of global forecasters and the choice of their reference on the held-out window.
+final class ForecastEnsembleTests: XCTestCase {
+    func smallPanel() throws -> SeriesPanel {
+        var panel = try ForecastPanelTests.m3Sample()
+        panel.series = Array(panel.series.prefix(8))
+        return panel
+    }
+
+    func smallConfiguration() -> GlobalForecastConfiguration {
+        var configuration = GlobalForecastConfiguration()
+        configuration.horizon = 4
+        configuration.hiddenSize = 8
+        return configuration
+    }
+
+    func oneEpoch(seed: UInt64) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.epochs = 1
+        options.batchSize = 128
+        options.seed = seed
+        return options
+    }
+
+    /// Three copies of one network forecast exactly what it forecasts alone (points, calibrated
+    /// intervals), and so does the ensemble read back from its file.
+    func testEnsembleOfIdenticalNetworksEqualsTheSingleModel() throws {
+        let panel = try smallPanel(), configuration = smallConfiguration()
+        let (single, _) = try GlobalForecaster.train(panel, configuration: configuration, options: oneEpoch(seed: 2))
+        let copies = try GlobalForecaster.ensemble([single, single, single], configuration: configuration)
+        try copies.calibrateIntervals(panel, holdout: configuration.horizon, seed: 0)
+        XCTAssertEqual(copies.configuration.intervalScales, single.configuration.intervalScales)
+        let expected = try single.forecast(panel), forecasts = try copies.forecast(panel)
+        XCTAssertEqual(forecasts.map(\.point), expected.map(\.point))
+        XCTAssertEqual(forecasts.map(\.lower), expected.map(\.lower))
+        XCTAssertEqual(forecasts.map(\.upper), expected.map(\.upper))
+        XCTAssertEqual(forecasts.map(\.id), expected.map(\.id))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-\(UUID().uuidString).model").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try copies.save(to: path)
+        let loaded = try GlobalForecaster(contentsOf: path)
+        XCTAssertEqual(loaded.members.count, 3)
+        XCTAssertEqual(try loaded.forecast(panel).map(\.upper), expected.map(\.upper))
+    }
+
+    /// `ensemble = 3` trains three networks: the first from the seed itself (it forecasts what the
+    /// single model of that seed forecasts), the others from other seeds; the ensemble's point
+    /// forecast is the median of the three, and survives saving.
+    func testTrainedEnsembleForecastsTheMedianOfItsNetworks() throws {
+        let panel = try smallPanel()
+        var configuration = smallConfiguration()
+        let (single, _) = try GlobalForecaster.train(panel, configuration: configuration, options: oneEpoch(seed: 5))
+        configuration.ensemble = 3
+        let (ensemble, history) = try GlobalForecaster.train(panel, configuration: configuration, options: oneEpoch(seed: 5))
+        XCTAssertEqual(ensemble.members.count, 3)
+        XCTAssertEqual(ensemble.configuration.networkCount, 3)
+        XCTAssertEqual(history.trainLoss.count, 1)
+        let each = try ensemble.members.map { try $0.forecast(panel) }
+        XCTAssertEqual(each[0].map(\.point), try single.forecast(panel).map(\.point), "network 1 is the single model of seed 5")
+        XCTAssertNotEqual(each[1].map(\.point), each[0].map(\.point), "network 2 starts from another seed")
+        XCTAssertEqual(GlobalForecaster.memberSeed(5, 0), 5)
+        XCTAssertNotEqual(GlobalForecaster.memberSeed(5, 1), GlobalForecaster.memberSeed(5, 2))
+        let forecasts = try ensemble.forecast(panel)
+        for (s, forecast) in forecasts.enumerated() {
+            for k in 0..<configuration.horizon {
+                let points = each.map { $0[s].point[k] }.sorted()
+                XCTAssertEqual(forecast.point[k], points[1], "series \(s), step \(k + 1)")
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-\(UUID().uuidString).model").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ensemble.save(to: path)
+        XCTAssertEqual(try GlobalForecaster(contentsOf: path).forecast(panel).map(\.point), forecasts.map(\.point))
+        // A file whose other networks are lost is refused, naming what is missing.
+        let model = try Model(contentsOf: path)
+        model.metadata[GlobalForecaster.membersKey] = "[]"
+        try model.save(to: path)
+        XCTAssertThrowsError(try GlobalForecaster(contentsOf: path)) { error in
+            XCTAssertTrue("\(error)".contains("the ensemble's 2 other networks are missing"), "\(error)")
+        }
+    }
+
+    /// Six years of a season of four whose shape changed after year four, the last year held
+    /// out: the seasonal naive forecast repeats year five exactly (MASE 0); the Theta method's
+    /// seasonal indices average both shapes and miss; the last value misses more. The choice
+    /// reads only the values before the held-out year, and training takes the winner.
+    func testReferenceIsChosenOnTheHeldOutWindow() throws {
+        var rows = ["unique_id,ds,y"]
+        for (id, level) in [("a", 100.0), ("b", 40.0)] {
+            let shapes: [[Double]] = [[1.0, 1.4, 0.8, 0.6], [0.6, 0.8, 1.6, 1.0]]
+            for t in 0..<24 { rows.append("\(id),\(t + 1),\(level * shapes[t < 16 ? 0 : 1][t % 4])") }
+        }
+        let panel = try SeriesPanel(table: try CSVTable(text: rows.joined(separator: "\n") + "\n", path: "shapes.csv"), columns: .init(), season: 4)
+        var configuration = GlobalForecastConfiguration()
+        configuration.horizon = 4
+        configuration.hiddenSize = 4
+        configuration.season = 4
+        let errors = GlobalForecaster.referenceErrors(panel, configuration: configuration, holdout: 4)
+        XCTAssertEqual(errors.map(\.reference), [.theta, .seasonalNaive, .lastValue])
+        XCTAssertEqual(errors[1].mase, 0, accuracy: 1e-12)
+        // The Theta method and the last value forecast from the first five years alone.
+        let scale = (0.4 + 0.6 + 0.8 + 0.4) / 16
+        let theta = panel.series.map { series -> Double in
+            let level = series.values[0]
+            let forecast = ThetaMethod.forecast(series.values[..<20], horizon: 4, season: 4)
+            return (0..<4).reduce(0) { $0 + abs(series.values[20 + $1] - forecast[$1]) } / 4 / (scale * level)
+        }
+        XCTAssertEqual(errors[0].mase, theta.reduce(0, +) / 2, accuracy: 1e-9)
+        XCTAssertGreaterThan(errors[0].mase, 0.05)
+        // Year five ends at 1.0 level; year six is 0.6, 0.8, 1.6, 1.0: errors 0.4, 0.2, 0.6, 0.
+        // The scale: the mean |y(t) - y(t - 4)| over the first 20 values, 0.4 + 0.6 + 0.8 + 0.4 in 16.
+        XCTAssertEqual(errors[2].mase, (1.2 / 4) / scale, accuracy: 1e-9)
+        configuration.chooseReference = true
+        var options = TrainingOptions()
+        options.epochs = 1
+        let (forecaster, _) = try GlobalForecaster.train(panel, configuration: configuration, options: options)
+        XCTAssertEqual(forecaster.configuration.reference, .seasonalNaive)
+    }
+}
