@@ -142,9 +142,9 @@ def table(data_dir, work):
     # M3 overall sMAPE: the mean over every test value of all 3,003 series.
     m3 = overall.get("m3", [])
     points = sum(len(t) for t, _ in m3)
-    cells = ["n/a" if any(r[m] is None for _, r in m3) else f"{sum(len(t) * r[m]['smape'] for t, r in m3) / points:.2f}"
-             for m in ["Recurrent"] + BASELINES]
     if len(m3) == 4:
+        cells = ["n/a" if any(r[m] is None for _, r in m3) else f"{sum(len(t) * r[m]['smape'] for t, r in m3) / points:.2f}"
+                 for m in ["Recurrent"] + BASELINES]
         print(f"| M3 overall | {sum(r['series'] for _, r in m3)} | | sMAPE | " + " | ".join(cells) + " | |")
     print()
     print("| data | method | sMAPE | MASE | 80% coverage | 95% coverage |")
