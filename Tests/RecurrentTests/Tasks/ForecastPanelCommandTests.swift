@@ -122,6 +122,7 @@ final class ForecastPanelCommandTests: ScratchDirectoryTestCase {
         let panel = try SeriesPanel(csv: train, season: 12)
         var configuration = GlobalForecastConfiguration()
         configuration.horizon = 6
+        configuration.season = 12
         let name: [ForecastReference: String] = [.theta: "theta", .seasonalNaive: "seasonal-naive", .lastValue: "last-value"]
         let chosen = try XCTUnwrap(GlobalForecaster.referenceErrors(panel, configuration: configuration, holdout: 6).min { $0.mase < $1.mase })
         XCTAssertTrue(trained.stdout.contains("Model: 2 x LSTM 1x8, reference \(name[chosen.reference] ?? ""),"), trained.stdout)
