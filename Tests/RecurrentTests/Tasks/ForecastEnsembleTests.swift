@@ -102,11 +102,13 @@ final class ForecastEnsembleTests: XCTestCase {
         XCTAssertEqual(errors.map(\.reference), [.theta, .seasonalNaive, .lastValue])
         XCTAssertEqual(errors[1].mase, 0, accuracy: 1e-12)
         // The Theta method and the last value forecast from the first five years alone.
-        let scale = (0.4 + 0.6 + 0.8 + 0.4) / 16
-        let theta = panel.series.map { series -> Double in
-            let level = series.values[0]
-            let forecast = ThetaMethod.forecast(series.values[..<20], horizon: 4, season: 4)
-            return (0..<4).reduce(0) { $0 + abs(series.values[20 + $1] - forecast[$1]) } / 4 / (scale * level)
+        let scale: Double = (0.4 + 0.6 + 0.8 + 0.4) / 16
+        let theta: [Double] = panel.series.map { series -> Double in
+            let level: Double = series.values[0]
+            let forecast: [Double] = ThetaMethod.forecast(series.values[..<20], horizon: 4, season: 4)
+            var error = 0.0
+            for k in 0..<4 { error += abs(series.values[20 + k] - forecast[k]) }
+            return error / 4 / (scale * level)
         }
         XCTAssertEqual(errors[0].mase, theta.reduce(0, +) / 2, accuracy: 1e-9)
         XCTAssertGreaterThan(errors[0].mase, 0.05)
