@@ -46,7 +46,6 @@ struct ForecastPanelOptions: ParsableArguments {
 
     func validate() throws {
         if samples <= 0 { throw ValidationError("--samples must be positive, got \(samples)") }
-        if !(1...100).contains(ensemble) { throw ValidationError("--ensemble must be between 1 and 100, got \(ensemble)") }
         _ = try intervalList()
     }
 

@@ -85,6 +85,9 @@ struct ForecastTrainCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             training.applyThreads()
+            guard (1...100).contains(panel.ensemble) else {
+                throw RecurrentError.invalidArgument("--ensemble must be between 1 and 100, got \(panel.ensemble)")
+            }
             let table = try CSVTable(path: data)
             if let layout = try panel.layout(of: table, target: column, dateColumn: dateColumn) {
                 try ForecastPanelTraining(command: self, table: table, layout: layout).run()

@@ -30,7 +30,7 @@ final class ForecastEnsembleTests: XCTestCase {
     func testEnsembleOfIdenticalNetworksEqualsTheSingleModel() throws {
         let panel = try smallPanel(), configuration = smallConfiguration()
         let (single, _) = try GlobalForecaster.train(panel, configuration: configuration, options: oneEpoch(seed: 2))
-        let copies = try GlobalForecaster.ensemble([single, single, single], configuration: configuration)
+        let copies = try GlobalForecaster.ensemble([single, single, single], configuration: single.configuration)
         try copies.calibrateIntervals(panel, holdout: configuration.horizon, seed: 0)
         XCTAssertEqual(copies.configuration.intervalScales, single.configuration.intervalScales)
         let expected = try single.forecast(panel), forecasts = try copies.forecast(panel)
