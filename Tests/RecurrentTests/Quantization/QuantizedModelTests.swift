@@ -5,7 +5,7 @@ import XCTest
 /// Quantized recurrent layers and models: their outputs beside the float ones, streaming, the
 /// model file, the refusal to train, and `recurrent quantize` through the built binary.
 final class QuantizedModelTests: ScratchDirectoryTestCase {
-    func makeLayer(_ cell: RecurrentConfiguration.Cell, seed: UInt64) -> RecurrentLayer {
+    func makeLayer(_ cell: CellKind, seed: UInt64) -> RecurrentLayer {
         RecurrentLayer(RecurrentConfiguration(cell: cell, inputSize: 24, hiddenSize: 96, numLayers: 2, output: .sequence), seed: seed)
     }
 
@@ -17,7 +17,7 @@ final class QuantizedModelTests: ScratchDirectoryTestCase {
     /// Each weight moves by at most half its row's step (max |w| / 254, here 1/sqrt(96) / 254 =
     /// 4e-4); through 2 layers and 40 steps the outputs (in [-1, 1]) move by far less than 0.01.
     func testQuantizedLayerStaysWithinBoundOfTheFloatLayer() throws {
-        for cell in [RecurrentConfiguration.Cell.lstm, .gru, .rnn] {
+        for cell in [CellKind.lstm, .gru, .rnn] {
             let layer = makeLayer(cell, seed: 3)
             let x = input(seed: 4)
             let float = try GradientMode.withoutRecording { try layer.run(Variable(x)) }.output.value
@@ -31,16 +31,19 @@ final class QuantizedModelTests: ScratchDirectoryTestCase {
     }
 
     func testStreamingStepByStepEqualsTheWholeSequence() throws {
-        for cell in [RecurrentConfiguration.Cell.lstm, .gru, .rnn] {
+        for cell in [CellKind.lstm, .gru, .rnn] {
             let layer = makeLayer(cell, seed: 8)
             layer.quantize(.int8)
             let x = input(seed: 9)
             let whole = try GradientMode.withoutRecording { try layer.run(Variable(x)) }.output.value
             let stream = try RecurrentStream(layer, batch: 3)
             for t in 0..<40 {
-                let step = (0..<3).flatMap { b in x.scalars[((b * 40 + t) * 24)..<((b * 40 + t + 1) * 24)] }
+                var step: [Float] = [], expected: [Float] = []
+                for b in 0..<3 {
+                    step += x.scalars[((b * 40 + t) * 24)..<((b * 40 + t + 1) * 24)]
+                    expected += whole.scalars[((b * 40 + t) * 96)..<((b * 40 + t + 1) * 96)]
+                }
                 let output = try stream.step(step)
-                let expected = (0..<3).flatMap { b in whole.scalars[((b * 40 + t) * 96)..<((b * 40 + t + 1) * 96)] }
                 XCTAssertEqual(output, expected, "\(cell) step \(t)")
             }
         }
@@ -86,8 +89,8 @@ final class QuantizedModelTests: ScratchDirectoryTestCase {
     func testTrainingAQuantizedModelIsRefused() throws {
         let layer = Sequential([makeLayer(.lstm, seed: 1)])
         layer.recurrentLayers[0].quantize(.int8)
-        XCTAssertThrowsError(try layer.fit(inputs: input(seed: 2), targets: Tensor(zeros: [3, 40, 96]), loss: .meanSquaredError,
-                                           optimizer: Adam(learningRate: 1e-3))) { error in
+        XCTAssertThrowsError(try layer.fit(inputs: input(seed: 2), targets: Tensor(zeros: [3, 40, 96]), loss: Loss.meanSquaredError,
+                                           optimizer: try Adam(layer.parameters, learningRate: 1e-3))) { error in
             XCTAssertTrue("\(error)".contains("int8, for inference only"), "\(error)")
         }
     }
