@@ -189,6 +189,9 @@ struct ChatEvaluateCommand: ParsableCommand {
     @Flag(help: "Score every exchange of DIALOGUES, not only the held-out test.")
     var all = false
 
+    @Option(help: "The held-out part scored: test, or validation (to choose decoding settings without looking at the test).")
+    var part: ChatPart = .test
+
     @Option(help: "Print this many exchanges with the model's reply, chosen by --sample-seed.")
     var samples: Int = 0
 
@@ -198,13 +201,17 @@ struct ChatEvaluateCommand: ParsableCommand {
     @Flag(help: "End with the figures as one JSON line on standard output.")
     var json = false
 
+    func validate() throws {
+        if all && part != .test { throw ValidationError("--all and --part \(part.rawValue) cannot be given together") }
+    }
+
     func run() throws {
         try reportingErrors {
             let chatbot = try Chatbot(contentsOf: model)
             let read = try format.read(dialogues)
-            let dialogue = all ? read : try chatbot.heldOutTest(read)
+            let dialogue = all ? read : try chatbot.heldOutPart(part, of: read)
             let (score, exchanges) = try chatbot.evaluate(dialogue, options: reply.options, progress: ConsoleProgress())
-            print("\(all ? "all" : "held-out") (\(score.exchanges) exchanges, \(score.contexts) contexts, \(reply.description)): \(score.summary)")
+            print("\(all ? "all" : part == .test ? "held-out" : "held-out \(part.rawValue)") (\(score.exchanges) exchanges, \(score.contexts) contexts, \(reply.description)): \(score.summary)")
             var rng = SplitMix64(seed: sampleSeed)
             let order = exchanges.indices.map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.map(\.0)
             for index in order.prefix(samples) {

@@ -45,6 +45,28 @@ final class ChatCommandTests: ScratchDirectoryTestCase {
         XCTAssertTrue(lines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false).count == 2 })
     }
 
+    /// `evaluate --part validation` scores the very exchanges training validated on, so its
+    /// perplexity is the one training reported (decoding settings are chosen there, not on the test).
+    func testValidationPartIsWhatTrainingValidatedOn() throws {
+        let model = path("tiny.model")
+        let files = ["greetings.yml", "conversations.yml", "emotion.yml"].map { repositoryFile("Data/dialogue/chatterbot/" + $0) }
+        let trained = try runCLI(["chat", "train"] + files + ["--hidden", "16", "--embedding-size", "8", "--max-turn-tokens", "12",
+                                                              "--epochs", "2", "--batch-size", "16", "--json", "-o", model])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let trainingFigures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((trained.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Double])
+        let validation = try runCLI(["chat", "evaluate", model] + files + ["--part", "validation", "--beam", "2", "--json"])
+        XCTAssertEqual(validation.status, 0, validation.stderr)
+        XCTAssertTrue(validation.stdout.hasPrefix("held-out validation ("), validation.stdout)
+        let figures = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((validation.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Double])
+        let reported = try XCTUnwrap(trainingFigures["validation_perplexity"])
+        XCTAssertEqual(try XCTUnwrap(figures["perplexity"]), reported, accuracy: 1e-3 * reported)
+        let test = try runCLI(["chat", "evaluate", model] + files + ["--beam", "2", "--json"])
+        XCTAssertNotEqual(test.stdout.split(separator: "\n").last, validation.stdout.split(separator: "\n").last, "the test part is another part")
+        let both = try runCLI(["chat", "evaluate", model] + files + ["--part", "validation", "--all"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--all and --part validation cannot be given together"), both.stderr)
+    }
+
     func testBadInputIsOneLineAndExitOne() throws {
         let model = try trainTinyModel()
         let badShape = try write("- - hi\n  - hello\n", to: "list.yml")
