@@ -289,8 +289,11 @@ public struct SafeTensors: Equatable, Sendable {
             if name == Self.metadataKey {
                 throw fail("\"\(name)\" is reserved for metadata and cannot name a tensor")
             }
-            if [tensors[name] != nil, integerTensors[name] != nil, int8Tensors[name] != nil].filter({ $0 }).count > 1 {
-                throw fail("\"\(name)\" names tensors of two element types")
+            if tensors[name] != nil && integerTensors[name] != nil {
+                throw fail("\"\(name)\" names both a float tensor and an integer tensor")
+            }
+            if int8Tensors[name] != nil && (tensors[name] != nil || integerTensors[name] != nil) {
+                throw fail("\"\(name)\" names both an int8 tensor and another tensor")
             }
         }
         func checkShape(_ name: String, _ shape: [Int], _ count: Int) throws {
