@@ -113,20 +113,39 @@ print(f"{rate:.0f} {ms('50%'):.3f} {ms('99%'):.3f} {errors} {total}")
 EOF
 }
 
+# compute_totals MODEL -> "seconds batches": the model's compute time so far, from /metrics.
+compute_totals() {
+  curl -sf "$ours/metrics" | python3 -c '
+import re, sys
+text, model = sys.stdin.read(), sys.argv[1]
+def total(kind):
+    return sum(float(v) for v in re.findall(rf"^recurrent_inference_compute_duration_seconds_{kind}{{[^}}]*model=\"{model}\"[^}}]*}} (\S+)", text, re.M))
+print(total("sum"), int(total("count")))' "$1"
+}
+
 echo "recurrent serve options: ${RECURRENT_SERVE_ARGS:-(defaults)}; uvicorn with one worker, onnxruntime's default threads"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); wrk with 2 threads (1 for one connection), ${seconds} s per run"
 printf "%-15s %4s  %-10s %10s %9s %9s %7s\n" workload conc server "req/s" "p50 ms" "p99 ms" errors
 for name in forecast-small charlm-medium; do
   for c in "${levels[@]}"; do
     measure warm "$ours/v2/models/$name/infer" "$bench/$name.body.json" "$c" 2 >/dev/null
+    read -r compute_before batches_before <<<"$(compute_totals "$name")"
     read -r r1 p501 p991 e1 _ <<<"$(measure ours "$ours/v2/models/$name/infer" "$bench/$name.body.json" "$c" "$seconds")"
+    read -r compute_after batches_after <<<"$(compute_totals "$name")"
     measure warm "$anchor/v2/models/$name/infer" "$bench/$name.body.json" "$c" 2 >/dev/null
     read -r r2 p502 p992 e2 _ <<<"$(measure anchor "$anchor/v2/models/$name/infer" "$bench/$name.body.json" "$c" "$seconds")"
     printf "%-15s %4s  %-10s %10s %9s %9s %7s\n" "$name" "$c" recurrent "$r1" "$p501" "$p991" "$e1"
     printf "%-15s %4s  %-10s %10s %9s %9s %7s\n" "$name" "$c" fastapi-ort "$r2" "$p502" "$p992" "$e2"
     python3 -c "print(f'{\"\":15} {\"\":4}  ratio      {$r1/$r2:10.2f}x {\"\":9} {$p991/$p992:9.3f}x (requests/s; p99)')"
+    python3 -c "
+seconds, batches = $compute_after - $compute_before, max($batches_after - $batches_before, 1)
+print(f'{\"\":15} {\"\":4}  recurrent: the model computed {100 * seconds / $seconds:.0f}% of the time, {1e3 * seconds / batches:.3f} ms per batch')"
   done
 done
+
+# The floor at one connection: what wrk and loopback HTTP cost with no work behind the route.
+read -r rh p50h p99h _ <<<"$(summarize "$(wrk -t1 -c1 -d"$seconds"s --latency "$ours/v2/health/live" 2>&1)")"
+echo "floor: GET /v2/health/live, one connection: $rh requests/s, p50 $p50h ms, p99 $p99h ms"
 
 echo "streaming: one step of charlm-medium in a session (x [1, 1, 64]), one connection, ${seconds} s"
 # The sequence starts once; every request wrk sends continues it, one step at a time.

@@ -62,8 +62,8 @@ static int longest_length(const int32_t *lengths, int B, int T) {
 #define RK_ROW_SPLIT_ROWS 8
 
 // How many parts of the batch run the time loop side by side (1: split each step by units).
-static int row_parts(int threads, int B, int64_t packedFloats) {
-    if (threads <= 1 || packedFloats * (int64_t)sizeof(float) > RK_ROW_SPLIT_BYTES) return 1;
+static int row_parts(int threads, int B, int64_t packedBytes) {
+    if (threads <= 1 || packedBytes > RK_ROW_SPLIT_BYTES) return 1;
     const int most = B / RK_ROW_SPLIT_ROWS;
     const int parts = threads < most ? threads : most;
     return parts > 1 ? (parts < RK_MAX_PARTS ? parts : RK_MAX_PARTS) : 1;
@@ -274,6 +274,38 @@ void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weig
     }
 }
 
+int64_t rk_recurrent_packed_scales(int gates, int hidden) {
+    const int units = rk_recurrent_block_units(gates);
+    return (int64_t)(hidden + units - 1) / units * 2 * gates * units;
+}
+
+void rk_recurrent_pack_int8(int gates, int hidden, int input, const int8_t *input_weight, const float *input_scale,
+                            const int8_t *hidden_weight, const float *hidden_scale, int8_t *packed, float *scales) {
+    const int U = rk_recurrent_block_units(gates), K = input + hidden;
+    const int64_t ldp = (int64_t)gates * U;
+    const int blocks = (hidden + U - 1) / U;
+    for (int block = 0; block < blocks; block++) {
+        int8_t *panel = packed + (int64_t)block * K * ldp;
+        float *blockScales = scales + (int64_t)block * 2 * ldp;
+        for (int g = 0; g < gates; g++) {
+            for (int u = 0; u < U; u++) {
+                const int unit = block * U + u;
+                int8_t *column = panel + g * U + u;
+                if (unit >= hidden) {
+                    for (int k = 0; k < K; k++) column[k * ldp] = 0;
+                    blockScales[g * U + u] = blockScales[ldp + g * U + u] = 0.0f;
+                    continue;
+                }
+                const int64_t row = (int64_t)g * hidden + unit;
+                for (int k = 0; k < input; k++) column[k * ldp] = input_weight[row * input + k];
+                for (int k = 0; k < hidden; k++) column[(input + k) * ldp] = hidden_weight[row * hidden + k];
+                blockScales[g * U + u] = input > 0 ? input_scale[row] : 0.0f;
+                blockScales[ldp + g * U + u] = hidden_scale[row];
+            }
+        }
+    }
+}
+
 static void step_part(void *context, int part) {
     rk_step_job *job = (rk_step_job *)context;
     int q = 0;
@@ -284,7 +316,8 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     const int B = s->batch, T = s->time, H = s->hidden;
     if (B <= 0 || T <= 0 || H <= 0) return;
     const int G = gate_count(s->cell), U = rk_recurrent_block_units(G);
-    const int rowParts = row_parts(s->threads, B, rk_recurrent_packed_floats(G, H, s->input));
+    const int64_t packedBytes = rk_recurrent_packed_floats(G, H, s->input) * (s->packed_int8 ? 1 : (int64_t)sizeof(float));
+    const int rowParts = row_parts(s->threads, B, packedBytes);
     if (rowParts > 1) {
         rk_rows_job rows = {s, rowParts};
         rk_parallel_for(rowParts, rowParts, forward_rows_part, &rows);
@@ -293,12 +326,13 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     rk_step_job job;
     job.s = s;
     job.blocks = (H + U - 1) / U;
+    const int quantized = s->packed_int8 != 0;
     switch (rk_isa_level()) {
 #if RK_X86
-    case RK_ISA_AVX512: job.run = step_blocks_avx512; break;
-    case RK_ISA_AVX2: job.run = step_blocks_avx2; break;
+    case RK_ISA_AVX512: job.run = quantized ? int8_step_blocks_avx512 : step_blocks_avx512; break;
+    case RK_ISA_AVX2: job.run = quantized ? int8_step_blocks_avx2 : step_blocks_avx2; break;
 #endif
-    default: job.run = step_blocks_generic; break;
+    default: job.run = quantized ? int8_step_blocks_generic : step_blocks_generic; break;
     }
     const double work = (double)B * G * H * (double)(s->input + H);
     job.parts = part_count(s->threads, work, job.blocks);
@@ -359,7 +393,7 @@ void rk_recurrent_backward(const rk_recurrent_backward_sequence *s) {
     const int B = s->batch, T = s->time, H = s->hidden;
     if (B <= 0 || T <= 0 || H <= 0) return;
     const int G = gate_count(s->cell);
-    const int rowParts = row_parts(s->threads, B, rk_recurrent_backward_packed_floats(G, H));
+    const int rowParts = row_parts(s->threads, B, rk_recurrent_backward_packed_floats(G, H) * (int64_t)sizeof(float));
     if (rowParts > 1) {
         rk_rows_job rows = {s, rowParts};
         rk_parallel_for(rowParts, rowParts, backward_rows_part, &rows);

@@ -432,6 +432,8 @@ static void FN(backward_blocks)(const rk_backward_job *job, int block0, int bloc
     }
 }
 
+#include "recurrent_int8_impl.h"
+
 #undef RK_TILE_MAXR
 #undef RK_TILE_MAXW
 #undef RK_BACKWARD_KC

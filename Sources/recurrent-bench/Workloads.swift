@@ -36,9 +36,15 @@ func runWorkloads(_ options: Options) throws {
         throw BenchError.usage("--phases takes a comma-separated subset of train,infer,stream")
     }
     let repeats = try options.int("repeats", default: 0)
+    let quantization = try options.values["quantized"].map { name in
+        guard let kind = WeightQuantization(rawValue: name) else { throw BenchError.usage("--quantized takes int8") }
+        return kind
+    }
     let chosen = file.workloads.filter { only?.contains($0.name) ?? true }
     guard chosen.count > 1 else {
-        for workload in chosen { try measure(workload, threads: threads, phases: phases, repeats: repeats) }
+        for workload in chosen {
+            try measure(workload, threads: threads, phases: phases, repeats: repeats, quantization: quantization)
+        }
         return
     }
     // Each workload in a process of its own, so that its peak resident memory is its own.
@@ -56,8 +62,9 @@ func runWorkloads(_ options: Options) throws {
     }
 }
 
-/// Measures the phases asked for (a phase left out prints 0): for profiling one of them.
-func measure(_ w: Workload, threads: Int, phases: Set<String>, repeats: Int) throws {
+/// Measures the phases asked for (a phase left out prints 0): for profiling one of them. With a
+/// quantization, inference and streaming run on the quantized weights (training on floats).
+func measure(_ w: Workload, threads: Int, phases: Set<String>, repeats: Int, quantization: WeightQuantization?) throws {
     let (B, T, I, H) = (w.batch, w.seq, w.input, w.hidden)
     let processBase = residentMegabytes("VmRSS")
     let recurrent = RecurrentLayer(RecurrentConfiguration(cell: w.cell, inputSize: I, hiddenSize: H, numLayers: w.layers), seed: 0)
@@ -78,6 +85,7 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>, repeats: Int) thr
     }
     let train = phases.contains("train") ? bestTime(budget: 0, minimumRepeats: reps, trainStep) : .infinity
     let rssTrain = residentMegabytes("VmHWM")
+    if let quantization { recurrent.quantize(quantization) }
     let infer = !phases.contains("infer") ? .infinity : bestTime(budget: 0, minimumRepeats: reps) {
         _ = GradientMode.withoutRecording { recurrent(Variable(x)) }
     }
@@ -102,7 +110,7 @@ func measure(_ w: Workload, threads: Int, phases: Set<String>, repeats: Int) thr
     let activations = w.layers * B * T * H * savedPerUnit + 3 * B * T * I
     let modelBytes = Double(4 * (4 * parameterCount + activations)) / 1_048_576
     printJSON([
-        "system": "recurrent", "threads": threads, "workload": w.name,
+        "system": "recurrent" + (quantization.map { " " + $0.rawValue } ?? ""), "threads": threads, "workload": w.name,
         "train_steps_per_s": (Double(B * T) / train).rounded(),
         "infer_steps_per_s": (Double(B * T) / infer).rounded(),
         "stream_step_us": stream / 100 * 1e6,

@@ -37,10 +37,31 @@ enum DistributedLaunch {
             note("data-parallel training on \(communicator.size) ranks (\(communicator.implementation)): "
                  + "each computes its share of every batch, gradients are averaged with MPI_Allreduce")
         } else {
-            let null = open("/dev/null", O_WRONLY)
-            if null >= 0 { dup2(null, STDOUT_FILENO) }
+            silenceStandardOutput()
         }
         return communicator
+    }
+
+    /// Runs an evaluate or predict verb's `body` on every process of an `mpirun` launch with the
+    /// job's communicator (nil when started alone): each process works on its share of the
+    /// input, the results are gathered in order, and only rank 0's standard output is kept.
+    static func splittingWork(_ what: String, _ body: (MPICommunicator?) throws -> Void) throws {
+        guard MPICommunicator.isLaunchedWithSeveralProcesses else { return try body(nil) }
+        let communicator = try MPICommunicator.join()
+        if communicator.rank == 0 {
+            note("\(what) split over \(communicator.size) ranks (\(communicator.implementation)), gathered in order on rank 0")
+        } else {
+            silenceStandardOutput()
+        }
+        try body(communicator)
+        // Only after success: a process that leaves with an error without finalizing makes
+        // mpirun end the others, which would otherwise wait for it in MPI_Finalize.
+        communicator.finalize()
+    }
+
+    private static func silenceStandardOutput() {
+        let null = open("/dev/null", O_WRONLY)
+        if null >= 0 { dup2(null, STDOUT_FILENO) }
     }
 }
 

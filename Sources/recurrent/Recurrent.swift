@@ -20,6 +20,7 @@ struct RecurrentCommand: ParsableCommand {
             ImportCommand.self,
             ExportCommand.self,
             RunCommand.self,
+            QuantizeCommand.self,
             InfoCommand.self,
             ServeCommand.self,
             AnomalyCommand.self,

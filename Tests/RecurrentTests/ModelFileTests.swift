@@ -114,19 +114,19 @@ final class ModelFileTests: XCTestCase {
     func testOtherFormatIsRejected() throws {
         var metadata = try Self.validMetadata()
         metadata["format"] = "pt"
-        try assertRejected(metadata: metadata, mentioning: [#"format is "pt""#, #"expected "recurrent-model" version 1"#])
+        try assertRejected(metadata: metadata, mentioning: [#"format is "pt""#, #"expected "recurrent-model" version 2"#])
     }
 
     func testNewerVersionAsksForUpgrade() throws {
         var metadata = try Self.validMetadata()
-        metadata["format_version"] = "2"
-        try assertRejected(metadata: metadata, mentioning: ["version 2 is newer", "version 1", "upgrade"])
+        metadata["format_version"] = "3"
+        try assertRejected(metadata: metadata, mentioning: ["version 3 is newer", "version 2", "upgrade"])
     }
 
     func testUnknownVersionIsRejected() throws {
         var metadata = try Self.validMetadata()
         metadata["format_version"] = "0.9"
-        try assertRejected(metadata: metadata, mentioning: [#"version "0.9" is not supported"#, "version 1"])
+        try assertRejected(metadata: metadata, mentioning: [#"version "0.9" is not supported"#, "version 2"])
         metadata["format_version"] = nil
         try assertRejected(metadata: metadata, mentioning: [#"no "format_version""#])
     }

@@ -99,6 +99,16 @@ int64_t rk_recurrent_packed_floats(int gates, int hidden, int input);
 void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
                        const float *hidden_weight, float *packed);
 
+/// Floats of the row scales that rk_recurrent_pack_int8 writes: per block, the G gates' scales of
+/// W_ih's rows then of W_hh's (zero past H).
+int64_t rk_recurrent_packed_scales(int gates, int hidden);
+/// rk_recurrent_pack for int8 weights quantized by rows (row r of W_ih is input_scale[r] times
+/// input_weight's row r, likewise W_hh): the same layout, rk_recurrent_packed_floats(G, H, I)
+/// bytes, and the scales beside them (rk_recurrent_packed_scales floats). input_weight and
+/// input_scale may be NULL when input == 0.
+void rk_recurrent_pack_int8(int gates, int hidden, int input, const int8_t *input_weight, const float *input_scale,
+                            const int8_t *hidden_weight, const float *hidden_scale, int8_t *packed, float *scales);
+
 /// One layer in one direction over a batch of sequences (see rk_recurrent_forward).
 /// Rows are batch-first: value (b, t) of a [B, T, ...] buffer sits at b * batch_stride + t * time_stride.
 typedef struct {
@@ -124,6 +134,10 @@ typedef struct {
     float *hidden_before;        // [B*T, H] the state entering each step
     float *cell_before;          // [B*T, H] LSTM memory entering each step
     int threads;                 // split each step's units (or the batch) over up to this many threads
+    // Int8 weights (rk_recurrent_pack_int8), read instead of `packed` when not NULL: each sum
+    // runs over the int8 values converted to float, times its row's scale (activations stay float).
+    const int8_t *packed_int8;
+    const float *packed_scales;  // rk_recurrent_packed_scales(G, H) floats
 } rk_recurrent_sequence;
 
 /// Runs the time loop. Each step computes the recurrent product, the gate nonlinearities and

@@ -113,7 +113,10 @@ public final class Model {
         } catch let error as RecurrentError {
             throw RecurrentError.invalidFile(path: path, reason: error.description)
         }
-        try layer.loadParameters(file.tensors, from: path)
+        var tensors = file.tensors
+        for (name, matrix) in file.int8Tensors { tensors[name] = matrix.dequantized }
+        try layer.loadParameters(tensors, from: path)
+        try layer.installQuantizedWeights(file.int8Tensors, from: path)
         self.init(layer, metadata: file.metadata)
     }
 
@@ -131,8 +134,11 @@ public final class Model {
     }
 
     /// Writes the model atomically (a temporary name, then a rename).
+    /// Quantized recurrent weights are written as they are (int8 with their scales).
     public func save(to path: String) throws {
-        try ModelFile(architecture: layer.spec, tensors: layer.namedTensors, metadata: metadata).write(to: path)
+        let int8 = layer.namedQuantizedMatrices
+        try ModelFile(architecture: layer.spec, tensors: layer.namedTensors.filter { int8[$0.key] == nil }, int8Tensors: int8,
+                      metadata: metadata).write(to: path)
     }
 
     /// Metadata decoded from JSON, or nil when absent.

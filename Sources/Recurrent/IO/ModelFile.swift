@@ -6,22 +6,35 @@ import Foundation
 /// The header's `__metadata__` holds `"format": "recurrent-model"`, `"format_version": "1"`,
 /// `"architecture"`: the `LayerSpec` as JSON, and the caller's keys beside them. Tensor names
 /// are whatever the caller chose, typically PyTorch's ("weight_ih_l0", "0.weight").
+///
+/// Version 2 adds quantized weights (`recurrent quantize`): a matrix stored as int8 by rows is
+/// an I8 tensor under its name and its rows' scales, F32 [rows], under the name + ".scale".
+/// Files without them are written as version 1, which every build reads; builds that know only
+/// version 1 refuse a quantized file, asking for an upgrade, instead of misreading it.
 public struct ModelFile: Equatable, Sendable {
     public static let format = "recurrent-model"
-    /// The version this build writes and reads. Bump it when a change would make older builds
-    /// misread new files; older builds then say so instead of loading garbage.
-    public static let formatVersion = 1
+    /// The newest version this build reads and writes. Bump it when a change would make older
+    /// builds misread new files; older builds then say so instead of loading garbage.
+    public static let formatVersion = 2
+    /// The version of files without quantized weights.
+    public static let floatFormatVersion = 1
+    /// The suffix of the name of an int8 matrix's scales.
+    public static let scaleSuffix = ".scale"
     /// Metadata keys the format uses itself; callers' metadata may not use them.
     public static let reservedMetadataKeys: Set<String> = ["format", "format_version", "architecture"]
 
     public var architecture: LayerSpec
     public var tensors: [String: Tensor]
+    /// Matrices stored as int8 by rows, beside `tensors` (names distinct from theirs).
+    public var int8Tensors: [String: Int8Matrix]
     /// The caller's metadata, without the reserved keys.
     public var metadata: [String: String]
 
-    public init(architecture: LayerSpec, tensors: [String: Tensor], metadata: [String: String] = [:]) {
+    public init(architecture: LayerSpec, tensors: [String: Tensor], int8Tensors: [String: Int8Matrix] = [:],
+                metadata: [String: String] = [:]) {
         self.architecture = architecture
         self.tensors = tensors
+        self.int8Tensors = int8Tensors
         self.metadata = metadata
     }
 
@@ -40,9 +53,17 @@ public struct ModelFile: Equatable, Sendable {
         }
         var header = metadata
         header["format"] = Self.format
-        header["format_version"] = String(Self.formatVersion)
+        header["format_version"] = String(int8Tensors.isEmpty ? Self.floatFormatVersion : Self.formatVersion)
         header["architecture"] = String(decoding: architectureJSON, as: UTF8.self)
-        try SafeTensors(tensors: tensors, metadata: header).write(to: path)
+        var floats = tensors, bytes: [String: Int8Tensor] = [:]
+        for (name, matrix) in int8Tensors {
+            guard floats[name] == nil, floats[name + Self.scaleSuffix] == nil else {
+                throw RecurrentError.invalidArgument("\(path): \"\(name)\" names both a float tensor and an int8 matrix")
+            }
+            bytes[name] = Int8Tensor(shape: [matrix.rows, matrix.columns], values: matrix.values)
+            floats[name + Self.scaleSuffix] = Tensor(shape: [matrix.rows], scalars: matrix.scales)
+        }
+        try SafeTensors(tensors: floats, int8Tensors: bytes, metadata: header).write(to: path)
     }
 
     /// Reads a model written by `write(to:)`, checking that it is one and that this build
@@ -63,7 +84,7 @@ public struct ModelFile: Equatable, Sendable {
         guard let foundVersion = file.metadata["format_version"] else {
             throw fail("model file has no \"format_version\" in its metadata (\(expected))")
         }
-        guard foundVersion == String(formatVersion) else {
+        guard let version = Int(foundVersion), (floatFormatVersion...formatVersion).contains(version) else {
             if let number = Int(foundVersion), number > formatVersion {
                 throw fail(
                     "model format version \(number) is newer than this build reads (version \(formatVersion)); "
@@ -80,12 +101,31 @@ public struct ModelFile: Equatable, Sendable {
         } catch {
             throw fail("architecture does not decode as a LayerSpec: \(SafeTensors.describe(decodingError: error))")
         }
-        // Model parameters are floats; refusing beats silently dropping a tensor.
+        // Model parameters are floats or int8 matrices; refusing beats silently dropping a tensor.
         if let name = file.integerTensors.keys.sorted().first {
-            throw fail("tensor \"\(name)\" holds integers; a model file holds float tensors only")
+            throw fail("tensor \"\(name)\" holds integers; a model file holds float tensors and int8 matrices only")
+        }
+        if version == floatFormatVersion, let name = file.int8Tensors.keys.sorted().first {
+            throw fail("tensor \"\(name)\" holds int8 values, which a version \(floatFormatVersion) model file does not have")
+        }
+        var tensors = file.tensors, int8Tensors: [String: Int8Matrix] = [:]
+        for (name, stored) in file.int8Tensors.sorted(by: { $0.key < $1.key }) {
+            guard stored.shape.count == 2 else {
+                throw fail("int8 tensor \"\(name)\" has shape \(stored.shape), expected a matrix [rows, columns]")
+            }
+            let scaleName = name + scaleSuffix
+            guard let scales = tensors.removeValue(forKey: scaleName), scales.shape == [stored.shape[0]] else {
+                throw fail("int8 tensor \"\(name)\" needs its row scales \"\(scaleName)\", F32 [\(stored.shape[0])]")
+            }
+            do {
+                int8Tensors[name] = try Int8Matrix(rows: stored.shape[0], columns: stored.shape[1], values: stored.values,
+                                                   scales: scales.scalars, name: "tensor \"\(scaleName)\"")
+            } catch let error as RecurrentError {
+                throw fail(error.description)
+            }
         }
         return ModelFile(
-            architecture: architecture, tensors: file.tensors,
+            architecture: architecture, tensors: tensors, int8Tensors: int8Tensors,
             metadata: file.metadata.filter { !reservedMetadataKeys.contains($0.key) })
     }
 }

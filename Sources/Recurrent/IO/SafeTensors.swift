@@ -16,26 +16,40 @@ public struct IntegerTensor: Equatable, Sendable {
     public init(_ values: [Int]) { self.init(shape: [values.count], values: values) }
 }
 
+/// A shaped array of 8-bit integers, such as quantized weights.
+public struct Int8Tensor: Equatable, Sendable {
+    public var shape: [Int]
+    /// Row-major; `values.count == shape.reduce(1, *)`.
+    public var values: [Int8]
+
+    public init(shape: [Int], values: [Int8]) {
+        self.shape = shape
+        self.values = values
+    }
+}
+
 /// The contents of a safetensors file: an 8-byte little-endian header length, a JSON header
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
 /// then the raw little-endian data, offsets counted from the end of the header.
 ///
-/// Reading accepts F32, F64, F16 and BF16 (as Float32 `Tensor`s) and I64, I32 (as
-/// `IntegerTensor`s), and checks every header field against the file, so a damaged or hostile
+/// Reading accepts F32, F64, F16 and BF16 (as Float32 `Tensor`s), I64, I32 (as
+/// `IntegerTensor`s) and I8 (as `Int8Tensor`s), and checks every header field against the file, so a damaged or hostile
 /// file gives a `RecurrentError` naming the file and the tensor, never a crash. Writing stores
-/// floats as F32 and integers as I64, laid out as the reference implementation lays them out.
+/// floats as F32, integers as I64 and int8 tensors as I8, laid out as the reference implementation lays them out.
 public struct SafeTensors: Equatable, Sendable {
     public var tensors: [String: Tensor]
     public var integerTensors: [String: IntegerTensor]
+    public var int8Tensors: [String: Int8Tensor]
     /// The header's `__metadata__`.
     public var metadata: [String: String]
 
     public init(
         tensors: [String: Tensor] = [:], integerTensors: [String: IntegerTensor] = [:],
-        metadata: [String: String] = [:]
+        int8Tensors: [String: Int8Tensor] = [:], metadata: [String: String] = [:]
     ) {
         self.tensors = tensors
         self.integerTensors = integerTensors
+        self.int8Tensors = int8Tensors
         self.metadata = metadata
     }
 
@@ -111,6 +125,9 @@ public struct SafeTensors: Equatable, Sendable {
             if entry.dtype.isFloatingPoint {
                 let scalars = floats(raw, at: start, count: entry.count, dtype: entry.dtype)
                 result.tensors[entry.name] = Tensor(shape: entry.shape, scalars: scalars)
+            } else if entry.dtype == .i8 {
+                let values = [Int8](UnsafeRawBufferPointer(rebasing: raw[start..<(start + entry.count)]).map { Int8(bitPattern: $0) })
+                result.int8Tensors[entry.name] = Int8Tensor(shape: entry.shape, values: values)
             } else {
                 let values = integers(raw, at: start, count: entry.count, dtype: entry.dtype)
                 result.integerTensors[entry.name] = IntegerTensor(shape: entry.shape, values: values)
@@ -234,7 +251,7 @@ public struct SafeTensors: Equatable, Sendable {
                 // bfloat16 is the top half of a Float32.
                 let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self))
                 return Float(bitPattern: UInt32(bits) << 16)
-            case .i64, .i32: return 0  // not reached: integer dtypes go to `integers`
+            case .i64, .i32, .i8: return 0  // not reached: integer dtypes go elsewhere
             }
         }
     }
@@ -245,7 +262,7 @@ public struct SafeTensors: Equatable, Sendable {
             switch dtype {
             case .i64: return Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + index * 8, as: Int64.self)))
             case .i32: return Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + index * 4, as: Int32.self)))
-            case .f32, .f64, .f16, .bf16: return 0  // not reached: float dtypes go to `floats`
+            case .f32, .f64, .f16, .bf16, .i8: return 0  // not reached: those go elsewhere
             }
         }
     }
@@ -262,18 +279,21 @@ public struct SafeTensors: Equatable, Sendable {
         try encode(label: "safetensors")
     }
 
-    /// Lays out integer tensors (I64) then float tensors (F32), each group in name order, as the
+    /// Lays out integer tensors (I64), float tensors (F32), then int8 tensors (I8), each group in name order, as the
     /// reference implementation does (it sorts by alignment, then name), so every tensor starts
     /// at a multiple of its element size. `label` names the output in error messages.
     private func encode(label: String) throws -> Data {
         func fail(_ reason: String) -> RecurrentError { .invalidArgument("\(label): \(reason)") }
 
-        for name in Set(tensors.keys).union(integerTensors.keys).sorted() {
+        for name in Set(tensors.keys).union(integerTensors.keys).union(int8Tensors.keys).sorted() {
             if name == Self.metadataKey {
                 throw fail("\"\(name)\" is reserved for metadata and cannot name a tensor")
             }
             if tensors[name] != nil && integerTensors[name] != nil {
                 throw fail("\"\(name)\" names both a float tensor and an integer tensor")
+            }
+            if int8Tensors[name] != nil && (tensors[name] != nil || integerTensors[name] != nil) {
+                throw fail("\"\(name)\" names both an int8 tensor and another tensor")
             }
         }
         func checkShape(_ name: String, _ shape: [Int], _ count: Int) throws {
@@ -285,6 +305,8 @@ public struct SafeTensors: Equatable, Sendable {
         let floats = tensors.sorted { $0.key < $1.key }
         for (name, tensor) in integers { try checkShape(name, tensor.shape, tensor.values.count) }
         for (name, tensor) in floats { try checkShape(name, tensor.shape, tensor.scalars.count) }
+        let bytes = int8Tensors.sorted { $0.key < $1.key }
+        for (name, tensor) in bytes { try checkShape(name, tensor.shape, tensor.values.count) }
 
         var fields: [String] = []
         if !metadata.isEmpty {
@@ -301,6 +323,7 @@ public struct SafeTensors: Equatable, Sendable {
         }
         for (name, tensor) in integers { describe(name, .i64, tensor.shape, tensor.values.count) }
         for (name, tensor) in floats { describe(name, .f32, tensor.shape, tensor.scalars.count) }
+        for (name, tensor) in bytes { describe(name, .i8, tensor.shape, tensor.values.count) }
 
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
         // Pad with spaces so the data section starts 8-byte aligned.
@@ -319,6 +342,7 @@ public struct SafeTensors: Equatable, Sendable {
                 tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBufferPointer { data.append($0) }
             }
         }
+        for (_, tensor) in bytes { tensor.values.withUnsafeBufferPointer { data.append($0) } }
         return data
     }
 }

@@ -7,7 +7,7 @@ extension SafeTensors {
     /// The element types this library reads. Floating types become `Tensor` (Float32);
     /// integer types become `IntegerTensor`.
     enum DType: String, CaseIterable {
-        case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32"
+        case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32", i8 = "I8"
 
         /// Bytes per element.
         var size: Int {
@@ -15,17 +15,18 @@ extension SafeTensors {
             case .f64, .i64: return 8
             case .f32, .i32: return 4
             case .f16, .bf16: return 2
+            case .i8: return 1
             }
         }
 
         var isFloatingPoint: Bool {
             switch self {
             case .f32, .f64, .f16, .bf16: return true
-            case .i64, .i32: return false
+            case .i64, .i32, .i8: return false
             }
         }
 
-        static let supportedList = "F32, F64, F16, BF16, I64 or I32"
+        static let supportedList = "F32, F64, F16, BF16, I64, I32 or I8"
     }
 
     /// A parsed JSON value. The header is decoded into this first so that every check on its

@@ -21,14 +21,17 @@ extension Trainer {
         guard !part.isEmpty else { return LocalStep(weightedLoss: 0, hasGradient: parameters.map { _ in false }) }
         let shard = Array(batch[part])
         var factor: Float = 1
-        if size > 1 {
+        if size > 1, partLoss == nil {
             let weights = (0..<size).map { r -> Double in
                 let range = Communicators.share(of: batch.count, rank: r, size: size)
                 return range.isEmpty ? 0 : shardWeight?(Array(batch[range])) ?? Double(range.count)
             }
             factor = Float(weights[rank] / max(weights.reduce(0, +), .leastNonzeroMagnitude))
         }
-        let value = try LearningPhase.training(at: BatchPosition(step: step, firstRow: part.lowerBound)) { try loss(shard) }
+        let value = try LearningPhase.training(at: BatchPosition(step: step, firstRow: part.lowerBound)) {
+            if size > 1, let partLoss { return try partLoss(shard, batch) }
+            return try loss(shard)
+        }
         let lossValue = value.value.scalar
         if lossValue.isFinite {
             value.backward()
@@ -170,8 +173,17 @@ extension Trainer {
     }
 }
 
-/// Parts of a batch for processes, shared by the Trainer and `Communicator.share(of:)`.
-enum Communicators {
+/// Parts of a batch for processes, shared by the Trainer and `Communicator.share(of:)`, and work
+/// split over processes that may be absent.
+public enum Communicators {
+    /// `Communicator.mapInOrder` for work that may run alone: without a communicator (or with
+    /// one process) `body` takes every item.
+    public static func mapInOrder<Item, Result: Codable>(_ items: [Item], over communicator: (any Communicator)?,
+                                                          _ body: (ArraySlice<Item>) throws -> [Result]) throws -> [Result] {
+        guard let communicator, communicator.size > 1 else { return try body(items[...]) }
+        return try communicator.mapInOrder(items, body)
+    }
+
     /// The contiguous part of `0..<count` process `rank` of `size` takes: parts differ in size by
     /// at most one, the larger ones first.
     static func share(of count: Int, rank: Int, size: Int) -> Range<Int> {

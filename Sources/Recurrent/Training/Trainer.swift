@@ -33,6 +33,11 @@ public final class Trainer {
     /// the batch is the weighted mean of its parts' losses). nil: the part's sample count,
     /// right for a mean over samples; a loss averaged over tokens weighs a part by its tokens.
     public var shardWeight: (([Int]) -> Double)?
+    /// When processes split a batch whose loss is a sum of means over different counts (no one
+    /// weight per part fits), the loss of `part` as its share of the loss of `batch`: the parts'
+    /// values sum to the batch's loss. Used, instead of the fit loop's loss and `shardWeight`,
+    /// only when processes split batches.
+    public var partLoss: ((_ part: [Int], _ batch: [Int]) throws -> Variable)?
     /// The samples a validation pass reads, in training samples, so that a time limit can keep
     /// room for the last validation before one has been timed.
     public var validationSampleCount: Int?

@@ -1,9 +1,11 @@
 import Foundation
 import Recurrent
 
-/// The one thread that runs every model. The kernels' thread pool, the recording switch and the
-/// models' packed-weight caches are process-wide, so model code runs here only, one call at a
-/// time; handlers wait for it without blocking their event loop.
+/// Runs every model, one call at a time: the kernels' thread pool, the recording switch and the
+/// models' packed-weight caches are process-wide. Work waits on a queue for the model thread;
+/// but a tensor request that finds the queue empty and no model code running, and no batching
+/// delay to wait for, runs at once on the handler's own thread, which saves two thread wake-ups
+/// (there and back) per request at low load. Either way `busy` keeps one call at a time.
 ///
 /// Dynamic batching, as Triton's dynamic batcher: tensor requests for the same model that are
 /// waiting together (or arrive within `batchDelay` of the oldest) run as one batch of up to
@@ -52,6 +54,8 @@ final class ModelExecutor: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var stopping = false
+    /// Whether model code runs now (on the model thread or a handler's).
+    private var busy = false
     private var thread: Thread?
 
     init(options: Options, sessions: SessionStore, metrics: ServerMetrics) {
@@ -94,7 +98,8 @@ final class ModelExecutor: @unchecked Sendable {
 
     /// Runs tensors through the model, in a batch with others where it can.
     func infer(_ model: ServedModel, inputs: ModelRunner.Inputs, sequence: SequenceControl?) async throws -> [String: Tensor] {
-        try await withCheckedThrowingContinuation { continuation in
+        if let result = runAtOnceIfIdle(model, inputs: inputs, sequence: sequence) { return try result.get() }
+        return try await withCheckedThrowingContinuation { continuation in
             enqueue(.tensors(TensorJob(model: model, inputs: inputs, sequence: sequence, enqueued: Self.now()) { result in
                 continuation.resume(with: result.mapError { $0 as any Error })
             }))
@@ -116,6 +121,31 @@ final class ModelExecutor: @unchecked Sendable {
         }
     }
 
+    /// Runs a request on the calling thread when nothing waits and nothing runs (nil otherwise).
+    /// A batching delay asks the oldest request to wait for partners, so then it never applies.
+    private func runAtOnceIfIdle(_ model: ServedModel, inputs: ModelRunner.Inputs, sequence: SequenceControl?) -> Result<[String: Tensor], ServerError>? {
+        guard options.batchDelay == 0 else { return nil }
+        condition.lock()
+        guard queue.isEmpty, !busy, !stopping else {
+            condition.unlock()
+            return nil
+        }
+        busy = true
+        condition.unlock()
+        var outcome: Result<[String: Tensor], ServerError>?
+        runBatch([TensorJob(model: model, inputs: inputs, sequence: sequence, enqueued: Self.now()) { outcome = $0 }])
+        finishRunning()
+        return outcome ?? .failure(.internalFault("the model gave no result"))
+    }
+
+    /// Ends a call's hold on the models and wakes the model thread if work arrived meanwhile.
+    private func finishRunning() {
+        condition.lock()
+        busy = false
+        if !queue.isEmpty { condition.signal() }
+        condition.unlock()
+    }
+
     static func mappingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
@@ -132,6 +162,7 @@ final class ModelExecutor: @unchecked Sendable {
             case .work(let run): run()
             case .tensors(let jobs): runBatch(jobs)
             }
+            finishRunning()
         }
     }
 
@@ -140,17 +171,19 @@ final class ModelExecutor: @unchecked Sendable {
         case tensors([TensorJob])
     }
 
-    /// Waits for work; for tensors, waits up to the batch delay for more of the same model.
+    /// Waits for work and for the models to be free (then marks them busy); for tensors, waits
+    /// up to the batch delay for more of the same model.
     private func nextBatch() -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            sessions.sweep(now: Self.now())
-            if queue.isEmpty {
-                if stopping { return nil }
+            if !busy { sessions.sweep(now: Self.now()) }
+            if queue.isEmpty, stopping, !busy { return nil }
+            if queue.isEmpty || busy {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
                 continue
             }
+            busy = true
             switch queue[0] {
             case .work(_, _, let run):
                 queue.removeFirst()

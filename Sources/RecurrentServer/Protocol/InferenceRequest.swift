@@ -189,6 +189,7 @@ struct InferenceRequest: Sendable {
 
     /// Flat or nested `data`, in row-major order.
     static func decodeJSON(_ data: JSON, datatype: String, name: String) throws -> TensorValues {
+        if ["FP32", "FP16", "BF16"].contains(datatype), let floats = flatFloats(data) { return .float32(floats) }
         var flat: [JSON] = []
         func flatten(_ value: JSON) {
             if case .array(let items) = value { items.forEach(flatten) } else { flat.append(value) }
@@ -220,6 +221,19 @@ struct InferenceRequest: Sendable {
             }
             return .integers(values.map { Int($0) })
         }
+    }
+
+    /// A flat array of numbers, the common case, read in one pass (nil for anything else,
+    /// which the general path reads and reports).
+    static func flatFloats(_ data: JSON) -> [Float]? {
+        guard case .array(let items) = data else { return nil }
+        var floats = [Float]()
+        floats.reserveCapacity(items.count)
+        for item in items {
+            guard case .number(let number) = item else { return nil }
+            floats.append(Float(number))
+        }
+        return floats
     }
 
     /// Raw little-endian values, or for BYTES each element as a 4-byte length and its bytes.

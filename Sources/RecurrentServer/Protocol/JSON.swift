@@ -164,28 +164,63 @@ struct JSONReader {
         }
     }
 
+    /// Reads a number by JSON's grammar. Most numbers a tensor carries ("-0.123456") have at
+    /// most 15 significant digits and a small exponent: then the digits and the power of ten
+    /// are both exact doubles and one correctly rounded division or product gives the same
+    /// bits as strtod (Clinger's fast path), several times faster; any other goes to strtod.
     mutating func number() throws -> Double {
         let start = position
-        func digits() -> Int {
+        var mantissa: UInt64 = 0, exact = true, scale = 0
+        func digits(scaling: Int) -> Int {
             let first = position
-            while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { position += 1 }
+            while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                if mantissa < Self.exactMantissaLimit / 10 {
+                    mantissa = mantissa * 10 + UInt64(byte - UInt8(ascii: "0"))
+                } else {
+                    exact = false
+                }
+                position += 1
+            }
+            scale += scaling * (position - first)
             return position - first
         }
-        if current == UInt8(ascii: "-") { position += 1 }
-        guard digits() > 0 else { throw fail("expected a digit") }
+        let negative = current == UInt8(ascii: "-")
+        if negative { position += 1 }
+        guard digits(scaling: 0) > 0 else { throw fail("expected a digit") }
         if current == UInt8(ascii: ".") {
             position += 1
-            guard digits() > 0 else { throw fail("expected a digit after the decimal point") }
+            guard digits(scaling: -1) > 0 else { throw fail("expected a digit after the decimal point") }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
             position += 1
-            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
-            guard digits() > 0 else { throw fail("expected a digit in the exponent") }
+            var exponentSign = 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") {
+                if current == UInt8(ascii: "-") { exponentSign = -1 }
+                position += 1
+            }
+            let first = position
+            var exponent = 0
+            while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(byte - UInt8(ascii: "0")) }
+                position += 1
+            }
+            guard position > first else { throw fail("expected a digit in the exponent") }
+            scale += exponentSign * exponent
+        }
+        if exact, abs(scale) < Self.exactPowersOfTen.count {
+            let magnitude = Double(mantissa)
+            let value = scale < 0 ? magnitude / Self.exactPowersOfTen[-scale] : magnitude * Self.exactPowersOfTen[scale]
+            return negative ? -value : value
         }
         // The grammar was checked above; strtod stops where the number does.
         let pointer = UnsafeRawPointer(bytes.baseAddress! + start).assumingMemoryBound(to: CChar.self)
         return strtod(pointer, nil)
     }
+
+    /// Mantissas below 2^53 are exact doubles; so are 10^0 ... 10^22.
+    static let exactMantissaLimit: UInt64 = 1 << 53
+    static let exactPowersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
 
     mutating func string() throws -> String {
         position += 1

@@ -176,8 +176,10 @@ struct ClassifyEvaluateCommand: ParsableCommand {
         try reportingErrors {
             let classifier = try Classifier(contentsOf: model)
             let rows = try ClassificationRows(path: data, input: classifier.input, requireLabels: true)
-            let report = try classifier.evaluate(rows)
-            printReport(report, title: "\(data) (\(report.count) rows)", json: json)
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let report = try classifier.evaluate(rows, communicator: communicator)
+                printReport(report, title: "\(data) (\(report.count) rows)", json: json)
+            }
         }
     }
 }
@@ -213,23 +215,26 @@ struct ClassifyPredictCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let classifier = try Classifier(contentsOf: model)
-            let labels = classifier.labels
-            var predictions: [(prediction: ClassPrediction, line: Int?)] = []
-            if !texts.isEmpty { predictions += try classifier.predict(texts: texts).map { ($0, nil) } }
-            if let input {
-                let rows = try ClassificationRows(path: input, input: classifier.input, requireLabels: false)
-                predictions += try zip(classifier.predict(rows), rows.lineNumbers).map { ($0, $1) }
+            let rows = try input.map { try ClassificationRows(path: $0, input: classifier.input, requireLabels: false) }
+            try DistributedLaunch.splittingWork("prediction") { communicator in
+                var predictions: [(prediction: ClassPrediction, line: Int?)] = []
+                if !texts.isEmpty { predictions += try classifier.predict(texts: texts).map { ($0, nil) } }
+                if let rows { predictions += try zip(classifier.predict(rows, communicator: communicator), rows.lineNumbers).map { ($0, $1) } }
+                printPredictions(predictions, labels: classifier.labels)
             }
-            for (prediction, line) in predictions {
-                if json {
-                    let probabilities = zip(labels, prediction.probabilities).map { "\(jsonText($0)): \(String(format: "%.4f", $1))" }
-                    let lineField = line.map { "\"line\": \($0), " } ?? ""
-                    print("{\(lineField)\"label\": \(jsonText(prediction.label)), \"probabilities\": {\(probabilities.joined(separator: ", "))}}")
-                } else {
-                    let best = prediction.probabilities.max() ?? 0
-                    let all = zip(labels, prediction.probabilities).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
-                    print((line.map { "line \($0): " } ?? "") + "\(prediction.label) \(String(format: "%.3f", best))  (\(all))")
-                }
+        }
+    }
+
+    func printPredictions(_ predictions: [(prediction: ClassPrediction, line: Int?)], labels: [String]) {
+        for (prediction, line) in predictions {
+            if json {
+                let probabilities = zip(labels, prediction.probabilities).map { "\(jsonText($0)): \(String(format: "%.4f", $1))" }
+                let lineField = line.map { "\"line\": \($0), " } ?? ""
+                print("{\(lineField)\"label\": \(jsonText(prediction.label)), \"probabilities\": {\(probabilities.joined(separator: ", "))}}")
+            } else {
+                let best = prediction.probabilities.max() ?? 0
+                let all = zip(labels, prediction.probabilities).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
+                print((line.map { "line \($0): " } ?? "") + "\(prediction.label) \(String(format: "%.3f", best))  (\(all))")
             }
         }
     }

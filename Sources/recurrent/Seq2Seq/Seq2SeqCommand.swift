@@ -201,8 +201,10 @@ struct Seq2SeqEvaluateCommand: ParsableCommand {
         try reportingErrors {
             let translator = try Translator(contentsOf: model)
             let pairs = try Seq2SeqPairs(contentsOf: self.pairs, format: format.format, stress: translator.input.stress)
-            let score = try translator.evaluate(pairs, options: decoding.options)
-            printScore(score, title: "\(self.pairs) (\(score.pairs) sources, beam \(decoding.beam))", json: json)
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let score = try translator.evaluate(pairs, options: decoding.options, communicator: communicator)
+                printScore(score, title: "\(self.pairs) (\(score.pairs) sources, beam \(decoding.beam))", json: json)
+            }
         }
     }
 }

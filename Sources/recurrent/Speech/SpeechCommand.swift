@@ -224,10 +224,12 @@ struct SpeechEvaluateCommand: ParsableCommand {
             if let threads { Parallel.threadCount = max(1, threads) }
             let recognizer = try SpeechRecognizer(contentsOf: model)
             let manifest = try SpeechManifest(contentsOf: self.manifest, audioRoot: audioRoot.audioRoot)
-            let (score, _) = try recognizer.evaluate(manifest, decoding: decodingOptions.decoding())
-            print(String(format: "%@ (%d utterances, %.1f s of audio, %@): CER %.4f  WER %.4f", self.manifest, score.utterances,
-                         score.secondsOfAudio, decodingOptions.summary, score.characterErrorRate, score.wordErrorRate))
-            if json { print(score.jsonLine) }
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let (score, _) = try recognizer.evaluate(manifest, decoding: decodingOptions.decoding(), communicator: communicator)
+                print(String(format: "%@ (%d utterances, %.1f s of audio, %@): CER %.4f  WER %.4f", self.manifest, score.utterances,
+                             score.secondsOfAudio, decodingOptions.summary, score.characterErrorRate, score.wordErrorRate))
+                if json { print(score.jsonLine) }
+            }
         }
     }
 }

@@ -8,7 +8,17 @@ import XCTest
 /// checkpoint that does not fit the run is refused in one line, with nothing overwritten.
 final class LongRunCommandTests: ScratchDirectoryTestCase {
     func testARunKilledAndResumedEndsBitForBitLikeTheRunNeverInterruptedForEveryTrainVerb() throws {
-        for (name, arguments, every) in try trainingCommands() {
+        try assertKilledAndResumedRunsEndBitForBit(try trainingCommands())
+    }
+
+    func testChatMusicStrokesAndAnomalyRunsKilledAndResumedEndBitForBit() throws {
+        try assertKilledAndResumedRunsEndBitForBit(try moreTrainingCommands())
+    }
+
+    /// Each command run whole, and run again killed with SIGKILL after its first checkpoint
+    /// and resumed: every tensor of the two models has the same bits.
+    func assertKilledAndResumedRunsEndBitForBit(_ commands: [(name: String, arguments: [String], every: Int)]) throws {
+        for (name, arguments, every) in commands {
             let whole = path("\(name)-whole.model"), resumed = path("\(name)-resumed.model")
             let uninterrupted = try runCLI(arguments + ["-o", whole])
             XCTAssertEqual(uninterrupted.status, 0, "\(name): \(uninterrupted.stderr)")
@@ -159,6 +169,28 @@ extension ScratchDirectoryTestCase {
                          "--epochs", "8"] + common, 10),
             ("speech", ["speech", "train", speechFile, "--hidden", "16", "--layers", "1", "--subsample", "3", "--batch-size", "8",
                         "--spec-augment", "--dropout", "0.2", "--epochs", "12"] + common, 4),
+        ]
+    }
+}
+
+extension ScratchDirectoryTestCase {
+    /// The command lines of the chat, music (tunes and piano rolls), strokes and anomaly `train`
+    /// verbs, a few seconds each, with dropout where the verb takes it.
+    func moreTrainingCommands() throws -> [(name: String, arguments: [String], every: Int)] {
+        func data(_ name: String) -> String { repositoryFile("Data/" + name) }
+        let common = ["--threads", "1", "--seed", "7"]
+        let dialogue = ["greetings.yml", "conversations.yml", "emotion.yml"].map { data("dialogue/chatterbot/" + $0) }
+        return [
+            ("chat", ["chat", "train"] + dialogue + ["--hidden", "16", "--embedding-size", "8", "--max-turn-tokens", "12",
+                                                     "--dropout", "0.2", "--batch-size", "16", "--epochs", "4"] + common, 6),
+            ("music-tunes", ["music", "train", data("music/oneills1850/0001-0050.abc"), "--hidden", "16", "--layers", "1",
+                             "--embedding", "8", "--dropout", "0.2", "--batch-size", "8", "--epochs", "4"] + common, 8),
+            ("music-pianoroll", ["music", "train", "--format", "pianoroll", data("music/bach"), "--hidden", "16", "--dropout", "0.2",
+                                 "--batch-size", "4", "--epochs", "8"] + common, 6),
+            ("strokes", ["strokes", "train", data("strokes/kanjivg"), "--hidden", "16", "--components", "2", "--dropout", "0.2",
+                         "--batch-size", "5", "--epochs", "12"] + common, 6),
+            ("anomaly", ["anomaly", "train", data("sensors/mitdb.csv"), "--column", "data", "--train-until", "3000", "--hidden", "8",
+                         "--epochs", "6"] + common, 6),
         ]
     }
 }

@@ -67,7 +67,18 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
     func testEveryTrainVerbRunsOnTwoRanksLikeOneProcess() throws {
         let balanced = ["classify", "train", repositoryFile("Data/digits-8x8.csv"), "--label-column", "label", "--features-per-step", "8",
                         "--hidden", "16", "--balance-classes", "--threads", "1"]
-        for (name, command, _) in try trainingCommands() + [("classify-balanced", balanced, 0)] {
+        try assertTwoRanksTrainLikeOneProcess(try trainingCommands() + [("classify-balanced", balanced, 0)])
+    }
+
+    func testChatMusicStrokesAndAnomalyTrainOnTwoRanksLikeOneProcess() throws {
+        try assertTwoRanksTrainLikeOneProcess(try moreTrainingCommands())
+    }
+
+    /// Each command for 12 steps on 1 process and on 2 ranks: the ranks end with the same bits,
+    /// and within 1e-5 relative of the single process.
+    func assertTwoRanksTrainLikeOneProcess(_ commands: [(name: String, arguments: [String], every: Int)]) throws {
+        _ = try mpirun()
+        for (name, command, _) in commands {
             let arguments = command + ["--max-steps", "12"]
             let one = try runCLI(arguments + ["-o", path("one-\(name).model")])
             XCTAssertEqual(one.status, 0, one.stderr)
@@ -111,6 +122,58 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
         XCTAssertTrue(resumed.stderr.contains("resuming from \(checkpoint)"), resumed.stderr)
         // The same ranks sum in the same order: bit for bit.
         XCTAssertEqual(try relativeDifference(path("whole.model"), path("resumed.model")), 0)
+    }
+
+    /// Evaluation and batch prediction split their input over 2 ranks and gather the results in
+    /// order: the figures and every prediction printed equal one process's.
+    func testEvaluationAndPredictionOnTwoRanksPrintWhatOneProcessPrints() throws {
+        _ = try mpirun()
+        let commands = Dictionary(uniqueKeysWithValues: try trainingCommands().map { ($0.name, $0.arguments) })
+        var runs: [(name: String, arguments: [String])] = []
+        for name in ["classify", "seq2seq", "speech"] {
+            let model = path("\(name)-eval.model")
+            let trained = try runCLI((commands[name] ?? []) + ["--max-steps", "6", "-o", model])
+            XCTAssertEqual(trained.status, 0, "\(name): \(trained.stderr)")
+            switch name {
+            case "classify":
+                let digits = repositoryFile("Data/digits-8x8.csv")
+                runs += [("classify evaluate", ["classify", "evaluate", model, digits, "--json"]),
+                         ("classify predict", ["classify", "predict", model, "--input", digits, "--json"])]
+            case "seq2seq":
+                runs += [("seq2seq evaluate", ["seq2seq", "evaluate", model, path("g2p.tsv"), "--beam", "2", "--json"])]
+            default:
+                runs += [("speech evaluate", ["speech", "evaluate", model, path("speech.tsv"), "--threads", "1", "--json"])]
+            }
+        }
+        for (name, arguments) in runs {
+            let one = try runCLI(arguments)
+            XCTAssertEqual(one.status, 0, "\(name): \(one.stderr)")
+            let two = try twoRanks(arguments)
+            XCTAssertEqual(two.status, 0, "\(name): \(two.stderr)")
+            XCTAssertTrue(two.stderr.contains("split over 2 ranks"), "\(name): \(two.stderr)")
+            XCTAssertFalse(one.stdout.isEmpty, name)
+            XCTAssertEqual(two.stdout, one.stdout, name)
+        }
+    }
+
+    /// The ranks on two "hosts", network namespaces joined by a veth pair, so that Open MPI
+    /// joins them over TCP (scripts/mpi-namespaces.sh): the run completes and ends with the
+    /// model of the 2 ranks on shared memory, bit for bit (a sum of two terms has one order).
+    func testTwoRanksInTwoNetworkNamespacesTrainOverTCPAsOnSharedMemory() throws {
+        _ = try mpirun()
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+        else { throw XCTSkip("network namespaces need root and iproute2's ip: the test across namespaces is skipped") }
+        let arguments = try textTraining()
+        let shared = try twoRanks(arguments + ["-o", path("shared.model")])
+        XCTAssertEqual(shared.status, 0, shared.stderr)
+        let apart = try run("/bin/bash", [repositoryFile("scripts/mpi-namespaces.sh"), productsDirectory.appendingPathComponent("recurrent").path]
+                                + arguments + ["-o", path("apart.model")])
+        if apart.status != 0, apart.stderr.contains("Operation not permitted") || apart.stderr.contains("Cannot create namespace") {
+            throw XCTSkip("this machine forbids network namespaces: \(apart.stderr.split(separator: "\n").first ?? "")")
+        }
+        XCTAssertEqual(apart.status, 0, apart.stderr)
+        XCTAssertTrue(apart.stderr.contains("the parameters are identical, bit for bit, on all 2 ranks"), apart.stderr)
+        XCTAssertEqual(try relativeDifference(path("shared.model"), path("apart.model")), 0)
     }
 
     func testRanksThatReadDifferentDataAreRefusedAtTheStart() throws {

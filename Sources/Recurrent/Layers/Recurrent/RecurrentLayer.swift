@@ -18,6 +18,8 @@ public class RecurrentLayer: Layer {
         let hiddenBias: Variable?    // b_hh [G*H]
         /// W_ih and W_hh packed for inference, while they stay unchanged.
         let packedForInference = PackedWeightCache()
+        /// Their int8 form, when the layer is quantized for inference.
+        let quantized = QuantizedWeightSlot()
     }
 
     /// PyTorch's initialization: every weight and bias uniform in [-1/sqrt(H), 1/sqrt(H)].
@@ -175,7 +177,8 @@ public class RecurrentLayer: Layer {
             packed = nil
         } else {
             packed = p.packedForInference.packed(
-                for: kernel, versions: (p.inputWeight.valueVersion, p.hiddenWeight.valueVersion), weights: weights)
+                for: kernel, versions: (p.inputWeight.valueVersion, p.hiddenWeight.valueVersion), weights: weights,
+                int8: p.quantized.current)
         }
         let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording,
                                                 packed: packed)

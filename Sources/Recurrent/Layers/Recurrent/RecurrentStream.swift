@@ -44,7 +44,8 @@ public final class RecurrentStream {
             saved = kernel.fusedCell == nil ? kernel.makeSaved() : nil
             packed = nil
             if kernel.fusedCell != nil {
-                packed = kernel.packWeights(inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer)
+                packed = kernel.packWeights(inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer,
+                                            int8: parameters.quantized.current)
             }
         }
 

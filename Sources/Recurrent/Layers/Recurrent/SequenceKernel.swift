@@ -88,10 +88,15 @@ struct SequenceKernel {
     /// input part of its sum apart in the step).
     var fusesInput: Bool { fusedCell != nil }
 
-    /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`.
-    func packWeights(inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>) -> PackedRecurrentWeights {
-        PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
-                               inputWeight: inputWeight, hiddenWeight: hiddenWeight)
+    /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`; their
+    /// int8 form when given (the fused step then reads W_ih always).
+    func packWeights(inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
+                     int8: (input: Int8Matrix, hidden: Int8Matrix)? = nil) -> PackedRecurrentWeights {
+        if let int8, fusesInput {
+            return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input, int8: int8)
+        }
+        return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
+                                      inputWeight: inputWeight, hiddenWeight: hiddenWeight)
     }
 
     /// The time loop on caller-owned memory: `state` holds h0 (and c0) on entry and h_n (and c_n)
@@ -160,7 +165,9 @@ struct SequenceKernel {
         (sequence.batch, sequence.time, sequence.hidden) = (Int32(batch), Int32(time), Int32(hidden))
         sequence.input = Int32(packed.input)
         sequence.reverse = reverse ? 1 : 0
-        sequence.packed = UnsafePointer(packed.buffer.pointer)
+        sequence.packed = packed.buffer.map { UnsafePointer($0.pointer) }
+        sequence.packed_int8 = packed.int8.map { UnsafePointer($0.pointer) }
+        sequence.packed_scales = packed.int8.map { UnsafePointer($0.scales.pointer) }
         sequence.hidden_bias = hiddenBias
         sequence.hidden_state = state.hidden.pointer
         sequence.cell_state = state.cell?.pointer
@@ -351,13 +358,14 @@ final class PackedWeightCache: Sendable {
     private let entry = Mutex<(versions: (Int, Int), packed: PackedRecurrentWeights)?>(nil)
 
     /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions`, else
-    /// packed now and kept.
-    func packed(for kernel: SequenceKernel, versions: (Int, Int), weights: [Tensor]) -> PackedRecurrentWeights? {
+    /// packed now (from the int8 weights when the layer is quantized) and kept.
+    func packed(for kernel: SequenceKernel, versions: (Int, Int), weights: [Tensor],
+                int8: (input: Int8Matrix, hidden: Int8Matrix)? = nil) -> PackedRecurrentWeights? {
         guard kernel.fusedCell != nil else { return nil }
         return entry.withLock { entry -> PackedRecurrentWeights in
             if let kept = entry, kept.versions == versions { return kept.packed }
             let packed = withPointers([weights[0], weights[1]]) { p in
-                kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1])
+                kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1], int8: int8)
             }
             entry = (versions, packed)
             return packed
@@ -368,16 +376,25 @@ final class PackedWeightCache: Sendable {
 }
 
 /// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
-/// step (rk_recurrent_pack).
+/// step (rk_recurrent_pack), as floats or as int8 (RecurrentLayer+Quantization.swift).
 final class PackedRecurrentWeights: @unchecked Sendable {  // never changed after init
     let input: Int
-    let buffer: FloatBuffer
+    let buffer: FloatBuffer?
+    let int8: Int8Buffer?
+
+    init(input: Int, int8: Int8Buffer) {
+        self.input = input
+        buffer = nil
+        self.int8 = int8
+    }
 
     init(gates: Int, hidden: Int, input: Int = 0, inputWeight: UnsafePointer<Float>? = nil,
          hiddenWeight: UnsafePointer<Float>) {
         self.input = input
-        buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))), zeroed: false)
+        let buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))), zeroed: false)
         rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
+        self.buffer = buffer
+        int8 = nil
     }
 }
 

@@ -64,17 +64,17 @@ extension Chatbot {
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: lengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
-        var perplexities: [Double] = []
-        let validationLoss: (() throws -> Double)? = validation.count == 0 ? nil : {
-            let loss = try chatbot.meanReplyLoss(validation)
-            perplexities.append(exp(loss))
-            return loss
-        }
+        var data = Fingerprint()
+        for ids in train.contexts + train.replies + train.lastTurns + validation.contexts + validation.replies { data.add(ids) }
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = validation.count
+        trainer.partLoss = { part, batch in try chatbot.loss(train, indices: part, partOf: batch) }
+        let validationLoss: (() throws -> Double)? = validation.count == 0 ? nil : { try chatbot.meanReplyLoss(validation) }
         let history = try trainer.fit(sampleCount: train.count, loss: { batch in try chatbot.loss(train, indices: batch) },
                                       validationLoss: validationLoss)
         let report = ChatTrainingReport(history: history, trainingExchanges: train.count, validationExchanges: validation.count,
-                                        testExchanges: parts.test.exchanges(contextTurns: c.contextTurns).count,
-                                        truncatedTurns: longTurns, turns: trainingTurns.count, validationPerplexities: perplexities)
+                                        testExchanges: parts.test.exchanges(contextTurns: c.contextTurns).count, truncatedTurns: longTurns,
+                                        turns: trainingTurns.count, validationPerplexities: history.validationLoss.map { exp($0) })
         try chatbot.model.setMetadata("training", report)
         return (chatbot, report)
     }
@@ -94,16 +94,28 @@ extension Chatbot {
 
     /// The loss of a batch: the reply model's mean cross-entropy per reply token, plus the reply
     /// -> context model's per context-turn token and the reply language model's per reply token.
-    func loss(_ exchanges: EncodedExchanges, indices: [Int]) throws -> Variable {
+    /// With `batch`, `indices` are one process's part of it and each mean is weighted by the
+    /// part's share of its tokens in the batch, so that the parts' losses sum to the batch's.
+    func loss(_ exchanges: EncodedExchanges, indices: [Int], partOf batch: [Int]? = nil) throws -> Variable {
         let contexts = indices.map { exchanges.contexts[$0] }, replies = indices.map { exchanges.replies[$0] }
+        // Every target sequence ends with the end token.
+        func share(_ sequences: [[Int]]) -> Float {
+            guard let batch else { return 1 }
+            let tokens = { (rows: [Int]) in Double(rows.reduce(0) { $0 + sequences[$1].count + 1 }) }
+            return Float(tokens(indices) / max(tokens(batch), 1))
+        }
         var rng = SplitMix64(seed: 0)
+        let replyShare = share(exchanges.replies)
         var total = try network.replies.loss(sources: contexts, targets: replies, beginID: beginID, endID: endID, rng: &rng)
+        if batch != nil { total = total.scaled(by: replyShare) }
         if let backward = network.contexts {
-            total = total + (try backward.loss(sources: replies, targets: indices.map { exchanges.lastTurns[$0] },
-                                               beginID: beginID, endID: endID, rng: &rng))
+            let turnLoss = try backward.loss(sources: replies, targets: indices.map { exchanges.lastTurns[$0] },
+                                             beginID: beginID, endID: endID, rng: &rng)
+            total = total + (batch == nil ? turnLoss : turnLoss.scaled(by: share(exchanges.lastTurns)))
         }
         if let language = network.replyLanguageModel {
-            total = total + (try language.loss(replies, beginID: beginID, endID: endID))
+            let languageLoss = try language.loss(replies, beginID: beginID, endID: endID)
+            total = total + (batch == nil ? languageLoss : languageLoss.scaled(by: replyShare))
         }
         return total
     }

@@ -190,8 +190,13 @@ public final class Classifier {
     }
 
     /// The label and probabilities of each row of `rows` (read with this classifier's input).
-    public func predict(_ rows: ClassificationRows) throws -> [ClassPrediction] {
-        try probabilities(encoded(rows)).map(prediction)
+    /// With a `communicator`, each process computes its share of the rows and every process
+    /// gets all of them, in order.
+    public func predict(_ rows: ClassificationRows, communicator: (any Communicator)? = nil) throws -> [ClassPrediction] {
+        let inputs = encoded(rows)
+        return try Communicators.mapInOrder(Array(0..<rows.count), over: communicator) {
+            try probabilities(inputs, indices: Array($0))
+        }.map(prediction)
     }
 
     /// The label and probabilities of each text; an empty text is an error naming it.
@@ -209,11 +214,14 @@ public final class Classifier {
 
     /// Accuracy, macro-F1 and the confusion matrix on labelled rows; a label the model never saw
     /// is an error naming the row.
-    public func evaluate(_ rows: ClassificationRows, indices: [Int]? = nil) throws -> ClassificationReport {
+    /// With a `communicator`, each process predicts its share of the rows.
+    public func evaluate(_ rows: ClassificationRows, indices: [Int]? = nil, communicator: (any Communicator)? = nil) throws -> ClassificationReport {
         let indices = indices ?? Array(0..<rows.count)
         let truth = try rows.classIndices(in: labels)
-        let probabilities = try probabilities(encoded(rows), indices: indices)
-        let predicted = probabilities.map { argmax($0) }
+        let inputs = encoded(rows)
+        let predicted = try Communicators.mapInOrder(indices, over: communicator) { part in
+            try probabilities(inputs, indices: Array(part)).map { argmax($0) }
+        }
         let confusion = try ConfusionMatrix(classCount: labels.count, truth: indices.map { truth[$0] }, predicted: predicted)
         return ClassificationReport(labels: labels, confusion: confusion)
     }

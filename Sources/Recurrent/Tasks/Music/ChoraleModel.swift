@@ -136,6 +136,15 @@ public final class ChoraleModel {
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: lengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
+        var data = Fingerprint()
+        for roll in training + validation {
+            data.add(roll.steps.count)
+            for step in roll.steps { data.add(step.indices.filter { step[$0] }) }
+        }
+        trainer.identity = try RunIdentity(configuration: configuration, data: data)
+        trainer.validationSampleCount = validation.count
+        // The loss is a mean over steps.
+        trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + training[$1].steps.count }) }
         let history = try trainer.fit(sampleCount: training.count, loss: { batch in
             let (inputs, targets, mask) = teacherForcing(batch.map { training[$0] })
             return try choraleModel.head.negativeLogLikelihood(logits: choraleModel.logits(inputs), targets: targets, mask: mask)

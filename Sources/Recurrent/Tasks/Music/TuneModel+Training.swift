@@ -51,6 +51,12 @@ extension TuneModel {
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: lengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
+        var data = Fingerprint()
+        for ids in sequences + encoded.validation { data.add(ids) }
+        trainer.identity = try RunIdentity(configuration: c, data: data)
+        trainer.validationSampleCount = encoded.validation.count
+        // The loss is a mean over predicted tokens: a tune of n tokens predicts n - 1.
+        trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + max(0, sequences[$1].count - 1) }) }
         let history = try trainer.fit(sampleCount: sequences.count, loss: { batch in
             let (inputs, targets, mask) = teacherForcing(batch.map { sequences[$0] })
             return try crossEntropy(logits: network.run(Variable(inputs), state: nil).logits, targets: targets, mask: mask)

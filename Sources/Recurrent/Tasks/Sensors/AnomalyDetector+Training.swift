@@ -80,6 +80,10 @@ extension AnomalyDetector {
         }
         let mask = Tensor(shape: [1, c.window], scalars: (0..<c.window).map { $0 < c.burnIn ? 0 : 1 })
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)
+        var data = Fingerprint()
+        data.add(starts)
+        data.add(Tensor(shape: [z.count], scalars: z))
+        trainer.identity = try RunIdentity(configuration: c, data: data)
         let history = try trainer.fit(sampleCount: starts.count, loss: { batch in
             let inputs = batch.flatMap { z[starts[$0]..<(starts[$0] + c.window)] }
             let targets = batch.flatMap { z[(starts[$0] + 1)...(starts[$0] + c.window)] }

@@ -186,7 +186,8 @@ public final class Translator {
 
     /// Exact match, token error rate and BLEU of the outputs for `pairs`: one output per distinct
     /// source, scored against all of that source's targets.
-    public func evaluate(_ pairs: Seq2SeqPairs, options: DecodingOptions = DecodingOptions(), indices: [Int]? = nil) throws -> Seq2SeqScore {
+    public func evaluate(_ pairs: Seq2SeqPairs, options: DecodingOptions = DecodingOptions(), indices: [Int]? = nil,
+                         communicator: (any Communicator)? = nil) throws -> Seq2SeqScore {
         let chosen = indices.map { Set($0) }
         var groups: [(source: [Int], references: [[String]])] = []
         for (source, members) in pairs.groupedBySource() {
@@ -198,10 +199,13 @@ public final class Translator {
             }
             groups.append((ids, kept.map { targetTokens(pairs.targets[$0]) }))
         }
-        let outputs = try decode(groups.map(\.source), options: options)
+        // With a communicator, each process decodes its share of the sources.
+        let outputs = try Communicators.mapInOrder(groups.map(\.source), over: communicator) {
+            try decode(Array($0), options: options).map(\.tokens)
+        }
         var score = Seq2SeqScore()
         for (group, output) in zip(groups, outputs) {
-            score.add(output: output.tokens.map(targetVocabulary.token), references: group.references)
+            score.add(output: output.map(targetVocabulary.token), references: group.references)
         }
         return score
     }

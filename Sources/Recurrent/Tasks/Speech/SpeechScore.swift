@@ -39,7 +39,9 @@ extension SpeechRecognizer {
     /// CER and WER over a manifest. Audio the model cannot hear (not a WAV, silent, too short),
     /// and an utterance too short for its transcript under CTC, are errors naming the file and
     /// line: a figure that silently left utterances out would not compare with others.
-    public func evaluate(_ manifest: SpeechManifest, decoding: SpeechDecoding = SpeechDecoding()) throws -> (SpeechScore, [String]) {
+    /// With a `communicator`, each process transcribes its share of the utterances.
+    public func evaluate(_ manifest: SpeechManifest, decoding: SpeechDecoding = SpeechDecoding(),
+                         communicator: (any Communicator)? = nil) throws -> (SpeechScore, [String]) {
         let set = try evaluationSet(manifest.utterances)
         for (index, utterance) in manifest.utterances.enumerated() {
             let steps = stackedLength(set.features[index].shape[0])
@@ -50,7 +52,9 @@ extension SpeechRecognizer {
                         + "(\(steps) steps after \(configuration.subsample)x subsampling, \(needed) needed)")
             }
         }
-        let transcripts = try transcribe(features: set.features, decoding: decoding)
+        let transcripts = try Communicators.mapInOrder(set.features, over: communicator) {
+            try transcribe(features: Array($0), decoding: decoding)
+        }
         var score = SpeechScore()
         for (transcript, reference) in zip(transcripts, set.references) { score.add(transcript: transcript, reference: reference) }
         score.secondsOfAudio = set.seconds

@@ -140,6 +140,15 @@ public final class StrokeModel {
         trainer.batchPlan = { order, epoch in
             Batching.bucketedByLength(order, lengths: lengths, batchSize: options.batchSize, seed: options.seed &+ UInt64(epoch))
         }
+        var fingerprint = Fingerprint()
+        for drawing in data.training + data.validation {
+            fingerprint.add(drawing.character)
+            fingerprint.add(Tensor(shape: [drawing.steps.count * 5], scalars: Array(drawing.steps.joined())))
+        }
+        trainer.identity = try RunIdentity(configuration: c, data: fingerprint)
+        trainer.validationSampleCount = data.validation.count
+        // The loss is a mean over stroke-5 steps.
+        trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + data.training[$1].steps.count }) }
         let history = try trainer.fit(sampleCount: data.training.count, loss: { batch in
             let (inputs, targets, mask, characters) = teacherForcing(batch.map { data.training[$0] })
             let output = network.run(inputs, characters: characters, state: nil).output
