@@ -15,6 +15,12 @@ extension ForecastHead: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["quantiles", "gaussian", "student-t", "negative-binomial"] }
 }
 
+/// `--loss-scale`: a `ForecastLossScale`, or `auto` (chosen on the held-out last horizon).
+enum LossScaleArgument: String, ExpressibleByArgument, CaseIterable {
+    case level, mase, auto
+    var scale: ForecastLossScale? { ForecastLossScale(rawValue: rawValue) }
+}
+
 /// `forecast train`'s options for many series.
 struct ForecastPanelOptions: ParsableArguments {
     @Option(help: "Many series, long format: the column naming each row's series (default unique_id, used when the file has it).")
@@ -43,6 +49,9 @@ struct ForecastPanelOptions: ParsableArguments {
 
     @Option(help: "Many series: train this many networks from seeds derived from --seed (the first takes --seed itself) and forecast the element-wise median of their forecasts.")
     var ensemble: Int = 1
+
+    @Option(help: "Many series: how each window's loss weighs: level (in units of the window's level, as sMAPE), mase (in units of its series' in-sample seasonal naive error, as MASE), or auto (a network trained with each, the one with the lower MASE on the held-out last horizon kept). Default: level.")
+    var lossScale: LossScaleArgument?
 
     func validate() throws {
         if samples <= 0 { throw ValidationError("--samples must be positive, got \(samples)") }

@@ -22,6 +22,8 @@ struct ForecastPanelTraining {
         configuration.intervals = try options.intervalList()
         configuration.reference = c.reference?.reference
         configuration.chooseReference = c.reference == .auto ? true : nil
+        configuration.lossScale = options.lossScale?.scale
+        configuration.chooseLossScale = options.lossScale == .auto ? true : nil
         configuration.ensemble = options.ensemble > 1 ? options.ensemble : nil
         configuration.calendarFeatures = !options.noCalendarFeatures
         configuration.samples = options.samples
@@ -43,7 +45,8 @@ struct ForecastPanelTraining {
         let networks: String = fc.networkCount > 1 ? "\(fc.networkCount) x " : ""
         let reference: ForecastReference = fc.reference ?? .theta
         let referenceName: String = ReferenceArgument.allCases.first { $0.reference == reference }?.rawValue ?? ""
-        print("Model: \(networks)\(fc.cell.rawValue.uppercased()) \(fc.numLayers)x\(fc.hiddenSize), reference \(referenceName), window \(fc.resolvedWindow), horizon \(fc.horizon) "
+        print("Model: \(networks)\(fc.cell.rawValue.uppercased()) \(fc.numLayers)x\(fc.hiddenSize), reference \(referenceName), "
+              + "loss scale \((fc.lossScale ?? .level).rawValue), window \(fc.resolvedWindow), horizon \(fc.horizon) "
               + "(\(fc.strategy.rawValue), \(fc.head.rawValue)), \(history.trainLoss.count) epochs in \(String(format: "%.0f", history.seconds)) s, "
               + "kept epoch \(history.bestEpoch.map(String.init) ?? "last") -> \(c.training.output)")
         print("Held out: the last \(fc.horizon) values of \(report.model.series) series (they chose the epoch kept)")

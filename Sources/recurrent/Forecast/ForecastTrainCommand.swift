@@ -94,6 +94,7 @@ struct ForecastTrainCommand: ParsableCommand {
                 return
             }
             if panel.ensemble != 1 { throw RecurrentError.invalidArgument("--ensemble trains a model of many series; one series takes one network") }
+            if panel.lossScale != nil { throw RecurrentError.invalidArgument("--loss-scale weighs the windows of many series; a model of one series has one scale") }
             guard let column else {
                 throw RecurrentError.invalidFile(path: data, reason: "give --column NAME (one series), --columns A,B (a series per column), "
                     + "or a long file with the columns unique_id, ds, y")

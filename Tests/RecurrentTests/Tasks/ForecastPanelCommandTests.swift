@@ -137,6 +137,34 @@ final class ForecastPanelCommandTests: ScratchDirectoryTestCase {
                         mentioning: ["--ensemble trains a model of many series"], leavesNo: output)
     }
 
+    /// `--loss-scale auto` trains a network under each scale, names both held-out MASEs and
+    /// keeps the lower; `--loss-scale mase` is named on the model line; other values, and the
+    /// option on one series, are refused on one line with no model written.
+    func testLossScaleIsChosenOnTheHeldOutWindowOrGiven() throws {
+        let train = ForecastTests.dataPath("m3-monthly-sample-train.csv"), model = path("scaled.model")
+        let common = ["forecast", "train", train, "--season", "12", "--horizon", "6", "--epochs", "1", "--hidden", "8", "-o", model]
+        let auto = try runCLI(common + ["--loss-scale", "auto"])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        let line = try XCTUnwrap(auto.stderr.split(separator: "\n").first { $0.contains("held-out MASE of the loss scales: ") }, auto.stderr)
+        let words = line.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: ";", with: "").split(separator: " ").map(String.init)
+        let level = try XCTUnwrap(words.firstIndex(of: "level").flatMap { Double(words[$0 + 1]) }, String(line))
+        let mase = try XCTUnwrap(words.firstIndex(of: "mase").flatMap { Double(words[$0 + 1]) }, String(line))
+        let kept = mase < level ? "mase" : "level"
+        XCTAssertTrue(line.hasSuffix("keeping \(kept)"), String(line))
+        XCTAssertTrue(auto.stdout.contains("reference theta, loss scale \(kept), window 24"), auto.stdout)
+        XCTAssertEqual(try GlobalForecaster(contentsOf: model).configuration.lossScale?.rawValue, kept)
+        let given = try runCLI(common + ["--loss-scale", "mase"])
+        XCTAssertEqual(given.status, 0, given.stderr)
+        XCTAssertTrue(given.stdout.contains("loss scale mase,"), given.stdout)
+        let output = path("refused.model")
+        let bad = try runCLI(["forecast", "train", train, "--season", "12", "--loss-scale", "median", "-o", output])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("'median'") && bad.stderr.contains("--loss-scale"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        try assertFails(["forecast", "train", ForecastTests.dataPath("airline-passengers.csv"), "--column", "Passengers", "--loss-scale", "mase", "-o", output],
+                        mentioning: ["--loss-scale weighs the windows of many series"], leavesNo: output)
+    }
+
     /// The one-series commands keep working, and `evaluate` backtests them too.
     func testEvaluateBacktestsAOneSeriesModel() throws {
         let data = ForecastTests.dataPath("airline-passengers.csv"), model = path("airline.model")

@@ -7,6 +7,8 @@ struct ForecastWindow: Sendable {
     var series: Int
     var origin: Int
     var end: Int
+    /// What each of its targets weighs in the loss (`ForecastLossScale`).
+    var weight: Float = 1
 }
 
 /// Which windows train the model and which validate it: the last `holdout` values of every
@@ -24,6 +26,37 @@ struct WindowPlan {
                 training.append(ForecastWindow(series: index, origin: origin, end: min(origin + c.horizon, limit)))
             }
         }
+        if c.lossScale == .mase { weighByMASEScale(panel, configuration: c, holdout: holdout) }
+    }
+
+    /// The cap on a window's MASE weight, in units of the average: a series of near-constant
+    /// training values would otherwise drown the others.
+    static let maximumWeight = 10.0
+
+    /// Weighs every window by its level over its series' in-sample seasonal naive MAE (of the
+    /// values before the held-out ones), so that a window's loss, taken in units of its level,
+    /// counts in MASE's units; normalized so that the training targets weigh 1 on average.
+    /// Series whose training values never change weigh the average.
+    mutating func weighByMASEScale(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, holdout: Int) {
+        let scales = panel.series.map { series -> Double in
+            let limit = series.count - holdout >= 2 ? series.count - holdout : series.count
+            let known = Array(series.values.prefix(limit))
+            let lag = panel.season > 1 && known.count > panel.season ? panel.season : 1
+            return ForecastBaselines.meanAbsoluteLagDifference(known, lag: lag)
+        }
+        func raw(_ w: ForecastWindow) -> Double? {
+            guard scales[w.series] > 0 else { return nil }
+            let values = panel.series[w.series].values
+            return GlobalForecaster.level(values[(w.origin - min(c.resolvedWindow, w.origin))..<w.origin]) / scales[w.series]
+        }
+        var total = 0.0, targets = 0.0
+        for w in training { if let r = raw(w) { total += r * Double(w.end - w.origin); targets += Double(w.end - w.origin) } }
+        let mean = targets > 0 && total > 0 ? total / targets : 1
+        func weigh(_ windows: inout [ForecastWindow]) {
+            for i in windows.indices { windows[i].weight = Float(min(Self.maximumWeight, raw(windows[i]).map { $0 / mean } ?? 1)) }
+        }
+        weigh(&training)
+        weigh(&validation)
     }
 }
 
@@ -34,7 +67,7 @@ struct ForecastBatch {
     var input: Tensor
     var lengths: [Int]
     /// [B, S] in window units relative to the reference (counts for the negative binomial), and
-    /// the mask of the targets that exist.
+    /// the mask of the targets that exist, each its window's weight (0 where none).
     var targets: Tensor
     var mask: Tensor
     /// [B] each window's level.
@@ -133,7 +166,7 @@ extension GlobalForecaster {
                 references.append(reference)
                 for k in 0..<(w.end - w.origin) {
                     targets[b * horizon + k] = Float(counts ? values[w.origin + k] : (values[w.origin + k] - reference[k]) / scale)
-                    mask[b * horizon + k] = 1
+                    mask[b * horizon + k] = w.weight
                 }
             } else {
                 // Step j reads the value at start + j with the calendar of the step it forecasts.
@@ -145,7 +178,7 @@ extension GlobalForecaster {
                     guard start + j + 1 < values.count else { continue }
                     let next = values[start + j + 1]
                     targets[b * steps + j] = Float(counts ? next : (next - values[start + j]) / scale)
-                    mask[b * steps + j] = 1
+                    mask[b * steps + j] = w.weight
                 }
                 lengths.append(length)
                 references.append([])

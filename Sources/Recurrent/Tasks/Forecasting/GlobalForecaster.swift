@@ -17,6 +17,16 @@ public enum ForecastHead: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// How much each training window's loss weighs (the loss of every window is taken in units of
+/// its level, the mean absolute value of the window).
+public enum ForecastLossScale: String, Codable, Sendable, CaseIterable {
+    /// Every window alike: errors relative to the series' level, as sMAPE weighs them.
+    case level
+    /// Each window by its level over its series' in-sample seasonal naive MAE: errors in MASE's
+    /// units (normalized to weigh 1 on average, at most `WindowPlan.maximumWeight`).
+    case mase
+}
+
 /// What a global forecaster is made of and how it reads its data. Stored in the model file.
 public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperparameters {
     /// Steps forecast from each origin.
@@ -36,6 +46,11 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     /// True: training sets `reference` to the candidate (Theta, seasonal naive, last value) with
     /// the lowest MASE on the held-out last horizon of the training series (`referenceErrors`).
     public var chooseReference: Bool? = nil
+    /// How the windows' losses are weighed (nil: `level`).
+    public var lossScale: ForecastLossScale? = nil
+    /// True: training sets `lossScale` to the one whose network forecasts the held-out last
+    /// horizon of the training series with the lower MASE (a network is trained for each).
+    public var chooseLossScale: Bool? = nil
     /// Networks trained from seeds derived from the training seed (member 0 takes the seed
     /// itself); forecasts are the element-wise median of theirs. nil: one network.
     public var ensemble: Int? = nil
@@ -219,7 +234,14 @@ public final class GlobalForecaster {
         var member = c
         member.ensemble = nil
         var networks: [GlobalForecaster] = [], histories: [TrainingHistory] = []
-        for index in 0..<c.networkCount {
+        if c.chooseLossScale == true {
+            let chosen = try chooseLossScale(panel, configuration: member, options: options, holdout: holdout, progress: progress)
+            c.lossScale = chosen.network.configuration.lossScale
+            member.lossScale = c.lossScale
+            networks.append(chosen.network)
+            histories.append(chosen.history)
+        }
+        for index in networks.count..<c.networkCount {
             var memberOptions = options
             memberOptions.seed = memberSeed(options.seed, index)
             if c.networkCount > 1 { progress?.note("network \(index + 1) of \(c.networkCount), seed \(memberOptions.seed)") }
@@ -251,9 +273,9 @@ public final class GlobalForecaster {
         data.add(windows.training.count)
         trainer.identity = try RunIdentity(configuration: c, data: data)
         trainer.validationSampleCount = windows.validation.count
-        // The loss is a mean over the targets a batch holds (the mask's ones).
+        // The loss is a weighted mean over the targets a batch holds (the mask's weights).
         trainer.shardWeight = { indices in
-            Double(indices.reduce(0) { $0 + forecaster.targetCount(windows.training[$1], panel: panel) })
+            indices.reduce(0) { $0 + Double(windows.training[$1].weight) * Double(forecaster.targetCount(windows.training[$1], panel: panel)) }
         }
         let validation: (() throws -> Double)? = windows.validation.isEmpty ? nil : {
             var total = 0.0
@@ -267,6 +289,27 @@ public final class GlobalForecaster {
             try forecaster.loss(forecaster.batch(indices.map { windows.training[$0] }, panel: panel))
         }, validationLoss: validation)
         return (forecaster, history)
+    }
+
+    /// Trains the first network under each loss scale and keeps the one whose point forecasts of
+    /// the held-out last `holdout` values (forecast from the values before them) have the lower
+    /// MASE; both networks chose their epoch on those values, so neither is favoured.
+    static func chooseLossScale(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, options: TrainingOptions,
+                                holdout: Int, progress: ProgressReporter?) throws -> (network: GlobalForecaster, history: TrainingHistory) {
+        var best: (network: GlobalForecaster, history: TrainingHistory, mase: Double)?
+        var notes: [String] = []
+        for scale in ForecastLossScale.allCases {
+            var candidate = c
+            candidate.lossScale = scale
+            progress?.note("loss scale \(scale.rawValue)")
+            let (network, history) = try fitNetwork(panel, configuration: candidate, options: options, holdout: holdout, progress: progress)
+            let mase: Double = try history.stopReason == .diverged ? .infinity : network.backtest(panel, windows: 1, seed: options.seed).model.mase
+            notes.append(String(format: "%@ %.4f", scale.rawValue, mase))
+            if best.map({ mase < $0.mase }) ?? true { best = (network, history, mase) }
+        }
+        guard let best else { throw RecurrentError.invalidArgument("no loss scale to choose from") }
+        progress?.note("held-out MASE of the loss scales: \(notes.joined(separator: ", ")); keeping \(best.network.configuration.lossScale?.rawValue ?? "level")")
+        return (best.network, best.history)
     }
 
     /// Scales each interval around the median so that it covers its share of the held-out values
