@@ -98,8 +98,7 @@ extension MusicTrainCommand {
         let (choraleModel, history, validation) = try ChoraleModel.train(training: trainingRolls, validation: validationRolls,
                                                                          configuration: configuration, options: options, progress: progress)
         try choraleModel.model.save(to: training.output)
-        print("wrote \(training.output): \(choraleModel.model.layer.parameterCount) parameters; \(history.steps) steps in "
-              + String(format: "%.1f s (%.2f steps/s)", history.seconds, Double(history.steps) / max(history.seconds, 1e-9)))
+        print("wrote \(training.output): \(choraleModel.model.layer.parameterCount) parameters; \(history.stepsAndSpeed)")
         if let validation {
             print(String(format: "held-out chorales: %.4f nats per step (negative log-likelihood) over %d steps of %d chorales",
                          validation.negativeLogLikelihood, validation.steps, validation.chorales))
