@@ -103,7 +103,7 @@ final class MPIEvaluationTests: ScratchDirectoryTestCase {
         try assertTwoRanksPrintWhatOneProcessPrints(["music", "evaluate", tunes, data("music/oneills1850/0051-0100.abc"),
                                                      data("music/oneills1850/0101-0200.abc"), "--json"])
         let chorales = try trained("chorales", commands["music-pianoroll"] ?? [])
-        // The 12 chorales three times over: two batches of 32 and one of 4, so that each rank has some.
+        // The 12 chorales three times over: a batch of 32 and one of 4, one for each rank.
         try assertTwoRanksPrintWhatOneProcessPrints(["music", "evaluate", chorales] + Array(repeating: data("music/bach"), count: 3) + ["--json"])
     }
 }
