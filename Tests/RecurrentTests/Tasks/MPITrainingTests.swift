@@ -157,7 +157,8 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
     /// MPICH's launcher (hydra) starts the ranks with PMI_RANK and PMI_SIZE: they open MPICH's
     /// library, not Open MPI's, and train the model that 2 ranks of Open MPI train, bit for bit
     /// (each rank adds the same rows, and a sum of two partial sums has one result in IEEE
-    /// arithmetic, whichever adds it), within 1e-5 relative of one process.
+    /// arithmetic, whichever adds it), within 1e-5 relative of one process. Open MPI's library
+    /// named under MPICH's launcher is refused in one line.
     func testTwoRanksUnderMPICHTrainTheModelOfTwoRanksUnderOpenMPI() throws {
         _ = try mpirun(.mpich)
         let arguments = try textTraining()
@@ -173,6 +174,15 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
         XCTAssertEqual(openMPI.status, 0, openMPI.stderr)
         XCTAssertTrue(openMPI.stderr.contains("(Open MPI)"), openMPI.stderr)
         XCTAssertEqual(try relativeDifference(path("openmpi.model"), path("mpich.model")), 0)
+
+        // Open MPI's library under MPICH's launcher would start each rank alone, as a job of 1: refused.
+        var environment = ProcessInfo.processInfo.environment
+        environment["RECURRENT_MPI_LIBRARY"] = "libmpi.so.40"
+        let binary = productsDirectory.appendingPathComponent("recurrent").path
+        let wrong = try runProgram(try mpirun(.mpich).path, ["-np", "2", binary] + arguments + ["-o", path("wrong.model")], environment: environment)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("the launcher started 2 processes, but Open MPI's library sees 1"), wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("wrong.model")))
     }
 
     func testRanksThatReadDifferentDataAreRefusedAtTheStart() throws {
