@@ -7,7 +7,7 @@ final class UnknownOptionTests: XCTestCase {
     func testAnUnknownOptionIsOneLineNamingItWithExitStatusOneForEveryVerb() throws {
         let verbs: [(verb: String, arguments: [String])] = [
             ("recurrent quantize", ["quantize", "m.model", "--int8", "-o", "q.model", "--int4"]),
-            ("recurrent text train", ["text", "train", "a.txt", "-o", "t.model", "--int4"]),
+            ("recurrent text train", ["text", "train", "a.txt", "--level", "char", "-o", "t.model", "--int4"]),
             ("recurrent forecast predict", ["forecast", "predict", "m.model", "d.csv", "--int4"]),
             ("recurrent music evaluate", ["music", "evaluate", "m.model", "x.abc", "--int4"]),
             ("recurrent serve", ["serve", "m.model", "--int4"]),
