@@ -38,11 +38,14 @@ enum ChoraleCommandSupport {
     static func evaluate(model: String, paths: [String], json: Bool) throws {
         let choraleModel = try ChoraleModel(contentsOf: model)
         let (chorales, _) = try Chorale.read(paths: paths)
-        let evaluation = try choraleModel.evaluate(rolls(chorales, choraleModel.configuration))
-        print(String(format: "%d chorales: %.4f nats per step (negative log-likelihood) over %d steps", evaluation.chorales,
-                     evaluation.negativeLogLikelihood, evaluation.steps))
-        if json {
-            print("{\"chorales\": \(evaluation.chorales), \"steps\": \(evaluation.steps), \"negative_log_likelihood\": \(evaluation.negativeLogLikelihood)}")
+        let pianoRolls = Self.rolls(chorales, choraleModel.configuration)
+        try DistributedLaunch.splittingWork("evaluation") { communicator in
+            let evaluation = try choraleModel.evaluate(pianoRolls, communicator: communicator)
+            print(String(format: "%d chorales: %.4f nats per step (negative log-likelihood) over %d steps", evaluation.chorales,
+                         evaluation.negativeLogLikelihood, evaluation.steps))
+            if json {
+                print("{\"chorales\": \(evaluation.chorales), \"steps\": \(evaluation.steps), \"negative_log_likelihood\": \(evaluation.negativeLogLikelihood)}")
+            }
         }
     }
 

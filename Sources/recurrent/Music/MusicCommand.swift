@@ -129,10 +129,12 @@ struct MusicEvaluateCommand: ParsableCommand {
             }
             let tuneModel = try TuneModel(contentsOf: model)
             let collection = try TuneCollection(paths: paths)
-            let evaluation = try tuneModel.evaluate(collection.tunes)
-            print(String(format: "%d tunes: %.4f nats per token (%.4f bits) over %d tokens", collection.tunes.count,
-                         evaluation.crossEntropy, evaluation.bitsPerToken, evaluation.tokens))
-            if json { print("{\"tunes\": \(collection.tunes.count), \"tokens\": \(evaluation.tokens), \"cross_entropy\": \(evaluation.crossEntropy)}") }
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let evaluation = try tuneModel.evaluate(collection.tunes, communicator: communicator)
+                print(String(format: "%d tunes: %.4f nats per token (%.4f bits) over %d tokens", collection.tunes.count,
+                             evaluation.crossEntropy, evaluation.bitsPerToken, evaluation.tokens))
+                if json { print("{\"tunes\": \(collection.tunes.count), \"tokens\": \(evaluation.tokens), \"cross_entropy\": \(evaluation.crossEntropy)}") }
+            }
         }
     }
 }
