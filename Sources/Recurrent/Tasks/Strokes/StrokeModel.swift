@@ -11,10 +11,28 @@ public struct StrokeModelConfiguration: Codable, Sendable, RecurrentHyperparamet
     public var componentCount = 20
     /// Condition on the character (an embedding joined to every step).
     public var conditional = true
+    /// When conditional, start the recurrent state from the character's embedding too
+    /// (`StrokeNetworkArchitecture.initialStateFromCharacter`).
+    public var initialStateFromCharacter = true
     /// Simplification tolerance, in the drawing's units (KanjiVG: a 109-unit square).
     public var epsilon = 1.0
 
     public init() {}
+
+    /// Files written before `initialStateFromCharacter` existed read as false: they started from zeros.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        cell = try values.decode(CellKind.self, forKey: .cell)
+        hiddenSize = try values.decode(Int.self, forKey: .hiddenSize)
+        numLayers = try values.decode(Int.self, forKey: .numLayers)
+        dropout = try values.decode(Float.self, forKey: .dropout)
+        learningRate = try values.decode(Double.self, forKey: .learningRate)
+        embeddingSize = try values.decode(Int.self, forKey: .embeddingSize)
+        componentCount = try values.decode(Int.self, forKey: .componentCount)
+        conditional = try values.decode(Bool.self, forKey: .conditional)
+        initialStateFromCharacter = try values.decodeIfPresent(Bool.self, forKey: .initialStateFromCharacter) ?? false
+        epsilon = try values.decode(Double.self, forKey: .epsilon)
+    }
 }
 
 /// The drawings of a run as stroke-5 sequences, with the characters and the scale.
@@ -68,6 +86,8 @@ public final class StrokeModel {
     public let network: StrokeNetwork
     let spec: StrokeModelSpec
     public var characters: [String] { spec.characters }
+    /// The simplification tolerance its drawings were read with.
+    public var epsilon: Double { spec.configuration.epsilon }
     var head: MixtureDensityHead { network.architecture.head }
 
     init(model: Model, network: StrokeNetwork, spec: StrokeModelSpec) {
@@ -130,7 +150,7 @@ public final class StrokeModel {
                              progress: ProgressReporter? = nil) throws -> (StrokeModel, TrainingHistory, Double?) {
         let architecture = StrokeNetworkArchitecture(characterCount: c.conditional ? data.characters.count : 0, embeddingSize: c.embeddingSize,
                                                      cell: c.cell, hiddenSize: c.hiddenSize, numLayers: c.numLayers, dropout: c.dropout,
-                                                     componentCount: c.componentCount)
+                                                     componentCount: c.componentCount, initialStateFromCharacter: c.initialStateFromCharacter)
         try architecture.validate()
         let network = StrokeNetwork(architecture, seed: options.seed)
         let spec = StrokeModelSpec(configuration: c, characters: data.characters, scale: data.scale, originX: data.origin.x, originY: data.origin.y)
