@@ -37,6 +37,9 @@ struct StrokesTrainCommand: ParsableCommand {
     @Flag(help: "Do not condition on the character.")
     var unconditional = false
 
+    @Flag(help: "Keep the last epoch's weights rather than those best on the held-out drawings (which are then measured only at the end).")
+    var keepLast = false
+
     @Flag(help: "Start the recurrent state from zeros rather than from the character's embedding.")
     var zeroInitialState = false
 
@@ -81,7 +84,8 @@ struct StrokesTrainCommand: ParsableCommand {
                 try AtomicFile.write(try JSONEncoder().encode(export), to: exportData)
             }
             let progress = ConsoleProgress(describeValidation: { String(format: "held-out %.4f nats per point", $0) })
-            let (strokeModel, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options, progress: progress)
+            let (strokeModel, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options,
+                                                                           keepingLastEpoch: keepLast, progress: progress)
             try strokeModel.model.save(to: training.output)
             print("wrote \(training.output): \(strokeModel.network.parameterCount) parameters; \(history.steps) steps in "
                   + String(format: "%.1f s (%.2f steps/s)", history.seconds, Double(history.steps) / max(history.seconds, 1e-9)))
@@ -128,6 +132,9 @@ struct StrokesGenerateCommand: ParsableCommand {
     @Option(help: "Drawings per row.")
     var columns: Int = 6
 
+    @Flag(help: "Start the pen where the character's training drawings start (their mean first offset) instead of where the model samples.")
+    var firstOffsetFromData = false
+
     @Option(name: .shortAndLong, help: "The SVG file to write.")
     var output: String
 
@@ -152,7 +159,8 @@ struct StrokesGenerateCommand: ParsableCommand {
                 var rng = SplitMix64(seed: seed &+ 0x5eed)
                 requested = (0..<count).map { _ in Int(rng.next() % UInt64(strokeModel.characters.count)) }
             }
-            let drawings = try strokeModel.generate(characters: requested, temperature: temperature, seed: seed)
+            let drawings = try strokeModel.generate(characters: requested, temperature: temperature, seed: seed,
+                                                   firstOffsetFromData: firstOffsetFromData)
             let labels = requested.map { strokeModel.characters[$0] }
             try StrokeGridPicture(drawings: drawings, labels: labels, columns: columns).write(to: output)
             note("\(drawings.count) drawings, \(drawings.map(\.count).reduce(0, +)) strokes; wrote \(output)")
@@ -187,6 +195,9 @@ struct StrokesEvaluateCommand: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Start the pen where the character's training drawings start (their mean first offset) instead of where the model samples.")
+    var firstOffsetFromData = false
+
     @Option(help: "Also write the drawings as a grid (SVG), each labelled with the asked-for and the nearest character.")
     var grid: String?
 
@@ -200,7 +211,8 @@ struct StrokesEvaluateCommand: ParsableCommand {
             let (drawings, skipped) = try StrokeDrawing.read(paths: references, epsilon: strokeModel.epsilon, skippingUnreadable: true)
             if !skipped.isEmpty { note("\(skipped.count) files skipped: \(skipped[0])") }
             let (score, asked, generated) = try strokeModel.nearestReferenceScore(references: drawings, temperature: temperature,
-                                                                                   samplesPerCharacter: samples, seed: seed)
+                                                                                   samplesPerCharacter: samples, seed: seed,
+                                                                                   firstOffsetFromData: firstOffsetFromData)
             let n = asked.count
             print("asked-for character is the nearest reference in \(score.hits) of \(n) drawings "
                   + "(chance: 1 in \(score.referenceCount)); among the nearest 5 in \(score.hits(within: 5)) of \(n); "

@@ -41,23 +41,54 @@ final class StrokeConditioningTests: ScratchDirectoryTestCase {
             let file = path("strokes-\(startsFromCharacter).model")
             try model.model.save(to: file)
             if !startsFromCharacter {
-                // Files written before the initial state existed lack its key in both the architecture and the spec.
+                // Files written before the initial state and the first offsets existed lack their keys.
                 var stored = try SafeTensors.read(from: file)
                 for key in ["architecture", "strokes"] {
-                    let text = try XCTUnwrap(stored.metadata[key])
-                    XCTAssertTrue(text.contains("\"initialStateFromCharacter\":false"), text)
-                    stored.metadata[key] = text.replacingOccurrences(of: ",\"initialStateFromCharacter\":false", with: "")
-                        .replacingOccurrences(of: "\"initialStateFromCharacter\":false,", with: "")
-                    XCTAssertFalse(stored.metadata[key]!.contains("initialStateFromCharacter"))
+                    let json = try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(stored.metadata[key]).utf8))
+                    let stripped = try JSONSerialization.data(withJSONObject: removing(["initialStateFromCharacter", "firstOffsets"], from: json))
+                    stored.metadata[key] = String(decoding: stripped, as: UTF8.self)
+                    XCTAssertNotEqual(stored.metadata[key]?.count, String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self).count)
                 }
                 try stored.write(to: file)
             }
             let loaded = try StrokeModel(contentsOf: file)
             XCTAssertEqual(loaded.network.architecture.initialStateFromCharacter, startsFromCharacter)
+            XCTAssertEqual(loaded.knowsFirstOffsets, startsFromCharacter)
             XCTAssertEqual(loaded.network.parameters.map(\.value), model.network.parameters.map(\.value))
             XCTAssertEqual(try loaded.evaluate(data.validation), try XCTUnwrap(validation), accuracy: 1e-5)
             XCTAssertEqual(try loaded.generate(characters: [1, 4], temperature: 0.3, seed: 2, maximumSteps: 30).map { $0.map(\.count) },
                            try model.generate(characters: [1, 4], temperature: 0.3, seed: 2, maximumSteps: 30).map { $0.map(\.count) })
+        }
+    }
+
+    /// `json` without the `keys`, at any depth.
+    func removing(_ keys: Set<String>, from json: Any) -> Any {
+        if let object = json as? [String: Any] {
+            return object.filter { !keys.contains($0.key) }.mapValues { removing(keys, from: $0) }
+        }
+        return (json as? [Any]).map { $0.map { removing(keys, from: $0) } } ?? json
+    }
+
+    func testFirstOffsetFromDataStartsWhereTheReferenceStarts() throws {
+        let (drawings, _) = try StrokeDrawing.read(paths: [repositoryFile("Data/strokes/kanjivg")])
+        let data = try StrokeDataset(drawings: drawings)
+        for (character, steps) in data.training {
+            XCTAssertEqual(data.firstOffsets[character], Array(steps[0].prefix(2)), "one drawing per character: its own first offset")
+        }
+        var configuration = StrokeModelConfiguration()
+        (configuration.hiddenSize, configuration.componentCount, configuration.embeddingSize) = (8, 2, 4)
+        var options = TrainingOptions()
+        (options.epochs, options.batchSize) = (1, 5)
+        let (model, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options, keepingLastEpoch: true)
+        XCTAssertEqual(history.validationLoss, [], "held-out drawings choose no epoch")
+        XCTAssertNil(history.bestEpoch)
+        XCTAssertEqual(try XCTUnwrap(validation), try model.evaluate(data.validation), accuracy: 1e-6, "but are measured at the end")
+        let generated = try model.generate(characters: Array(0..<10), temperature: 0.5, seed: 1, maximumSteps: 5, firstOffsetFromData: true)
+        for (character, strokes) in generated.enumerated() {
+            let reference = try XCTUnwrap(drawings.first { $0.label == data.characters[character] && $0.variant == nil })
+            let (start, expected) = (try XCTUnwrap(strokes.first?.first), reference.strokes[0][0])
+            XCTAssertEqual(start.x, expected.x, accuracy: 1e-3, data.characters[character])
+            XCTAssertEqual(start.y, expected.y, accuracy: 1e-3, data.characters[character])
         }
     }
 

@@ -100,9 +100,10 @@ extension StrokeModel {
     /// Draws every character the model knows `samplesPerCharacter` times at `temperature` and
     /// scores the drawings against `references` (base forms of the same characters, as the
     /// model trained on; the first drawing of each label counts). Returns the score, the
-    /// characters asked for (indices into `characters`) and the drawings.
+    /// characters asked for (indices into `characters`) and the drawings. `firstOffsetFromData`
+    /// as for `generate`.
     public func nearestReferenceScore(references: [StrokeDrawing], temperature: Double = 0.2, samplesPerCharacter: Int = 1,
-                                      seed: UInt64 = 0) throws -> (score: NearestReferenceScore, asked: [Int], drawings: [[[DrawingPoint]]]) {
+                                      seed: UInt64 = 0, firstOffsetFromData: Bool = false) throws -> (score: NearestReferenceScore, asked: [Int], drawings: [[[DrawingPoint]]]) {
         guard samplesPerCharacter >= 1 else { throw RecurrentError.invalidArgument("samples per character must be at least 1, got \(samplesPerCharacter)") }
         var byLabel: [String: [[DrawingPoint]]] = [:]
         for drawing in references where drawing.variant == nil && byLabel[drawing.label] == nil { byLabel[drawing.label] = drawing.strokes }
@@ -113,7 +114,7 @@ extension StrokeModel {
             return strokes
         }
         let asked = (0..<samplesPerCharacter).flatMap { _ in characters.indices }
-        let drawings = try generate(characters: asked, temperature: temperature, seed: seed)
+        let drawings = try generate(characters: asked, temperature: temperature, seed: seed, firstOffsetFromData: firstOffsetFromData)
         return (try NearestReferenceScore(drawings: drawings, asked: asked, references: referenceStrokes), asked, drawings)
     }
 }
