@@ -17,9 +17,12 @@ bin=.build/release/recurrent
 $bin music train "$corpus/oneills1850" "$corpus/ryansMammoth" --skip-unreadable --epochs "$epochs" --threads "$threads" \
     -o "$out/tunes.model" --export-data "$out/tunes.json" 2> >(grep -v '^skipped' >&2) | tee "$out/recurrent.txt"
 $bin music generate "$out/tunes.model" --count 100 --seed 1 -o "$out/generated.abc" --midi "$out/generated.mid"
+$bin music generate "$out/tunes.model" --count 100 --seed 1 --temperature 0.7 -o "$out/generated-t0.7.abc"
 $bin music generate "$out/tunes.model" --count 1 --meter 6/8 --key D --seed 7 -o "$out/jig.abc" --midi "$out/jig.mid"
 echo "music21 on the 100 generated tunes:"
 "$venv/bin/python" scripts/music_check.py "$out/generated.abc" | tee "$out/music21-generated.json"
+echo "music21 on the 100 generated at temperature 0.7:"
+"$venv/bin/python" scripts/music_check.py "$out/generated-t0.7.abc" | tee "$out/music21-generated-t0.7.json"
 echo "music21 on O'Neill's first 200 tunes (for comparison):"
 "$venv/bin/python" scripts/music_check.py Data/music/oneills1850/*.abc | tee "$out/music21-oneills.json"
 echo "PyTorch, same configuration:"
