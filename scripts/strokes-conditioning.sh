@@ -18,8 +18,9 @@ venv="$HOME/.cache/recurrent-music-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import kanji" 2>/dev/null || "$venv/bin/pip" install -q kanjivg==20260714
 "$venv/bin/python" scripts/kanjivg_subset.py "$out/svg" "$max_strokes"
-swift build -c release --product recurrent >&2
-bin=.build/release/recurrent
+# RECURRENT_BIN: a recurrent binary already built (else the release build).
+bin="${RECURRENT_BIN:-.build/release/recurrent}"
+[ -n "${RECURRENT_BIN:-}" ] || swift build -c release --product recurrent >&2
 
 for start in character zeros; do
     flag=(); [ "$start" = zeros ] && flag=(--zero-initial-state)
