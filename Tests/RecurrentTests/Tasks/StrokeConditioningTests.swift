@@ -54,6 +54,11 @@ final class StrokeConditioningTests: ScratchDirectoryTestCase {
             let loaded = try StrokeModel(contentsOf: file)
             XCTAssertEqual(loaded.network.architecture.initialStateFromCharacter, startsFromCharacter)
             XCTAssertEqual(loaded.knowsFirstOffsets, startsFromCharacter)
+            if !startsFromCharacter {
+                XCTAssertThrowsError(try loaded.generate(characters: [0], firstOffsetFromData: true)) { error in
+                    XCTAssertTrue("\(error)".contains("does not hold its characters' first offsets"), "\(error)")
+                }
+            }
             XCTAssertEqual(loaded.network.parameters.map(\.value), model.network.parameters.map(\.value))
             XCTAssertEqual(try loaded.evaluate(data.validation), try XCTUnwrap(validation), accuracy: 1e-5)
             XCTAssertEqual(try loaded.generate(characters: [1, 4], temperature: 0.3, seed: 2, maximumSteps: 30).map { $0.map(\.count) },
