@@ -31,13 +31,26 @@ static int fail(char *error, size_t size, const char *message, const char *detai
     return -1;
 }
 
+// The launcher that started us says whose library to open: a process started by MPICH's hydra
+// (or another PMI launcher) that opened Open MPI's library would start alone, as a singleton.
+static int launched_by_open_mpi(void) { return getenv("OMPI_COMM_WORLD_SIZE") != NULL; }
+static int launched_by_pmi(void) { return getenv("PMI_SIZE") != NULL || getenv("PMI_RANK") != NULL; }
+
 int rmpi_load(char *error, size_t errorSize) {
     if (mpi.library) return 0;
+    // Open MPI's libmpi.so.40; MPICH's libmpi.so.12, named libmpich.so.12 by Debian and Ubuntu.
+    const char *openMPIFirst[] = {"libmpi.so.40", "libmpich.so.12", "libmpi.so.12", "libmpi.so"};
+    const char *mpichFirst[] = {"libmpich.so.12", "libmpi.so.12", "libmpi.so.40", "libmpi.so"};
+    const char **candidates = launched_by_pmi() && !launched_by_open_mpi() ? mpichFirst : openMPIFirst;
+    size_t count = sizeof openMPIFirst / sizeof *openMPIFirst;
+    // A library named by RECURRENT_MPI_LIBRARY is the only one tried.
     const char *chosen = getenv("RECURRENT_MPI_LIBRARY");
-    const char *candidates[] = {chosen, "libmpi.so.40", "libmpi.so.12", "libmpi.so"};
+    if (chosen && *chosen) {
+        candidates = &chosen;
+        count = 1;
+    }
     const char *lastError = NULL;
-    for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !mpi.library; i++) {
-        if (!candidates[i]) continue;
+    for (size_t i = 0; i < count && !mpi.library; i++) {
         // Open MPI loads its transports as plugins that need libmpi's symbols: RTLD_GLOBAL.
         mpi.library = dlopen(candidates[i], RTLD_NOW | RTLD_GLOBAL);
         if (!mpi.library) lastError = dlerror();

@@ -18,10 +18,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// Whether this process was started by `mpirun` or `mpiexec` (Open MPI, MPICH or a PMI
     /// launcher such as Slurm's srun), with more than one process.
-    public static var isLaunchedWithSeveralProcesses: Bool {
+    public static var isLaunchedWithSeveralProcesses: Bool { (launchedSize ?? 1) > 1 }
+
+    /// The number of processes the launcher says it started (Open MPI's, MPICH's hydra or
+    /// another PMI launcher's variable), nil outside a launcher.
+    static var launchedSize: Int? {
         let environment = ProcessInfo.processInfo.environment
         let size = environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"] ?? environment["PMIX_SIZE"]
-        return (size.flatMap { Int($0) } ?? 1) > 1
+        return size.flatMap { Int($0) }
     }
 
     /// Initializes MPI and joins the job. Throws a one-line error when MPI is absent.
@@ -33,6 +37,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var rank: Int32 = 0, size: Int32 = 1
         let status = rmpi_init(&rank, &size)
         guard status == 0 else { throw RecurrentError.invalidArgument("MPI_Init failed with MPI error \(status)") }
+        // A library of another implementation than the launcher's starts each process alone.
+        if let launched = launchedSize, launched != Int(size) {
+            let implementation = String(cString: rmpi_implementation())
+            throw RecurrentError.invalidArgument("the launcher started \(launched) processes, but \(implementation)'s library sees \(size): "
+                + "it is not the launcher's MPI; name the launcher's library with RECURRENT_MPI_LIBRARY")
+        }
         return MPICommunicator(rank: Int(rank), size: Int(size), implementation: String(cString: rmpi_implementation()),
                                otherRanksExitAfterTraining: otherRanksExitAfterTraining)
     }

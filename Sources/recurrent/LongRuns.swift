@@ -59,6 +59,11 @@ enum DistributedLaunch {
         communicator.finalize()
     }
 
+    /// Whether this process is rank 0 of the job, or alone: the one that writes files and notes.
+    static func isFirst(_ communicator: MPICommunicator?) -> Bool {
+        (communicator?.rank ?? 0) == 0
+    }
+
     private static func silenceStandardOutput() {
         let null = open("/dev/null", O_WRONLY)
         if null >= 0 { dup2(null, STDOUT_FILENO) }

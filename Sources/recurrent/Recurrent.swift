@@ -26,6 +26,33 @@ struct RecurrentCommand: ParsableCommand {
             AnomalyCommand.self,
         ]
     )
+
+    /// ArgumentParser answers an unknown option with the whole usage and exit status 64: here it
+    /// gets one line naming the option and the verb, and exit status 1, as other bad input does.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let message = self.message(for: error)
+            guard message.hasPrefix("Unknown option") else { exit(withError: error) }
+            let verb = verbName(arguments)
+            FileHandle.standardError.write(Data("\(verb): error: \(message) (\(verb) --help lists the options)\n".utf8))
+            exit(withError: ExitCode.failure)
+        }
+    }
+
+    /// "recurrent quantize": the command words that lead `arguments`.
+    static func verbName(_ arguments: [String]) -> String {
+        var words = ["recurrent"], command: ParsableCommand.Type = RecurrentCommand.self
+        for argument in arguments {
+            guard let sub = command.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) else { break }
+            words.append(argument)
+            command = sub
+        }
+        return words.joined(separator: " ")
+    }
 }
 
 /// Runs a command body and turns Recurrent's errors into one line on standard error and exit

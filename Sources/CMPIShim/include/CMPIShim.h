@@ -5,15 +5,17 @@
 #include <stdint.h>
 
 // The few MPI calls data-parallel training makes, reached without MPI's headers or libraries at
-// build time: the library (Open MPI's libmpi.so.40 or MPICH's libmpi.so.12) is opened at run
+// build time: the library (Open MPI's libmpi.so.40 or MPICH's libmpi.so.12, libmpich.so.12 on Debian) is opened at run
 // time, and each implementation's handles (Open MPI's are addresses of its predefined objects,
 // behind macros; MPICH's are integer constants) are looked up here. So the package builds on a
 // machine without MPI, and a process started by mpirun finds the library it was started with.
 //
 // Every function returns 0 on success or an MPI error code (-1: the library is not loaded).
 
-/// Opens the MPI library (RECURRENT_MPI_LIBRARY names it, otherwise the usual sonames). On
-/// failure, writes why into `error` (NUL-terminated, at most `errorSize` bytes) and returns -1.
+/// Opens the MPI library: the one RECURRENT_MPI_LIBRARY names, otherwise the first of the usual
+/// sonames found, MPICH's first when a PMI launcher (MPICH's hydra: PMI_RANK, PMI_SIZE) and not
+/// Open MPI's started the process. On failure, writes why into `error` (NUL-terminated, at most
+/// `errorSize` bytes) and returns -1.
 int rmpi_load(char *error, size_t errorSize);
 
 /// "Open MPI" or "MPICH" once loaded, NULL before.

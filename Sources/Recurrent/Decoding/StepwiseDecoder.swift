@@ -14,7 +14,7 @@ public protocol StepwiseDecoder {
 }
 
 /// A decoded sequence and what the search knows of it.
-public struct Hypothesis: Sendable {
+public struct Hypothesis: Codable, Sendable {
     /// The output tokens, without the begin and end tokens.
     public var tokens: [Int]
     /// The model's log-probability of the tokens and, when it ended by itself, of the end token

@@ -31,11 +31,16 @@ extension Communicator {
     public func mapInOrder<Item, Result: Codable>(_ items: [Item], _ body: (ArraySlice<Item>) throws -> [Result]) throws -> [Result] {
         let part = share(of: items.count)
         let mine = try body(items[part])
-        let encoded = try JSONEncoder().encode(mine)
+        // JSON writes every Float and Double in the shortest form that reads back to its bits;
+        // infinities and NaN, which JSON lacks, as strings.
+        let encoder = JSONEncoder(), decoder = JSONDecoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let encoded = try encoder.encode(mine)
         var results: [Result] = []
         for (rank, bytes) in try allGather(Array(encoded)).enumerated() {
             do {
-                results += try JSONDecoder().decode([Result].self, from: Data(bytes))
+                results += try decoder.decode([Result].self, from: Data(bytes))
             } catch {
                 throw RecurrentError.invalidArgument("the results of rank \(rank) do not decode: \(error)")
             }
@@ -53,5 +58,25 @@ extension Communicator {
                 format: "the ranks disagree about %@: rank %d holds %016llx, rank 0 %016llx; every rank must read the same files with the same options",
                 what, other, values[other], values[0]))
         }
+    }
+}
+
+/// A sum of losses with the number of terms in it: what a process sends of its share of an
+/// evaluation, combined in a fixed order so that the figure does not depend on the split.
+public struct LossSum: Codable, Sendable {
+    public var total: Double = 0
+    public var count: Int = 0
+
+    public init(total: Double = 0, count: Int = 0) {
+        self.total = total
+        self.count = count
+    }
+
+    /// The mean per term (0 without terms).
+    public var mean: Double { count > 0 ? total / Double(count) : 0 }
+
+    /// The sums added in the order given.
+    public static func combined(_ sums: [LossSum]) -> LossSum {
+        sums.reduce(LossSum()) { LossSum(total: $0.total + $1.total, count: $0.count + $1.count) }
     }
 }

@@ -117,10 +117,12 @@ public func binaryCrossEntropyWithLogits(
         target.withUnsafeBufferPointer { y in
             for i in 0..<count {
                 let logWeight = 1 + ((weights?[i % classCount] ?? 1) - 1) * y[i]
-                let softplusOfNegative = max(-x[i], 0) + log1p(exp(-abs(x[i])))
+                let small = exp(-abs(x[i]))  // one exponential serves both terms, never overflowing
+                let softplusOfNegative = max(-x[i], 0) + log1p(small)
                 terms[i] = (1 - y[i]) * x[i] + logWeight * softplusOfNegative
-                // d softplus(-x)/dx = -sigmoid(-x)
-                slopes[i] = (1 - y[i]) - logWeight * stableSigmoid(-x[i])
+                // d softplus(-x)/dx = -sigmoid(-x), which is e/(1 + e) for x >= 0 and 1/(1 + e) below
+                let sigmoidOfNegative = x[i] >= 0 ? small / (1 + small) : 1 / (1 + small)
+                slopes[i] = (1 - y[i]) - logWeight * sigmoidOfNegative
             }
         }
     }

@@ -143,6 +143,13 @@ public struct TrainingHistory: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// "180 steps in 290.5 s (0.63 steps/s of training)": the rate leaves validation out, as
+    /// training loops elsewhere time it.
+    public var stepsAndSpeed: String {
+        let training = max(seconds - validationSeconds, 1e-9)
+        return "\(steps) steps in " + String(format: "%.1f s (%.2f steps/s of training)", seconds, Double(steps) / training)
+    }
+
     /// One line saying how the run ended and which limit stopped it, such as "stopped by the
     /// step limit of 1500, reached first, at step 1500, epoch 12, after 3.1 min (validation 0.2 min)".
     public var summary: String {

@@ -210,19 +210,25 @@ struct ChatEvaluateCommand: ParsableCommand {
             let chatbot = try Chatbot(contentsOf: model)
             let read = try format.read(dialogues)
             let dialogue = all ? read : try chatbot.heldOutPart(part, of: read)
-            let (score, exchanges) = try chatbot.evaluate(dialogue, options: reply.options, progress: ConsoleProgress())
-            print("\(all ? "all" : part == .test ? "held-out" : "held-out \(part.rawValue)") (\(score.exchanges) exchanges, \(score.contexts) contexts, \(reply.description)): \(score.summary)")
-            var rng = SplitMix64(seed: sampleSeed)
-            let order = exchanges.indices.map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.map(\.0)
-            for index in order.prefix(samples) {
-                let exchange = exchanges[index]
-                print("--- \(exchange.conversation)")
-                print("  > \(exchange.context.last ?? "")")
-                print("  bot: \(exchange.reply)")
-                print("  real: \(exchange.reference)")
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                try evaluate(chatbot, dialogue, communicator: communicator)
             }
-            if json { print(score.json) }
         }
+    }
+
+    func evaluate(_ chatbot: Chatbot, _ dialogue: Dialogue, communicator: (any Communicator)?) throws {
+        let (score, exchanges) = try chatbot.evaluate(dialogue, options: reply.options, progress: ConsoleProgress(), communicator: communicator)
+        print("\(all ? "all" : part == .test ? "held-out" : "held-out \(part.rawValue)") (\(score.exchanges) exchanges, \(score.contexts) contexts, \(reply.description)): \(score.summary)")
+        var rng = SplitMix64(seed: sampleSeed)
+        let order = exchanges.indices.map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.map(\.0)
+        for index in order.prefix(samples) {
+            let exchange = exchanges[index]
+            print("--- \(exchange.conversation)")
+            print("  > \(exchange.context.last ?? "")")
+            print("  bot: \(exchange.reply)")
+            print("  real: \(exchange.reference)")
+        }
+        if json { print(score.json) }
     }
 }
 

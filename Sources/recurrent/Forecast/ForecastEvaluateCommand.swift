@@ -42,27 +42,31 @@ struct ForecastEvaluateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let threads { Parallel.threadCount = max(1, threads) }
-            let report: BacktestReport, intervals: [Int]
             if try Model(contentsOf: model).task == "global-forecast" {
                 let forecaster = try GlobalForecaster(contentsOf: model)
                 let c = forecaster.configuration
                 guard let layout = c.layout else { throw RecurrentError.invalidFile(path: model, reason: "does not say how its data were laid out") }
                 let panel = try SeriesPanel(table: try CSVTable(path: data), layout: layout, known: c.knownCovariates,
                                             past: c.pastCovariates, season: c.season)
-                report = try forecaster.backtest(panel, windows: backtestWindows, seed: seed)
-                intervals = c.intervals
-                if let plot { try ForecastPanelOutput.plot(panel, forecaster: forecaster, truthSteps: c.horizon, seed: seed, to: plot) }
-                print("\(data): \(panel.series.count) series; \(report.windows.count) window\(report.windows.count == 1 ? "" : "s") of \(c.horizon) steps")
+                try DistributedLaunch.splittingWork("evaluation") { communicator in
+                    let report = try forecaster.backtest(panel, windows: backtestWindows, seed: seed, communicator: communicator)
+                    if let plot, DistributedLaunch.isFirst(communicator) {
+                        try ForecastPanelOutput.plot(panel, forecaster: forecaster, truthSteps: c.horizon, seed: seed, to: plot)
+                    }
+                    print("\(data): \(panel.series.count) series; \(report.windows.count) window\(report.windows.count == 1 ? "" : "s") of \(c.horizon) steps")
+                    ForecastPanelOutput.printScores(report, intervals: c.intervals, json: json)
+                }
             } else {
                 let forecaster = try Forecaster(contentsOf: model)
                 let c = forecaster.configuration
                 let series = try TimeSeriesData(csv: data, target: c.features[0], covariates: Array(c.features.dropFirst()),
                                                 dateColumn: c.dateColumn, missing: c.missing)
-                report = try forecaster.backtest(series, windows: backtestWindows)
-                intervals = []
-                print("\(data): \(series.count) rows of \"\(c.features[0])\"; \(report.windows.count) window\(report.windows.count == 1 ? "" : "s") of \(c.horizon) steps")
+                try DistributedLaunch.splittingWork("evaluation") { communicator in
+                    let report = try forecaster.backtest(series, windows: backtestWindows, communicator: communicator)
+                    print("\(data): \(series.count) rows of \"\(c.features[0])\"; \(report.windows.count) window\(report.windows.count == 1 ? "" : "s") of \(c.horizon) steps")
+                    ForecastPanelOutput.printScores(report, intervals: [], json: json)
+                }
             }
-            ForecastPanelOutput.printScores(report, intervals: intervals, json: json)
         }
     }
 }

@@ -78,7 +78,15 @@ struct ForecastPredictCommand: ParsableCommand {
         guard count <= c.horizon else {
             throw RecurrentError.invalidArgument("this model forecasts \(c.horizon) steps (its horizon); asked for \(count)")
         }
-        let forecasts = try forecaster.forecast(panel, seed: seed)
+        try DistributedLaunch.splittingWork("prediction") { communicator in
+            let forecasts = try forecaster.forecast(panel, seed: seed, communicator: communicator)
+            guard DistributedLaunch.isFirst(communicator) else { return }
+            try printMany(forecasts, panel: panel, forecaster: forecaster, count: count)
+        }
+    }
+
+    func printMany(_ forecasts: [SeriesForecast], panel: SeriesPanel, forecaster: GlobalForecaster, count: Int) throws {
+        let c = forecaster.configuration
         let trained = Set(c.seriesIDs), unseen = panel.series.map(\.id).filter { !trained.contains($0) }
         if !unseen.isEmpty {
             note("\(unseen.count) series the model was not trained on (\(unseen.prefix(3).joined(separator: ", "))\(unseen.count > 3 ? ", ..." : "")): "

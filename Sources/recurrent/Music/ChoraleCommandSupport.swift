@@ -38,11 +38,14 @@ enum ChoraleCommandSupport {
     static func evaluate(model: String, paths: [String], json: Bool) throws {
         let choraleModel = try ChoraleModel(contentsOf: model)
         let (chorales, _) = try Chorale.read(paths: paths)
-        let evaluation = try choraleModel.evaluate(rolls(chorales, choraleModel.configuration))
-        print(String(format: "%d chorales: %.4f nats per step (negative log-likelihood) over %d steps", evaluation.chorales,
-                     evaluation.negativeLogLikelihood, evaluation.steps))
-        if json {
-            print("{\"chorales\": \(evaluation.chorales), \"steps\": \(evaluation.steps), \"negative_log_likelihood\": \(evaluation.negativeLogLikelihood)}")
+        let pianoRolls = Self.rolls(chorales, choraleModel.configuration)
+        try DistributedLaunch.splittingWork("evaluation") { communicator in
+            let evaluation = try choraleModel.evaluate(pianoRolls, communicator: communicator)
+            print(String(format: "%d chorales: %.4f nats per step (negative log-likelihood) over %d steps", evaluation.chorales,
+                         evaluation.negativeLogLikelihood, evaluation.steps))
+            if json {
+                print("{\"chorales\": \(evaluation.chorales), \"steps\": \(evaluation.steps), \"negative_log_likelihood\": \(evaluation.negativeLogLikelihood)}")
+            }
         }
     }
 
@@ -98,8 +101,7 @@ extension MusicTrainCommand {
         let (choraleModel, history, validation) = try ChoraleModel.train(training: trainingRolls, validation: validationRolls,
                                                                          configuration: configuration, options: options, progress: progress)
         try choraleModel.model.save(to: training.output)
-        print("wrote \(training.output): \(choraleModel.model.layer.parameterCount) parameters; \(history.steps) steps in "
-              + String(format: "%.1f s (%.2f steps/s)", history.seconds, Double(history.steps) / max(history.seconds, 1e-9)))
+        print("wrote \(training.output): \(choraleModel.model.layer.parameterCount) parameters; \(history.stepsAndSpeed)")
         if let validation {
             print(String(format: "held-out chorales: %.4f nats per step (negative log-likelihood) over %d steps of %d chorales",
                          validation.negativeLogLikelihood, validation.steps, validation.chorales))

@@ -97,8 +97,7 @@ struct MusicTrainCommand: ParsableCommand {
                                                       progress: ConsoleProgress(describeValidation: describe))
         try tuneModel.model.save(to: training.output)
         print("wrote \(training.output): \(tuneModel.vocabulary.count) tokens, \(tuneModel.network.parameterCount) parameters; "
-              + "\(report.trainingTokens) training tokens, \(report.history.steps) steps in \(String(format: "%.1f s", report.history.seconds)) "
-              + String(format: "(%.2f steps/s)", Double(report.history.steps) / max(report.history.seconds, 1e-9)))
+              + "\(report.trainingTokens) training tokens, \(report.history.stepsAndSpeed)")
         if let validation = report.validation {
             print(String(format: "held-out tunes: %.4f nats per token (%.4f bits) over %d tokens", validation.crossEntropy, validation.bitsPerToken, validation.tokens))
         }
@@ -130,10 +129,12 @@ struct MusicEvaluateCommand: ParsableCommand {
             }
             let tuneModel = try TuneModel(contentsOf: model)
             let collection = try TuneCollection(paths: paths)
-            let evaluation = try tuneModel.evaluate(collection.tunes)
-            print(String(format: "%d tunes: %.4f nats per token (%.4f bits) over %d tokens", collection.tunes.count,
-                         evaluation.crossEntropy, evaluation.bitsPerToken, evaluation.tokens))
-            if json { print("{\"tunes\": \(collection.tunes.count), \"tokens\": \(evaluation.tokens), \"cross_entropy\": \(evaluation.crossEntropy)}") }
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let evaluation = try tuneModel.evaluate(collection.tunes, communicator: communicator)
+                print(String(format: "%d tunes: %.4f nats per token (%.4f bits) over %d tokens", collection.tunes.count,
+                             evaluation.crossEntropy, evaluation.bitsPerToken, evaluation.tokens))
+                if json { print("{\"tunes\": \(collection.tunes.count), \"tokens\": \(evaluation.tokens), \"cross_entropy\": \(evaluation.crossEntropy)}") }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Recurrent
+import RecurrentDistributed
 
 extension Seq2SeqFormat: ExpressibleByArgument {}
 extension StressMarks: ExpressibleByArgument {}
@@ -238,6 +239,11 @@ struct Seq2SeqTranslateCommand: ParsableCommand {
             if let text {
                 translations = try translator.translate([text], options: decoding.options)
                 print(translations[0].text)
+            } else if MPICommunicator.isLaunchedWithSeveralProcesses {
+                try DistributedLaunch.splittingWork("translation") { communicator in
+                    try translateSplit(translator, over: communicator)
+                }
+                return
             } else {
                 while let line = readLine() {
                     if line.allSatisfy(\.isWhitespace) { print(""); continue }
@@ -248,6 +254,24 @@ struct Seq2SeqTranslateCommand: ParsableCommand {
             }
             if let plotAttention { try drawAttention(translations, to: plotAttention) }
         }
+    }
+
+    /// Under mpirun: rank 0 reads standard input (mpirun gives it to rank 0 alone) and sends
+    /// its lines to every rank; each rank translates its share, one line at a time as a single
+    /// process does, and rank 0 prints them in order.
+    func translateSplit(_ translator: Translator, over communicator: MPICommunicator?) throws {
+        guard let communicator else { return }
+        var input = communicator.rank == 0 ? Array(FileHandle.standardInput.readDataToEndOfFile()) : []
+        try communicator.broadcast(&input, from: 0)
+        var lines = input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+        }
+        if input.last == UInt8(ascii: "\n") || input.isEmpty { lines.removeLast() }
+        let translations = try communicator.mapInOrder(lines) { part in
+            try part.map { line -> Translation? in try line.allSatisfy(\.isWhitespace) ? nil : translator.translate([line], options: decoding.options)[0] }
+        }
+        for translation in translations { print(translation?.text ?? "") }
+        if let plotAttention, communicator.rank == 0 { try drawAttention(translations.compactMap { $0 }, to: plotAttention) }
     }
 
     func drawAttention(_ translations: [Translation], to path: String) throws {

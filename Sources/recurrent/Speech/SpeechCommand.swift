@@ -279,20 +279,40 @@ struct SpeechTranscribeCommand: ParsableCommand {
             let recognizer = try SpeechRecognizer(contentsOf: model)
             let decoding = try decodingOptions.decoding()
             if stream, !recognizer.isStreamable { _ = try SpeechStream(recognizer, decoding: decoding) }  // says why not
-            for file in files {
-                let clip = try WAVFile.read(path: file)
-                let text = stream ? try streamed(clip, name: file, recognizer: recognizer, decoding: decoding)
-                    : try recognizer.transcribe(clip, name: file, decoding: decoding)
-                if json {
-                    print("{\"file\": \(jsonText(file)), \"text\": \(jsonText(text)), \"seconds\": \(String(format: "%.3f", clip.duration))}")
-                } else {
-                    print(files.count == 1 ? text : "\(file): \(text)")
+            try DistributedLaunch.splittingWork("transcription") { communicator in
+                // Under mpirun each rank reads and transcribes its share of the files; only
+                // rank 0 shows partial transcripts.
+                let showing = DistributedLaunch.isFirst(communicator)
+                func transcribed(_ file: String) throws -> Transcript {
+                    let clip = try WAVFile.read(path: file)
+                    let text = stream ? try streamed(clip, name: file, recognizer: recognizer, decoding: decoding, showing: showing)
+                        : try recognizer.transcribe(clip, name: file, decoding: decoding)
+                    return Transcript(text: text, seconds: clip.duration)
                 }
+                guard let communicator else {
+                    for file in files { show(try transcribed(file), of: file) }
+                    return
+                }
+                let transcripts = try communicator.mapInOrder(files) { try $0.map(transcribed) }
+                for (file, transcript) in zip(files, transcripts) { show(transcript, of: file) }
             }
         }
     }
 
-    func streamed(_ clip: AudioClip, name: String, recognizer: SpeechRecognizer, decoding: SpeechDecoding) throws -> String {
+    struct Transcript: Codable {
+        var text: String
+        var seconds: Double
+    }
+
+    func show(_ transcript: Transcript, of file: String) {
+        if json {
+            print("{\"file\": \(jsonText(file)), \"text\": \(jsonText(transcript.text)), \"seconds\": \(String(format: "%.3f", transcript.seconds))}")
+        } else {
+            print(files.count == 1 ? transcript.text : "\(file): \(transcript.text)")
+        }
+    }
+
+    func streamed(_ clip: AudioClip, name: String, recognizer: SpeechRecognizer, decoding: SpeechDecoding, showing: Bool) throws -> String {
         let audio = clip.sampleRate == recognizer.sampleRate ? clip : clip.resampled(to: recognizer.sampleRate)
         try SpeechRecognizer.checkAudible(audio, name: name)
         let session = try SpeechStream(recognizer, decoding: decoding)
@@ -301,13 +321,13 @@ struct SpeechTranscribeCommand: ParsableCommand {
         var shown = ""
         for start in stride(from: 0, to: audio.samples.count, by: chunk) {
             let partial = try session.push(Array(audio.samples[start..<min(audio.samples.count, start + chunk)]))
-            guard partial != shown else { continue }
+            guard showing, partial != shown else { continue }
             shown = partial
             let seconds = String(format: "%6.2f s", Double(min(audio.samples.count, start + chunk)) / Double(audio.sampleRate))
             FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K\(seconds)  \(partial)" : "\(seconds)  \(partial)\n").utf8))
         }
         let text = try session.finish()
-        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if terminal && showing { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         return text
     }
 }

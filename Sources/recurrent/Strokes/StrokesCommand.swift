@@ -87,8 +87,7 @@ struct StrokesTrainCommand: ParsableCommand {
             let (strokeModel, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options,
                                                                            keepingLastEpoch: keepLast, progress: progress)
             try strokeModel.model.save(to: training.output)
-            print("wrote \(training.output): \(strokeModel.network.parameterCount) parameters; \(history.steps) steps in "
-                  + String(format: "%.1f s (%.2f steps/s)", history.seconds, Double(history.steps) / max(history.seconds, 1e-9)))
+            print("wrote \(training.output): \(strokeModel.network.parameterCount) parameters; \(history.stepsAndSpeed)")
             if let validation { print(String(format: "held-out drawings: %.4f nats per point (negative log-likelihood per stroke-5 step)", validation)) }
             if history.stopReason == .diverged { throw RecurrentError.diverged(history.message ?? "training diverged") }
         }

@@ -145,14 +145,16 @@ struct TextEvaluateCommand: ParsableCommand {
         try reportingErrors {
             let languageModel = try LanguageModel(contentsOf: model)
             let text = try TextCorpus.readUTF8(textFile)
-            let evaluation: LanguageModelEvaluation
-            do {
-                evaluation = try languageModel.evaluate(text)
-            } catch RecurrentError.invalidArgument(let reason) {
-                throw RecurrentError.invalidFile(path: textFile, reason: reason)
+            try DistributedLaunch.splittingWork("evaluation") { communicator in
+                let evaluation: LanguageModelEvaluation
+                do {
+                    evaluation = try languageModel.evaluate(text, communicator: communicator)
+                } catch RecurrentError.invalidArgument(let reason) {
+                    throw RecurrentError.invalidFile(path: textFile, reason: reason)
+                }
+                print("\(textFile): \(evaluation.summary), cross-entropy \(String(format: "%.4f", evaluation.crossEntropy)) nats per token over \(evaluation.tokens) tokens")
+                if json { print(evaluation.jsonLine) }
             }
-            print("\(textFile): \(evaluation.summary), cross-entropy \(String(format: "%.4f", evaluation.crossEntropy)) nats per token over \(evaluation.tokens) tokens")
-            if json { print(evaluation.jsonLine) }
         }
     }
 }

@@ -132,6 +132,6 @@ final class QuantizedModelTests: ScratchDirectoryTestCase {
         try assertFails(["quantize", model, "-o", path("out.model")], mentioning: ["--int8"], leavesNo: path("out.model"))
         let unknown = try runCLI(["quantize", model, "--int4", "-o", path("out.model")])
         XCTAssertNotEqual(unknown.status, 0)
-        XCTAssertTrue(unknown.stderr.hasPrefix("Error: Unknown option '--int4'"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.hasPrefix("recurrent quantize: error: Unknown option '--int4'"), unknown.stderr)
     }
 }

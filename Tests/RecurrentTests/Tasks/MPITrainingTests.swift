@@ -5,28 +5,6 @@ import XCTest
 /// Data-parallel training of the built `recurrent` under `mpirun -np 2` on this machine. Skipped,
 /// with a message, where MPI is not installed (`.ci/run` installs Open MPI from Debian).
 final class MPITrainingTests: ScratchDirectoryTestCase {
-    /// mpirun's path and the options this machine needs (Open MPI refuses root without
-    /// --allow-run-as-root, and 2 ranks may exceed the cores it counts).
-    func mpirun() throws -> (path: String, options: [String]) {
-        let search = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-        guard let path = search.map({ "\($0)/mpirun" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("mpirun is not installed (Debian: openmpi-bin and libopenmpi-dev): the MPI tests are skipped")
-        }
-        let version = try run(path, ["--version"])
-        guard version.stdout.contains("Open MPI") else { return (path, []) }
-        return (path, (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "--bind-to", "none"])
-    }
-
-    func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-        try runProgram(executable, arguments)
-    }
-
-    /// `recurrent arguments` on 2 ranks.
-    func twoRanks(_ arguments: [String]) throws -> CommandResult {
-        let (mpirun, options) = try mpirun()
-        return try run(mpirun, options + ["-np", "2", productsDirectory.appendingPathComponent("recurrent").path] + arguments)
-    }
-
     func textTraining() throws -> [String] {
         ["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "24", "--seq-len", "20", "--batch-size", "8",
                                             "--dropout", "0.2", "--threads", "1", "--max-steps", "40"]
@@ -108,7 +86,7 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
         let checkpoint = path("resumed.model.checkpoint")
         while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(2_000) }
         // The ranks are mpirun's children; kill the last one.
-        let children = try run("/usr/bin/pgrep", ["-P", "\(job.processIdentifier)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
+        let children = try runProgram("/usr/bin/pgrep", ["-P", "\(job.processIdentifier)"]).stdout.split(separator: "\n").compactMap { Int32($0) }
         let rank = try XCTUnwrap(children.max(), "no rank found under mpirun")
         kill(rank, SIGKILL)
         job.waitUntilExit()
@@ -166,7 +144,7 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
         let arguments = try textTraining()
         let shared = try twoRanks(arguments + ["-o", path("shared.model")])
         XCTAssertEqual(shared.status, 0, shared.stderr)
-        let apart = try run("/bin/bash", [repositoryFile("scripts/mpi-namespaces.sh"), productsDirectory.appendingPathComponent("recurrent").path]
+        let apart = try runProgram("/bin/bash", [repositoryFile("scripts/mpi-namespaces.sh"), productsDirectory.appendingPathComponent("recurrent").path]
                                 + arguments + ["-o", path("apart.model")])
         if apart.status != 0, apart.stderr.contains("Operation not permitted") || apart.stderr.contains("Cannot create namespace") {
             throw XCTSkip("this machine forbids network namespaces: \(apart.stderr.split(separator: "\n").first ?? "")")
@@ -176,13 +154,44 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
         XCTAssertEqual(try relativeDifference(path("shared.model"), path("apart.model")), 0)
     }
 
+    /// MPICH's launcher (hydra) starts the ranks with PMI_RANK and PMI_SIZE: they open MPICH's
+    /// library, not Open MPI's, and train the model that 2 ranks of Open MPI train, bit for bit
+    /// (each rank adds the same rows, and a sum of two partial sums has one result in IEEE
+    /// arithmetic, whichever adds it), within 1e-5 relative of one process. Open MPI's library
+    /// named under MPICH's launcher is refused in one line.
+    func testTwoRanksUnderMPICHTrainTheModelOfTwoRanksUnderOpenMPI() throws {
+        _ = try mpirun(.mpich)
+        let arguments = try textTraining()
+        let mpich = try twoRanks(arguments + ["-o", path("mpich.model")], on: .mpich)
+        XCTAssertEqual(mpich.status, 0, mpich.stderr)
+        XCTAssertTrue(mpich.stderr.contains("data-parallel training on 2 ranks (MPICH)"), mpich.stderr)
+        XCTAssertTrue(mpich.stderr.contains("the parameters are identical, bit for bit, on all 2 ranks"), mpich.stderr)
+        XCTAssertEqual(mpich.stdout.components(separatedBy: "wrote \(path("mpich.model"))").count, 2, "only rank 0 reports: \(mpich.stdout)")
+        let one = try runCLI(arguments + ["-o", path("one.model")])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertLessThanOrEqual(try relativeDifference(path("one.model"), path("mpich.model")), 1e-5)
+        let openMPI = try twoRanks(arguments + ["-o", path("openmpi.model")])
+        XCTAssertEqual(openMPI.status, 0, openMPI.stderr)
+        XCTAssertTrue(openMPI.stderr.contains("(Open MPI)"), openMPI.stderr)
+        XCTAssertEqual(try relativeDifference(path("openmpi.model"), path("mpich.model")), 0)
+
+        // Open MPI's library under MPICH's launcher would start each rank alone, as a job of 1: refused.
+        var environment = ProcessInfo.processInfo.environment
+        environment["RECURRENT_MPI_LIBRARY"] = "libmpi.so.40"
+        let binary = productsDirectory.appendingPathComponent("recurrent").path
+        let wrong = try runProgram(try mpirun(.mpich).path, ["-np", "2", binary] + arguments + ["-o", path("wrong.model")], environment: environment)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("the launcher started 2 processes, but Open MPI's library sees 1"), wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("wrong.model")))
+    }
+
     func testRanksThatReadDifferentDataAreRefusedAtTheStart() throws {
         let (mpirun, options) = try mpirun()
         let binary = productsDirectory.appendingPathComponent("recurrent").path
         let texts = try corpus()
         let other = try write(String(repeating: "a different book. ", count: 600), to: "c.txt")
         let common = ["text", "train", "--level", "char", "--hidden", "16", "--threads", "1", "--max-steps", "5"]
-        let result = try run(mpirun, options + ["-np", "1", binary] + common + [texts[0], texts[1], "-o", path("x.model")]
+        let result = try runProgram(mpirun, options + ["-np", "1", binary] + common + [texts[0], texts[1], "-o", path("x.model")]
                              + [":", "-np", "1", binary] + common + [other, texts[1], "-o", path("x.model")])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("the ranks disagree about the training data"), result.stderr)

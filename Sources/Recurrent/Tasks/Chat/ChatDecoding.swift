@@ -83,44 +83,61 @@ extension Chatbot {
 
     /// The candidates for each context (ids) best first, reranked when asked; `lastTurns` are
     /// the turns the replies answer (for MMI-bidi). Contexts go in batches of similar lengths;
-    /// `batchDone` hears how many are done after each.
+    /// `batchDone` hears how many are done after each. With a `communicator`, each process
+    /// decodes its share of the batches (a sampled batch draws from a generator keyed by its
+    /// place), and every process gets every context's candidates.
     func generate(contexts: [[Int]], lastTurns: [[Int]], options: ReplyOptions, batchSize: Int = 128,
-                  batchDone: (Int) -> Void = { _ in }) throws -> [[Hypothesis]] {
+                  communicator: (any Communicator)? = nil, batchDone: (Int) -> Void = { _ in }) throws -> [[Hypothesis]] {
         try options.validate()
         try checkReranking(options.reranking)
-        var results = [[Hypothesis]](repeating: [], count: contexts.count), done = 0
         let order = contexts.indices.sorted { (contexts[$0].count, $0) < (contexts[$1].count, $1) }
         let search = SequenceSearch(Seq2SeqStepper(network: network.replies), vocabulary: decodingVocabulary)
-        for (batchIndex, batch) in Batching.consecutive(order, batchSize: max(1, batchSize / options.candidates)).enumerated() {
-            let padded = PaddedBatch(tokenIDs: batch.map { contexts[$0] })
-            let encoded = GradientMode.withoutRecording { network.replies.encode(padded.values, lengths: padded.lengths) }
-            let limits = [Int](repeating: configuration.maxTurnTokens, count: batch.count)
-            var lists: [[Hypothesis]]
-            switch options.strategy {
-            case .beam:
-                lists = GradientMode.withoutRecording {
-                    search.beam(from: Seq2SeqStepper.start(encoded), maxLengths: limits, options: options.beam)
-                }
-            case .sample:
-                let draws = options.reranking == .none ? 1 : options.candidates
-                let rows = batch.indices.flatMap { Array(repeating: $0, count: draws) }
-                var rng = SplitMix64(seed: options.seed &+ UInt64(batchIndex))
-                let samples = GradientMode.withoutRecording {
-                    search.sample(from: Seq2SeqStepper.start(encoded.gathering(rows)), maxLengths: rows.map { limits[$0] },
-                                  sampling: options.sampling, repetitionPenalty: options.repetitionPenalty, rng: &rng)
-                }
-                lists = batch.indices.map { input in
-                    Array(samples[(input * draws)..<((input + 1) * draws)]).sorted { $0.score > $1.score }
-                }
+        let batches = Array(Batching.consecutive(order, batchSize: max(1, batchSize / options.candidates)).enumerated())
+        var done = 0
+        let lists = try Communicators.mapInOrder(batches, over: communicator) { part in
+            try part.map { batchIndex, batch in
+                let lists = try generate(batch.map { contexts[$0] }, lastTurns: batch.map { lastTurns[$0] }, batchIndex: batchIndex,
+                                         search: search, options: options)
+                done += batch.count
+                batchDone(done)
+                return lists
             }
-            if options.reranking != .none {
-                lists = try zip(batch, lists).map { try rerankCandidates($1, lastTurn: lastTurns[$0], options: options) }
-            }
-            for (position, index) in batch.enumerated() { results[index] = lists[position] }
-            done += batch.count
-            batchDone(done)
+        }
+        var results = [[Hypothesis]](repeating: [], count: contexts.count)
+        for ((_, batch), batchLists) in zip(batches, lists) {
+            for (position, index) in batch.enumerated() { results[index] = batchLists[position] }
         }
         return results
+    }
+
+    /// The candidates for each context of one batch, the `batchIndex`th.
+    private func generate(_ contexts: [[Int]], lastTurns: [[Int]], batchIndex: Int, search: SequenceSearch<Seq2SeqStepper>,
+                          options: ReplyOptions) throws -> [[Hypothesis]] {
+        let padded = PaddedBatch(tokenIDs: contexts)
+        let encoded = GradientMode.withoutRecording { network.replies.encode(padded.values, lengths: padded.lengths) }
+        let limits = [Int](repeating: configuration.maxTurnTokens, count: contexts.count)
+        var lists: [[Hypothesis]]
+        switch options.strategy {
+        case .beam:
+            lists = GradientMode.withoutRecording {
+                search.beam(from: Seq2SeqStepper.start(encoded), maxLengths: limits, options: options.beam)
+            }
+        case .sample:
+            let draws = options.reranking == .none ? 1 : options.candidates
+            let rows = contexts.indices.flatMap { Array(repeating: $0, count: draws) }
+            var rng = SplitMix64(seed: options.seed &+ UInt64(batchIndex))
+            let samples = GradientMode.withoutRecording {
+                search.sample(from: Seq2SeqStepper.start(encoded.gathering(rows)), maxLengths: rows.map { limits[$0] },
+                              sampling: options.sampling, repetitionPenalty: options.repetitionPenalty, rng: &rng)
+            }
+            lists = contexts.indices.map { input in
+                Array(samples[(input * draws)..<((input + 1) * draws)]).sorted { $0.score > $1.score }
+            }
+        }
+        if options.reranking != .none {
+            lists = try zip(lastTurns, lists).map { try rerankCandidates($1, lastTurn: $0, options: options) }
+        }
+        return lists
     }
 
     func checkReranking(_ reranking: ReplyReranking) throws {

@@ -88,8 +88,11 @@ extension Chatbot {
 
     /// Scores the model on every exchange of `dialogue`: the perplexity of the real replies,
     /// and BLEU, distinct-1 and distinct-2 of its own replies (one per distinct context, written
-    /// with `options`). Also returns every exchange with the model's reply, in order.
-    public func evaluate(_ dialogue: Dialogue, options: ReplyOptions = ReplyOptions(), progress: ProgressReporter? = nil) throws
+    /// with `options`). Also returns every exchange with the model's reply, in order. With a
+    /// `communicator`, each process scores and answers its share of the batches; the figures
+    /// are the same, bit for bit, on any number of processes.
+    public func evaluate(_ dialogue: Dialogue, options: ReplyOptions = ReplyOptions(), progress: ProgressReporter? = nil,
+                         communicator: (any Communicator)? = nil) throws
         -> (score: ChatScore, samples: [ChatExchangeSample])
     {
         let exchanges = dialogue.exchanges(contextTurns: configuration.contextTurns)
@@ -99,7 +102,7 @@ extension Chatbot {
         let encoded = encode(exchanges)
         var score = ChatScore()
         score.exchanges = exchanges.count
-        score.crossEntropy = try meanReplyLoss(encoded)
+        score.crossEntropy = try meanReplyLoss(encoded, communicator: communicator)
         score.replyTokens = encoded.replies.reduce(0) { $0 + $1.count + 1 }
 
         // One reply per distinct context, scored against every real reply to it.
@@ -110,7 +113,7 @@ extension Chatbot {
         }
         var started = Date()
         let outputs = try generate(contexts: distinct.map { encoded.contexts[$0] }, lastTurns: distinct.map { encoded.lastTurns[$0] },
-                                   options: options) { done in
+                                   options: options, communicator: communicator) { done in
             guard Date().timeIntervalSince(started) > 30 else { return }
             started = Date()
             progress?.note("replied to \(done) of \(distinct.count) contexts")

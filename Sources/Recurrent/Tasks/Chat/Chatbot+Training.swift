@@ -57,7 +57,9 @@ extension Chatbot {
         var options = options
         if c.cosineDecay, options.schedule == .constant {
             let batchesPerEpoch = (train.count + options.batchSize - 1) / max(1, options.batchSize)
-            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, batchesPerEpoch * options.epochs)))
+            // Under a step or time limit alone the epochs are `TrainingOptions.untilLimit`: the product saturates.
+            let (planned, overflow) = batchesPerEpoch.multipliedReportingOverflow(by: options.epochs)
+            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, overflow ? Int.max : planned)))
         }
         let trainer = Trainer(optimizer: try Adam(chatbot.network.parameters, learningRate: c.learningRate), options: options, progress: progress)
         let lengths = train.contexts.map(\.count)
@@ -122,19 +124,23 @@ extension Chatbot {
 
     /// The reply model's mean cross-entropy per reply token (the end token included) over
     /// `exchanges`, in batches, without recording or dropout: its log is the replies' perplexity.
-    func meanReplyLoss(_ exchanges: EncodedExchanges, batchSize: Int = 128) throws -> Double {
-        var total = 0.0, tokens = 0.0, rng = SplitMix64(seed: 0)
+    /// With a `communicator`, each process scores its share of the batches; the batches' sums
+    /// are added in batch order, so the figure is the same, bit for bit, on any number of processes.
+    func meanReplyLoss(_ exchanges: EncodedExchanges, batchSize: Int = 128, communicator: (any Communicator)? = nil) throws -> Double {
         let order = exchanges.contexts.indices.sorted { exchanges.contexts[$0].count < exchanges.contexts[$1].count }
-        for batch in Batching.consecutive(order, batchSize: batchSize) {
-            let count = Double(batch.reduce(0) { $0 + exchanges.replies[$1].count + 1 })
-            let loss = try GradientMode.withoutRecording {
-                try network.replies.loss(sources: batch.map { exchanges.contexts[$0] }, targets: batch.map { exchanges.replies[$0] },
-                                         beginID: beginID, endID: endID, rng: &rng)
+        let sums = try Communicators.mapInOrder(Batching.consecutive(order, batchSize: batchSize), over: communicator) { batches in
+            try batches.map { batch in
+                let count = batch.reduce(0) { $0 + exchanges.replies[$1].count + 1 }
+                // Teacher forcing alone: nothing is drawn.
+                var rng = SplitMix64(seed: 0)
+                let loss = try GradientMode.withoutRecording {
+                    try network.replies.loss(sources: batch.map { exchanges.contexts[$0] }, targets: batch.map { exchanges.replies[$0] },
+                                             beginID: beginID, endID: endID, rng: &rng)
+                }
+                return LossSum(total: Double(loss.value.scalar) * Double(count), count: count)
             }
-            total += Double(loss.value.scalar) * count
-            tokens += count
         }
-        return total / max(tokens, 1)
+        return LossSum.combined(sums).mean
     }
 }
 

@@ -84,8 +84,9 @@ extension PanelScores {
 extension GlobalForecaster {
     /// Forecasts from K rolling origins, `horizon` steps apart and the last `horizon` steps
     /// before the end of each series, each from the values before its origin (the model is not
-    /// retrained), and scores them beside the naive and seasonal naive forecasts.
-    public func backtest(_ panel: SeriesPanel, windows: Int = 1, seed: UInt64 = 0) throws -> BacktestReport {
+    /// retrained), and scores them beside the naive and seasonal naive forecasts. With a
+    /// `communicator`, each process forecasts its share of the series of every window.
+    public func backtest(_ panel: SeriesPanel, windows: Int = 1, seed: UInt64 = 0, communicator: (any Communicator)? = nil) throws -> BacktestReport {
         let c = configuration, horizon = c.horizon
         guard windows >= 1 else { throw RecurrentError.invalidArgument("the number of backtest windows must be positive, got \(windows)") }
         var report = BacktestReport(horizon: horizon, season: c.season, windows: [], model: .empty, naive: .empty, seasonalNaive: .empty, skipped: [])
@@ -103,7 +104,7 @@ extension GlobalForecaster {
                 cut.series[i].values = Array(cut.series[i].values.prefix(keep))
                 cut.series[i].pastCovariates = cut.series[i].pastCovariates.map { Array($0.prefix(keep)) }
             }
-            let forecasts = try forecast(cut, seed: seed &+ UInt64(window))
+            let forecasts = try forecast(cut, seed: seed &+ UInt64(window), communicator: communicator)
             var model: [ScoredForecast] = [], naive: [ScoredForecast] = [], seasonal: [ScoredForecast] = []
             for (series, (forecast, truth)) in zip(cut.series, zip(forecasts, truths)) {
                 let values = series.values, lag = c.season > 1 && values.count > c.season ? c.season : 1
@@ -138,22 +139,29 @@ extension PanelScores {
 
 extension Forecaster {
     /// The same rolling-origin evaluation for a model of one series: K origins a horizon apart,
-    /// each forecast from the rows before it.
-    public func backtest(_ data: TimeSeriesData, windows: Int = 1) throws -> BacktestReport {
+    /// each forecast from the rows before it. With a `communicator`, each process forecasts its
+    /// share of the windows (each forecast is deterministic: the same on any process).
+    public func backtest(_ data: TimeSeriesData, windows: Int = 1, communicator: (any Communicator)? = nil) throws -> BacktestReport {
         let horizon = configuration.horizon, season = configuration.season ?? 1
         guard windows >= 1 else { throw RecurrentError.invalidArgument("the number of backtest windows must be positive, got \(windows)") }
         var report = BacktestReport(horizon: horizon, season: season, windows: [], model: .empty, naive: .empty, seasonalNaive: .empty, skipped: [])
         var all: (model: [ScoredForecast], naive: [ScoredForecast], seasonal: [ScoredForecast]) = ([], [], [])
-        for window in 0..<windows {
-            let fromEnd = horizon * (windows - window), cut = data.count - fromEnd
-            guard cut >= self.window else { continue }
+        func before(_ cut: Int) -> TimeSeriesData {
             var before = data
             before.columns = data.columns.map { Array($0.prefix(cut)) }
             before.dates?.ordinals = Array(data.dates?.ordinals.prefix(cut) ?? [])
-            let values = before.target, truth = Array(data.target[cut..<(cut + horizon)])
+            return before
+        }
+        let cuts = (0..<windows).map { data.count - horizon * (windows - $0) }.filter { $0 >= self.window }
+        let points = try Communicators.mapInOrder(cuts, over: communicator) { part in
+            try part.map { try forecast(after: before($0), steps: horizon) }
+        }
+        for (cut, point) in zip(cuts, points) {
+            let fromEnd = data.count - cut
+            let values = Array(data.target.prefix(cut)), truth = Array(data.target[cut..<(cut + horizon)])
             let lag = season > 1 && values.count > season ? season : 1
             let scale = ForecastBaselines.meanAbsoluteLagDifference(values, lag: lag)
-            let model = ScoredForecast(truth: truth, point: try forecast(after: before, steps: horizon), scale: scale)
+            let model = ScoredForecast(truth: truth, point: point, scale: scale)
             let naive = ScoredForecast(truth: truth, point: Array(repeating: values[cut - 1], count: horizon), scale: scale)
             let seasonal = ScoredForecast(truth: truth, point: (0..<horizon).map {
                 ForecastBaselines.seasonalNaive(values, lastSeen: cut - 1, step: $0, season: lag) ?? values[cut - 1]

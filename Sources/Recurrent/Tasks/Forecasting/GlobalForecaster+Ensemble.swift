@@ -55,8 +55,8 @@ extension GlobalForecaster {
 
     /// The element-wise median of the members' forecasts (their intervals uncalibrated), the
     /// ensemble's calibration then applied; sample paths are pooled.
-    func ensembleForecast(_ panel: SeriesPanel, seed: UInt64) throws -> [SeriesForecast] {
-        let each = try members.map { try $0.forecast(panel, seed: seed) }
+    func ensembleForecast(_ panel: SeriesPanel, series indices: [Int], seed: UInt64) throws -> [SeriesForecast] {
+        let each = try members.map { try $0.forecast(panel, series: indices, seed: seed) }
         return each[0].indices.map { s in
             let forecasts = each.map { $0[s] }
             func median(_ rows: [[Double]]) -> [Double] {

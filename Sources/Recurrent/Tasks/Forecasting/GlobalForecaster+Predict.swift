@@ -1,7 +1,7 @@
 import Foundation
 
 /// The forecast of one series: a point forecast with its intervals for every step ahead.
-public struct SeriesForecast: Sendable {
+public struct SeriesForecast: Codable, Sendable {
     public var id: String
     /// [horizon] the steps' ordinals (write them with `SeriesPanel.format(ordinal:)`).
     public var ordinals: [Double]
@@ -21,19 +21,29 @@ extension GlobalForecaster {
     /// The next `horizon` steps after the last value of every series of `panel`, with the
     /// configured intervals. Known covariates must be given for those steps. Series the model
     /// never saw are forecast from their own history (the model holds nothing per series).
-    public func forecast(_ panel: SeriesPanel, seed: UInt64 = 0) throws -> [SeriesForecast] {
+    /// Each series draws from a generator of its own, keyed by `seed` and its place in the panel,
+    /// so with a `communicator` each process forecasts its share of the series and every process
+    /// gets all of them, in order, the same bit for bit as one process's.
+    public func forecast(_ panel: SeriesPanel, seed: UInt64 = 0, communicator: (any Communicator)? = nil) throws -> [SeriesForecast] {
         try checkCompatible(panel)
-        if !members.isEmpty { return try ensembleForecast(panel, seed: seed) }
+        return try Communicators.mapInOrder(Array(panel.series.indices), over: communicator) { part in
+            try forecast(panel, series: Array(part), seed: seed)
+        }
+    }
+
+    /// The forecasts of the series at `indices` in `panel`.
+    func forecast(_ panel: SeriesPanel, series indices: [Int], seed: UInt64) throws -> [SeriesForecast] {
+        if !members.isEmpty { return try ensembleForecast(panel, series: indices, seed: seed) }
         let c = configuration
         var forecasts: [SeriesForecast] = []
-        var rng = SplitMix64(seed: seed)
         // Chunks bound the memory of the sample paths (series x samples rows of state).
         let chunk = c.strategy == .recursive ? max(1, 20_000 / c.samples) : 512
-        for first in stride(from: 0, to: panel.series.count, by: chunk) {
-            let indices = Array(first..<min(first + chunk, panel.series.count))
-            let windows = indices.map { ForecastWindow(series: $0, origin: panel.series[$0].count, end: panel.series[$0].count) }
-            let drawn = c.strategy == .direct ? try directForecasts(windows, panel: panel, rng: &rng)
-                : try recursiveForecasts(windows, panel: panel, rng: &rng)
+        for first in stride(from: 0, to: indices.count, by: chunk) {
+            let chosen = indices[first..<min(first + chunk, indices.count)]
+            let windows = chosen.map { ForecastWindow(series: $0, origin: panel.series[$0].count, end: panel.series[$0].count) }
+            var generators = chosen.map { SplitMix64(seed: mixSeeds(seed, UInt64($0))) }
+            let drawn = c.strategy == .direct ? try directForecasts(windows, panel: panel, generators: &generators)
+                : try recursiveForecasts(windows, panel: panel, generators: &generators)
             for (window, forecast) in zip(windows, drawn) {
                 var result = forecast
                 result.id = panel.series[window.series].id
@@ -80,7 +90,8 @@ extension GlobalForecaster {
                               paths: paths, quantiles: quantiles)
     }
 
-    func directForecasts(_ windows: [ForecastWindow], panel: SeriesPanel, rng: inout SplitMix64) throws -> [SeriesForecast] {
+    /// `generators[b]`: the draws of window b.
+    func directForecasts(_ windows: [ForecastWindow], panel: SeriesPanel, generators: inout [SplitMix64]) throws -> [SeriesForecast] {
         let c = configuration, batch = batch(windows, panel: panel), levels = c.quantileLevels
         let raw = try GradientMode.withoutRecording { try rawOutputs(batch) }.value
         let outputs = c.outputsPerStep
@@ -93,7 +104,7 @@ extension GlobalForecaster {
                 if let kind = c.head.distribution {
                     let parameters = DistributionParameters(kind: kind, raw: values, scale: kind == .negativeBinomial ? scale : 1)
                     let toData: (Double) -> Double = kind == .negativeBinomial ? { $0 } : { reference[k] + scale * $0 }
-                    let draws = (0..<c.samples).map { _ in toData(parameters.sample(using: &rng)) }.sorted()
+                    let draws = (0..<c.samples).map { _ in toData(parameters.sample(using: &generators[b])) }.sorted()
                     for (l, level) in levels.enumerated() { quantiles[l].append(ProbabilisticScores.quantile(sorted: draws, level: level)) }
                     point.append(toData(parameters.mean))
                 } else {
@@ -109,7 +120,7 @@ extension GlobalForecaster {
 
     /// DeepAR's ancestral sampling: the context encoded once, then `samples` paths per series,
     /// each step's draw read back as the next step's value.
-    func recursiveForecasts(_ windows: [ForecastWindow], panel: SeriesPanel, rng: inout SplitMix64) throws -> [SeriesForecast] {
+    func recursiveForecasts(_ windows: [ForecastWindow], panel: SeriesPanel, generators: inout [SplitMix64]) throws -> [SeriesForecast] {
         let c = configuration, count = windows.count, paths = c.samples, features = c.stepInputs
         guard let kind = c.head.distribution else { throw RecurrentError.invalidArgument("a recursive model needs a distribution head") }
         // Reading the context, the last step's inputs carry the first forecast step's calendar.
@@ -142,7 +153,7 @@ extension GlobalForecaster {
                     let n = b * paths + p
                     let parameters = DistributionParameters(kind: kind, raw: Array(raw.scalars[(n * kind.parameterCount)..<((n + 1) * kind.parameterCount)]),
                                                             scale: kind == .negativeBinomial ? scale : 1)
-                    let draw = parameters.sample(using: &rng)
+                    let draw = parameters.sample(using: &generators[b])
                     let value = kind == .negativeBinomial ? draw : last[n] + scale * draw
                     drawn[n].append(value)
                     last[n] = value

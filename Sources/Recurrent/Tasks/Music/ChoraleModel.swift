@@ -110,18 +110,22 @@ public final class ChoraleModel {
     }
 
     /// The mean negative log-likelihood per step, in batches of similar lengths.
-    public func evaluate(_ rolls: [PianoRoll]) throws -> ChoraleEvaluation {
+    /// With a `communicator`, each process scores its share of the batches; the batches' sums
+    /// are added in batch order, so the figure is the same, bit for bit, on any number of processes.
+    public func evaluate(_ rolls: [PianoRoll], communicator: (any Communicator)? = nil) throws -> ChoraleEvaluation {
         let order = rolls.indices.sorted { (rolls[$0].steps.count, $0) < (rolls[$1].steps.count, $1) }
-        var total = 0.0, steps = 0
-        try GradientMode.withoutRecording {
-            for batch in Batching.consecutive(order, batchSize: 32) {
-                let (inputs, targets, mask) = Self.teacherForcing(batch.map { rolls[$0] })
-                let count = Int(mask.sum())
-                total += Double(try head.negativeLogLikelihood(logits: logits(inputs), targets: targets, mask: mask).value.scalar) * Double(count)
-                steps += count
+        let sums = try Communicators.mapInOrder(Batching.consecutive(order, batchSize: 32), over: communicator) { batches in
+            try GradientMode.withoutRecording {
+                try batches.map { batch in
+                    let (inputs, targets, mask) = Self.teacherForcing(batch.map { rolls[$0] })
+                    let count = Int(mask.sum())
+                    let mean = try head.negativeLogLikelihood(logits: logits(inputs), targets: targets, mask: mask).value.scalar
+                    return LossSum(total: Double(mean) * Double(count), count: count)
+                }
             }
         }
-        return ChoraleEvaluation(chorales: rolls.count, steps: steps, negativeLogLikelihood: steps > 0 ? total / Double(steps) : 0)
+        let total = LossSum.combined(sums)
+        return ChoraleEvaluation(chorales: rolls.count, steps: total.count, negativeLogLikelihood: total.mean)
     }
 
     /// Learns from `training` rolls, validating on `validation` after every epoch and keeping

@@ -115,22 +115,26 @@ public final class TuneModel {
 
     /// Mean cross-entropy per predicted token (every token after `<s>`, `</s>` included) over
     /// `tunes`, each read from a zero state, in batches of up to 32 tunes of similar length.
-    public func evaluate(_ tunes: [ABCTune]) throws -> TuneEvaluation {
-        try Self.evaluate(network: network, sequences: tunes.map(encode))
+    public func evaluate(_ tunes: [ABCTune], communicator: (any Communicator)? = nil) throws -> TuneEvaluation {
+        try Self.evaluate(network: network, sequences: tunes.map(encode), communicator: communicator)
     }
 
-    static func evaluate(network: LanguageModelNetwork, sequences: [[Int]]) throws -> TuneEvaluation {
+    /// With a `communicator`, each process scores its share of the batches; the batches' sums
+    /// are added in batch order, so the figure is the same, bit for bit, on any number of processes.
+    static func evaluate(network: LanguageModelNetwork, sequences: [[Int]], communicator: (any Communicator)? = nil) throws -> TuneEvaluation {
         let order = sequences.indices.sorted { (sequences[$0].count, $0) < (sequences[$1].count, $1) }
-        var total = 0.0, count = 0
-        try GradientMode.withoutRecording {
-            for batch in Batching.consecutive(order, batchSize: 32) {
-                let (inputs, targets, mask) = teacherForcing(batch.map { sequences[$0] })
-                let logits = network.run(Variable(inputs), state: nil).logits
-                total += Double(try crossEntropy(logits: logits, targets: targets, mask: mask, reduction: .sum).value.scalar)
-                count += Int(mask.sum())
+        let sums = try Communicators.mapInOrder(Batching.consecutive(order, batchSize: 32), over: communicator) { batches in
+            try GradientMode.withoutRecording {
+                try batches.map { batch in
+                    let (inputs, targets, mask) = teacherForcing(batch.map { sequences[$0] })
+                    let logits = network.run(Variable(inputs), state: nil).logits
+                    return LossSum(total: Double(try crossEntropy(logits: logits, targets: targets, mask: mask, reduction: .sum).value.scalar),
+                                   count: Int(mask.sum()))
+                }
             }
         }
-        return TuneEvaluation(tokens: count, crossEntropy: count > 0 ? total / Double(count) : 0)
+        let total = LossSum.combined(sums)
+        return TuneEvaluation(tokens: total.count, crossEntropy: total.mean)
     }
 
     /// Inputs [B, T] (each sequence but its last token, padded with 0), the next tokens [B * T]

@@ -76,7 +76,9 @@ extension AnomalyDetector {
         var options = options
         if options.schedule == .constant {
             let batches = (starts.count + options.batchSize - 1) / max(1, options.batchSize)
-            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, batches * options.epochs)))
+            // Under a step or time limit alone the epochs are `TrainingOptions.untilLimit`: the product saturates.
+            let (planned, overflow) = batches.multipliedReportingOverflow(by: options.epochs)
+            options.schedule = .cosineAnnealing(steps: max(1, min(options.maxSteps ?? Int.max, overflow ? Int.max : planned)))
         }
         let mask = Tensor(shape: [1, c.window], scalars: (0..<c.window).map { $0 < c.burnIn ? 0 : 1 })
         let trainer = Trainer(optimizer: optimizer, options: options, progress: progress)

@@ -72,7 +72,7 @@ public struct DecodingOptions: Sendable {
 
 /// One translation: the output tokens and text, and the attention of each output token over
 /// the source tokens (empty without attention).
-public struct Translation: Sendable {
+public struct Translation: Codable, Sendable {
     public var sourceText: String
     public var sourceTokens: [String]
     public var tokens: [String]

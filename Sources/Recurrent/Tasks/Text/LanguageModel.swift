@@ -197,12 +197,14 @@ public final class LanguageModel {
     /// Cross-entropy of `text` over every token after the first, read in `streams` rows
     /// (default: up to 32, each at least a window long) with the state carried across windows;
     /// each row starts from a zero state. Tokens the vocabulary lacks count as the unknown token.
-    public func evaluate(_ text: String, streams: Int? = nil) throws -> LanguageModelEvaluation {
+    /// With a `communicator`, each process reads its share of the rows; the figure is the same,
+    /// bit for bit, on any number of processes.
+    public func evaluate(_ text: String, streams: Int? = nil, communicator: (any Communicator)? = nil) throws -> LanguageModelEvaluation {
         let ids = vocabulary.ids(tokenizer.tokenize(text))
         guard ids.count >= 2 else {
             throw RecurrentError.invalidArgument("the text has \(ids.count) token\(ids.count == 1 ? "" : "s"); evaluation needs at least 2")
         }
-        return try evaluate(Self.evaluationStreams(ids, rows: streams, windowLength: configuration.sequenceLength))
+        return try evaluate(Self.evaluationStreams(ids, rows: streams, windowLength: configuration.sequenceLength), communicator: communicator)
     }
 
     /// Up to 32 rows, each at least a window long, covering every token.
@@ -211,27 +213,39 @@ public final class LanguageModel {
         return TokenStreams(covering: ids, streams: rows, windowLength: windowLength)
     }
 
-    func evaluate(_ streams: TokenStreams) throws -> LanguageModelEvaluation {
-        var total = 0.0, count = 0
-        /// Sums the cross-entropy of every window of `rows` from `state` and returns the state after.
-        func score(_ rows: TokenStreams, from state: RecurrentLayer.State?) throws -> RecurrentLayer.State? {
-            var state = state
-            for k in 0..<rows.windowCount {
-                let (inputs, targets) = rows.window(k)
-                let result = network.run(Variable(inputs), state: state)
-                state = result.state
-                total += Double(try crossEntropy(logits: result.logits, targets: targets, reduction: .sum).value.scalar)
-                count += targets.count
-            }
-            return state
-        }
-        try GradientMode.withoutRecording {
-            let state = try score(streams, from: nil)
-            if streams.tail.count > 1 {
-                let lastRow = state?.selectingRows([streams.streams - 1])
-                _ = try score(TokenStreams(ids: streams.tail, streams: 1, windowLength: streams.windowLength), from: lastRow)
+    func evaluate(_ streams: TokenStreams, communicator: (any Communicator)? = nil) throws -> LanguageModelEvaluation {
+        // Each row's losses are summed on their own and the rows' sums added in row order, so
+        // the additions are the same however the rows are split over processes.
+        let sums = try Communicators.mapInOrder(Array(0..<streams.streams), over: communicator) { part -> [LossSum] in
+            guard let first = part.first, let last = part.last else { return [] }
+            return try GradientMode.withoutRecording {
+                let (rows, state) = try score(streams, rows: first..<(last + 1), from: nil)
+                guard last == streams.streams - 1, streams.tail.count > 1 else { return rows }
+                // The tail continues the last row from its state.
+                let tail = TokenStreams(ids: streams.tail, streams: 1, windowLength: streams.windowLength)
+                return rows + (try score(tail, rows: 0..<1, from: state?.selectingRows([rows.count - 1]))).sums
             }
         }
-        return LanguageModelEvaluation(tokens: count, crossEntropy: total / Double(max(count, 1)), level: tokenizer.level)
+        let total = LossSum.combined(sums)
+        return LanguageModelEvaluation(tokens: total.count, crossEntropy: total.mean, level: tokenizer.level)
+    }
+
+    /// The summed cross-entropy of each row of `rows` over every window, from `state`, and the
+    /// state after the last window.
+    private func score(_ streams: TokenStreams, rows: Range<Int>, from state: RecurrentLayer.State?) throws
+        -> (sums: [LossSum], state: RecurrentLayer.State?) {
+        var state = state, sums = [LossSum](repeating: LossSum(), count: rows.count)
+        for k in 0..<streams.windowCount {
+            let (inputs, targets) = streams.window(k, rows: rows)
+            let result = network.run(Variable(inputs), state: state)
+            state = result.state
+            let losses = try crossEntropy(logits: result.logits, targets: targets, reduction: .none).value.scalars
+            let steps = targets.count / rows.count
+            for row in 0..<rows.count {
+                for t in 0..<steps { sums[row].total += Double(losses[row * steps + t]) }
+                sums[row].count += steps
+            }
+        }
+        return (sums, state)
     }
 }
