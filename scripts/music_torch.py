@@ -13,6 +13,8 @@ cross-entropy summed over the P pitches), the same batching and selection.
 
 strokes: Embedding(C, E) of the character concatenated to every stroke-5 step -> LSTM -> dropout
 -> Linear(H, 6M + 3), the mixture density loss of sketch-rnn; the same batching and selection.
+When the export says "initialStateFromCharacter", the LSTM starts from h0 = tanh(Linear(E, H)(e))
+and c0 = tanh(Linear(E, H)(e)) per layer, as sketch-rnn's decoder starts from its latent vector.
 
 Prints one JSON line: {"task", "validation", "best_epoch", "steps", "seconds", "steps_per_second"}.
 """
@@ -108,19 +110,26 @@ def roll_loss(net, rolls, reduction="mean"):
 
 
 class StrokeNet(nn.Module):
-    def __init__(self, characters, embedding, hidden, layers, dropout, components):
+    def __init__(self, characters, embedding, hidden, layers, dropout, components, initial_state=False):
         super().__init__()
         self.characters = nn.Embedding(characters, embedding) if characters > 0 else None
         width = 5 + (embedding if characters > 0 else 0)
         self.rnn = nn.LSTM(width, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0)
+        starts = layers if characters > 0 and initial_state else 0
+        self.initial_hidden = nn.ModuleList(nn.Linear(embedding, hidden) for _ in range(starts))
+        self.initial_cell = nn.ModuleList(nn.Linear(embedding, hidden) for _ in range(starts))
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, 6 * components + 3)
 
     def forward(self, steps, characters):
+        state = None
         if self.characters is not None:
-            joined = self.characters(characters).unsqueeze(1).expand(-1, steps.shape[1], -1)
-            steps = torch.cat([steps, joined], -1)
-        output, _ = self.rnn(steps)
+            embedded = self.characters(characters)
+            steps = torch.cat([steps, embedded.unsqueeze(1).expand(-1, steps.shape[1], -1)], -1)
+            if len(self.initial_hidden) > 0:
+                state = (torch.stack([torch.tanh(layer(embedded)) for layer in self.initial_hidden]),
+                         torch.stack([torch.tanh(layer(embedded)) for layer in self.initial_cell]))
+        output, _ = self.rnn(steps, state)
         return self.out(self.drop(output))
 
 
@@ -206,7 +215,8 @@ def main():
         held_out = lambda: evaluate(lambda rolls: roll_loss(net, rolls, reduction="sum"), validation)
     else:
         m = args.components
-        net = StrokeNet(data["characterCount"], args.embedding, args.hidden, args.layers, args.dropout, m)
+        net = StrokeNet(data["characterCount"], args.embedding, args.hidden, args.layers, args.dropout, m,
+                        data.get("initialStateFromCharacter", False))
         training = [(d["character"], torch.tensor(d["steps"])) for d in data["training"]]
         validation = [(d["character"], torch.tensor(d["steps"])) for d in data["validation"]]
         lengths = [len(d[1]) for d in training]

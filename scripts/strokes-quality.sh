@@ -2,7 +2,8 @@
 # Strokes: KanjiVG's characters of at most MAX_STROKES strokes (PyPI kanjivg 20260714), base forms
 # for training and their variants (Kaisho...) held out; trains the stroke model, draws a grid of
 # characters, then trains a PyTorch model of the same configuration the same way on the same
-# stroke-5 sequences.
+# stroke-5 sequences. Between the two, every training character is drawn freely and scored by its
+# nearest reference drawing (recurrent strokes evaluate).
 #   scripts/strokes-quality.sh [OUT_DIR] [EPOCHS] [MAX_STROKES] [HIDDEN] [COMPONENTS] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,23 +12,7 @@ mkdir -p "$out/svg"
 venv="$HOME/.cache/recurrent-music-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import kanji" 2>/dev/null || "$venv/bin/pip" install -q kanjivg==20260714
-"$venv/bin/python" - "$out/svg" "$max_strokes" <<'PY'
-import os, re, shutil, sys, kanji
-source, target, most = list(kanji.__path__)[0], sys.argv[1], int(sys.argv[2])
-chosen = set()
-for name in sorted(os.listdir(source)):
-    m = re.fullmatch(r"([0-9a-f]{5})\.svg", name)
-    if m and 0x4E00 <= int(m.group(1), 16) <= 0x9FFF:
-        with open(os.path.join(source, name)) as f:
-            if f.read().count("<path") <= most:
-                chosen.add(m.group(1))
-copied = 0
-for name in sorted(os.listdir(source)):
-    if name[:5] in chosen and name.endswith(".svg"):
-        shutil.copy(os.path.join(source, name), target)
-        copied += 1
-print(f"{len(chosen)} characters of at most {most} strokes, {copied} files", file=sys.stderr)
-PY
+"$venv/bin/python" scripts/kanjivg_subset.py "$out/svg" "$max_strokes"
 swift build -c release --product recurrent >&2
 bin=.build/release/recurrent
 
@@ -35,6 +20,10 @@ $bin strokes train "$out/svg" --epochs "$epochs" --hidden "$hidden" --components
     -o "$out/strokes.model" --export-data "$out/strokes.json" | tee "$out/recurrent.txt"
 $bin strokes generate "$out/strokes.model" --count 24 --condition 一二三十口日月木人大山川 --temperature 0.2 --seed 1 -o "$out/grid.svg"
 $bin strokes generate "$out/strokes.model" --count 24 --temperature 0.4 --seed 2 -o "$out/random.svg"
+echo "Free-running drawings of every training character against the references (scripts/strokes-conditioning.sh compares variants):"
+for t in 0.1 0.2; do
+    $bin strokes evaluate "$out/strokes.model" "$out/svg" --temperature "$t" --samples 2 --seed 3 --grid "$out/nearest-$t.svg" | tee -a "$out/nearest.txt"
+done
 echo "PyTorch, same configuration:"
 python="$(/work/shared/bench/anchors-env 2>/dev/null || echo python3)"
 "$python" scripts/music_torch.py "$out/strokes.json" --task strokes --hidden "$hidden" --layers 1 --dropout 0 --components "$components" \

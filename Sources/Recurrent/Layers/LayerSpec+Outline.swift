@@ -51,6 +51,7 @@ extension LayerSpec {
         case .strokes(let a):
             return ["Strokes (a mixture of \(a.componentCount) bivariate Gaussians and 3 pen states)"]
                 + (a.characterCount > 0 ? ["  Embedding(\(a.characterCount) characters -> \(a.embeddingSize)), joined to every step"] : [])
+                + (a.startsFromCharacter ? ["  Dense(\(a.embeddingSize) -> \(a.hiddenSize)) + tanh per layer: the initial state from the character"] : [])
                 + LayerSpec.recurrent(a.recurrentConfiguration).outline().map { "  " + $0 }
                 + (a.dropout > 0 ? ["  Dropout(\(a.dropout))"] : []) + ["  Dense(\(a.hiddenSize) -> \(a.head.outputSize))"]
         case .chat(let a):

@@ -6,7 +6,7 @@ struct StrokesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strokes",
         abstract: "Pen strokes: learn to write characters from SVG drawings (KanjiVG), and draw new ones.",
-        subcommands: [StrokesTrainCommand.self, StrokesGenerateCommand.self]
+        subcommands: [StrokesTrainCommand.self, StrokesGenerateCommand.self, StrokesEvaluateCommand.self]
     )
 }
 
@@ -37,6 +37,12 @@ struct StrokesTrainCommand: ParsableCommand {
     @Flag(help: "Do not condition on the character.")
     var unconditional = false
 
+    @Flag(help: "Keep the last epoch's weights rather than those best on the held-out drawings (which are then measured only at the end).")
+    var keepLast = false
+
+    @Flag(help: "Start the recurrent state from zeros rather than from the character's embedding.")
+    var zeroInitialState = false
+
     @Option(help: "Simplification tolerance (Ramer-Douglas-Peucker), in the SVG's units.")
     var epsilon: Double = 1
 
@@ -62,6 +68,7 @@ struct StrokesTrainCommand: ParsableCommand {
             configuration.componentCount = components
             configuration.embeddingSize = embedding
             configuration.conditional = !unconditional
+            configuration.initialStateFromCharacter = !zeroInitialState
             configuration.epsilon = epsilon
             let options = try training.trainingOptions(defaultEpochs: 10, defaultBatchSize: 64)
             let (drawings, skipped) = try StrokeDrawing.read(paths: paths, epsilon: epsilon, skippingUnreadable: skipUnreadable)
@@ -71,12 +78,14 @@ struct StrokesTrainCommand: ParsableCommand {
                  + "\(data.validation.count) held out; \(data.characters.count) characters; offsets scaled by \(String(format: "%.3f", data.scale))")
             if let exportData {
                 let export = StrokeExport(characterCount: configuration.conditional ? data.characters.count : 0,
+                                          initialStateFromCharacter: configuration.conditional && configuration.initialStateFromCharacter,
                                           training: data.training.map { .init(character: $0.character, steps: $0.steps) },
                                           validation: data.validation.map { .init(character: $0.character, steps: $0.steps) })
                 try AtomicFile.write(try JSONEncoder().encode(export), to: exportData)
             }
             let progress = ConsoleProgress(describeValidation: { String(format: "held-out %.4f nats per point", $0) })
-            let (strokeModel, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options, progress: progress)
+            let (strokeModel, history, validation) = try StrokeModel.train(data, configuration: configuration, options: options,
+                                                                           keepingLastEpoch: keepLast, progress: progress)
             try strokeModel.model.save(to: training.output)
             print("wrote \(training.output): \(strokeModel.network.parameterCount) parameters; \(history.stepsAndSpeed)")
             if let validation { print(String(format: "held-out drawings: %.4f nats per point (negative log-likelihood per stroke-5 step)", validation)) }
@@ -92,6 +101,7 @@ private struct StrokeExport: Encodable {
         var steps: [[Float]]
     }
     var characterCount: Int
+    var initialStateFromCharacter: Bool
     var training: [Drawing]
     var validation: [Drawing]
 }
@@ -121,6 +131,9 @@ struct StrokesGenerateCommand: ParsableCommand {
     @Option(help: "Drawings per row.")
     var columns: Int = 6
 
+    @Flag(help: "Start the pen where the character's training drawings start (their mean first offset) instead of where the model samples.")
+    var firstOffsetFromData = false
+
     @Option(name: .shortAndLong, help: "The SVG file to write.")
     var output: String
 
@@ -145,10 +158,69 @@ struct StrokesGenerateCommand: ParsableCommand {
                 var rng = SplitMix64(seed: seed &+ 0x5eed)
                 requested = (0..<count).map { _ in Int(rng.next() % UInt64(strokeModel.characters.count)) }
             }
-            let drawings = try strokeModel.generate(characters: requested, temperature: temperature, seed: seed)
+            let drawings = try strokeModel.generate(characters: requested, temperature: temperature, seed: seed,
+                                                   firstOffsetFromData: firstOffsetFromData)
             let labels = requested.map { strokeModel.characters[$0] }
             try StrokeGridPicture(drawings: drawings, labels: labels, columns: columns).write(to: output)
             note("\(drawings.count) drawings, \(drawings.map(\.count).reduce(0, +)) strokes; wrote \(output)")
+        }
+    }
+}
+
+struct StrokesEvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Draw every character a stroke model knows and say how often the drawing looks most like the one asked for.",
+        discussion: """
+            Each drawing is compared with the reference drawings (the base forms among the SVG files: those \
+            the model trained on) by the symmetric Chamfer distance after moving and scaling each drawing to \
+            a unit box; a hit is a drawing whose nearest reference is the character asked for. Chance is 1 \
+            in the number of characters.
+            """
+    )
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Argument(help: "SVG files or folders holding a reference drawing of every character the model knows.")
+    var references: [String]
+
+    @Option(parsing: .unconditional, help: "Sampling temperature, above 0.")
+    var temperature: Double = 0.2
+
+    @Option(help: "Drawings per character.")
+    var samples: Int = 1
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Start the pen where the character's training drawings start (their mean first offset) instead of where the model samples.")
+    var firstOffsetFromData = false
+
+    @Option(help: "Also write the drawings as a grid (SVG), each labelled with the asked-for and the nearest character.")
+    var grid: String?
+
+    func validate() throws {
+        if samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let strokeModel = try StrokeModel(contentsOf: model)
+            let (drawings, skipped) = try StrokeDrawing.read(paths: references, epsilon: strokeModel.epsilon, skippingUnreadable: true)
+            if !skipped.isEmpty { note("\(skipped.count) files skipped: \(skipped[0])") }
+            let (score, asked, generated) = try strokeModel.nearestReferenceScore(references: drawings, temperature: temperature,
+                                                                                   samplesPerCharacter: samples, seed: seed,
+                                                                                   firstOffsetFromData: firstOffsetFromData)
+            let n = asked.count
+            print("asked-for character is the nearest reference in \(score.hits) of \(n) drawings "
+                  + "(chance: 1 in \(score.referenceCount)); among the nearest 5 in \(score.hits(within: 5)) of \(n); "
+                  + "median rank \(score.ranks.sorted()[n / 2] + 1) of \(score.referenceCount)")
+            if let grid {
+                let labels = zip(asked, score.nearest).map { "\(strokeModel.characters[$0]) → \(strokeModel.characters[$1])" }
+                try StrokeGridPicture(drawings: generated, labels: labels, columns: 12).write(to: grid)
+                note("wrote \(grid)")
+            }
         }
     }
 }

@@ -11,10 +11,28 @@ public struct StrokeModelConfiguration: Codable, Sendable, RecurrentHyperparamet
     public var componentCount = 20
     /// Condition on the character (an embedding joined to every step).
     public var conditional = true
+    /// When conditional, start the recurrent state from the character's embedding too
+    /// (`StrokeNetworkArchitecture.initialStateFromCharacter`).
+    public var initialStateFromCharacter = true
     /// Simplification tolerance, in the drawing's units (KanjiVG: a 109-unit square).
     public var epsilon = 1.0
 
     public init() {}
+
+    /// Files written before `initialStateFromCharacter` existed read as false: they started from zeros.
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        cell = try values.decode(CellKind.self, forKey: .cell)
+        hiddenSize = try values.decode(Int.self, forKey: .hiddenSize)
+        numLayers = try values.decode(Int.self, forKey: .numLayers)
+        dropout = try values.decode(Float.self, forKey: .dropout)
+        learningRate = try values.decode(Double.self, forKey: .learningRate)
+        embeddingSize = try values.decode(Int.self, forKey: .embeddingSize)
+        componentCount = try values.decode(Int.self, forKey: .componentCount)
+        conditional = try values.decode(Bool.self, forKey: .conditional)
+        initialStateFromCharacter = try values.decodeIfPresent(Bool.self, forKey: .initialStateFromCharacter) ?? false
+        epsilon = try values.decode(Double.self, forKey: .epsilon)
+    }
 }
 
 /// The drawings of a run as stroke-5 sequences, with the characters and the scale.
@@ -26,6 +44,9 @@ public struct StrokeDataset: Sendable {
     public var origin: DrawingPoint
     public var training: [(character: Int, steps: [[Float]])]
     public var validation: [(character: Int, steps: [[Float]])]
+    /// Per character, the mean first offset (dx, dy) of its training drawings: where the pen
+    /// starts, relative to `origin`, in scaled units.
+    public var firstOffsets: [[Float]]
 
     /// Base forms train and variants of their characters validate (KanjiVG's `-Kaisho` files...);
     /// without variants, every 20th drawing validates.
@@ -50,6 +71,11 @@ public struct StrokeDataset: Sendable {
         scale = deviation
         training = trainingDrawings.map { (index[$0.label] ?? 0, $0.stroke5(origin: centre, scale: deviation)) }
         validation = validationDrawings.map { (index[$0.label] ?? 0, $0.stroke5(origin: centre, scale: deviation)) }
+        var sums = [[Float]](repeating: [0, 0, 0], count: characters.count)
+        for (character, steps) in training where steps.count > 1 {
+            sums[character][0] += steps[0][0]; sums[character][1] += steps[0][1]; sums[character][2] += 1
+        }
+        firstOffsets = sums.map { $0[2] > 0 ? [$0[0] / $0[2], $0[1] / $0[2]] : [0, 0] }
     }
 }
 
@@ -59,6 +85,8 @@ struct StrokeModelSpec: Codable {
     var scale: Double
     var originX: Double
     var originY: Double
+    /// `StrokeDataset.firstOffsets`; absent from files written before it existed.
+    var firstOffsets: [[Float]]?
 }
 
 /// Pen strokes written by a recurrent network with a mixture density output (Graves 2013,
@@ -68,6 +96,8 @@ public final class StrokeModel {
     public let network: StrokeNetwork
     let spec: StrokeModelSpec
     public var characters: [String] { spec.characters }
+    /// The simplification tolerance its drawings were read with.
+    public var epsilon: Double { spec.configuration.epsilon }
     var head: MixtureDensityHead { network.architecture.head }
 
     init(model: Model, network: StrokeNetwork, spec: StrokeModelSpec) {
@@ -126,14 +156,19 @@ public final class StrokeModel {
         return steps > 0 ? total / steps : 0
     }
 
+    /// Trains on `data.training`. The held-out drawings choose the epoch whose weights are kept
+    /// (and can stop training early) unless `keepingLastEpoch`: then they are only measured at
+    /// the end. With one drawing per character, the epoch best on held-out variants comes long
+    /// before the model can draw its characters freely.
     public static func train(_ data: StrokeDataset, configuration c: StrokeModelConfiguration, options: TrainingOptions,
-                             progress: ProgressReporter? = nil) throws -> (StrokeModel, TrainingHistory, Double?) {
+                             keepingLastEpoch: Bool = false, progress: ProgressReporter? = nil) throws -> (StrokeModel, TrainingHistory, Double?) {
         let architecture = StrokeNetworkArchitecture(characterCount: c.conditional ? data.characters.count : 0, embeddingSize: c.embeddingSize,
                                                      cell: c.cell, hiddenSize: c.hiddenSize, numLayers: c.numLayers, dropout: c.dropout,
-                                                     componentCount: c.componentCount)
+                                                     componentCount: c.componentCount, initialStateFromCharacter: c.initialStateFromCharacter)
         try architecture.validate()
         let network = StrokeNetwork(architecture, seed: options.seed)
-        let spec = StrokeModelSpec(configuration: c, characters: data.characters, scale: data.scale, originX: data.origin.x, originY: data.origin.y)
+        let spec = StrokeModelSpec(configuration: c, characters: data.characters, scale: data.scale, originX: data.origin.x, originY: data.origin.y,
+                                   firstOffsets: data.firstOffsets)
         let strokeModel = StrokeModel(model: Model(network), network: network, spec: spec)
         let trainer = Trainer(optimizer: try Adam(network.parameters, learningRate: c.learningRate), options: options, progress: progress)
         let lengths = data.training.map(\.steps.count)
@@ -146,14 +181,14 @@ public final class StrokeModel {
             fingerprint.add(Tensor(shape: [drawing.steps.count * 5], scalars: Array(drawing.steps.joined())))
         }
         trainer.identity = try RunIdentity(configuration: c, data: fingerprint)
-        trainer.validationSampleCount = data.validation.count
+        trainer.validationSampleCount = keepingLastEpoch ? 0 : data.validation.count
         // The loss is a mean over stroke-5 steps.
         trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + data.training[$1].steps.count }) }
         let history = try trainer.fit(sampleCount: data.training.count, loss: { batch in
             let (inputs, targets, mask, characters) = teacherForcing(batch.map { data.training[$0] })
             let output = network.run(inputs, characters: characters, state: nil).output
             return try architecture.head.negativeLogLikelihood(output: output, targets: targets, mask: mask)
-        }, validationLoss: data.validation.isEmpty ? nil : { try evaluate(network, data.validation) })
+        }, validationLoss: data.validation.isEmpty || keepingLastEpoch ? nil : { try evaluate(network, data.validation) })
         try strokeModel.model.setMetadata("task", "strokes")
         try strokeModel.model.setMetadata("strokes", spec)
         try strokeModel.model.setMetadata("training", history)
@@ -161,12 +196,23 @@ public final class StrokeModel {
         return (strokeModel, history, validation)
     }
 
+    /// Whether the model file holds each character's mean first offset (files written before
+    /// it existed do not).
+    public var knowsFirstOffsets: Bool { spec.firstOffsets?.count == characters.count }
+
     /// Draws each of `characters` (indices into `self.characters`), a batch at once, from the
-    /// start step until the end state or `maximumSteps`, sampling at `temperature`.
-    public func generate(characters requested: [Int], temperature: Double = 0.5, seed: UInt64 = 0, maximumSteps: Int = 250) throws -> [[[DrawingPoint]]] {
+    /// start step until the end state or `maximumSteps`, sampling at `temperature`. With
+    /// `firstOffsetFromData`, the pen starts where the character's training drawings start on
+    /// average instead of where the model samples.
+    public func generate(characters requested: [Int], temperature: Double = 0.5, seed: UInt64 = 0, maximumSteps: Int = 250,
+                         firstOffsetFromData: Bool = false) throws -> [[[DrawingPoint]]] {
         guard temperature > 0, temperature.isFinite else { throw RecurrentError.invalidArgument("the temperature must be positive, got \(temperature)") }
         guard !requested.isEmpty, requested.allSatisfy({ characters.indices.contains($0) }) else {
             throw RecurrentError.invalidArgument("generation needs characters the model knows")
+        }
+        let firstOffsets = firstOffsetFromData ? spec.firstOffsets ?? [] : []
+        guard !firstOffsetFromData || knowsFirstOffsets else {
+            throw RecurrentError.invalidArgument("this model file does not hold its characters' first offsets (it was written before they were stored); train it again")
         }
         let count = requested.count, width = head.outputSize
         var rng = SplitMix64(seed: seed)
@@ -176,13 +222,14 @@ public final class StrokeModel {
         for row in 0..<count { previous[row * 5 + 2] = 1 }
         var state: RecurrentLayer.State? = nil
         GradientMode.withoutRecording {
-            for _ in 0..<maximumSteps where ended.contains(false) {
+            for t in 0..<maximumSteps where ended.contains(false) {
                 let result = network.run(Tensor(shape: [count, 1, 5], scalars: previous), characters: requested, state: state)
                 state = result.state
                 let output = result.output.value.scalars
                 for row in 0..<count where !ended[row] {
                     let (dx, dy, pen) = head.distribution(output[(row * width)..<((row + 1) * width)], temperature: temperature).sample(using: &rng)
-                    let step: [Float] = [Float(dx), Float(dy), pen == 0 ? 1 : 0, pen == 1 ? 1 : 0, pen == 2 ? 1 : 0]
+                    var step: [Float] = [Float(dx), Float(dy), pen == 0 ? 1 : 0, pen == 1 ? 1 : 0, pen == 2 ? 1 : 0]
+                    if t == 0, !firstOffsets.isEmpty { step = firstOffsets[requested[row]] + [1, 0, 0] }
                     steps[row].append(step)
                     previous.replaceSubrange((row * 5)..<(row * 5 + 5), with: step)
                     if pen == 2 { ended[row] = true }
@@ -217,16 +264,20 @@ public struct StrokeGridPicture {
         for (index, strokes) in drawings.enumerated() {
             let x0 = Double(index % columns) * cell, y0 = Double(index / columns) * (cell + label)
             let s = (cell - 10) / box
-            body += "<rect x=\"\(x0 + 4)\" y=\"\(y0 + 4)\" width=\"\(cell - 8)\" height=\"\(cell - 8)\" fill=\"none\" stroke=\"#ddd\"/>\n"
+            let frame = "x=\"\(x0 + 4)\" y=\"\(y0 + 4)\" width=\"\(cell - 8)\" height=\"\(cell - 8)\""
+            body += "<rect \(frame) fill=\"none\" stroke=\"#ddd\"/>\n"
+            // Strokes that wander out of the box are cut at its edge rather than drawn over the neighbours.
+            body += "<clipPath id=\"cell\(index)\"><rect \(frame)/></clipPath>\n<g clip-path=\"url(#cell\(index))\">\n"
             for stroke in strokes where stroke.count >= 2 {
                 let points = stroke.map { String(format: "%.1f,%.1f", x0 + 5 + $0.x * s, y0 + 5 + $0.y * s) }.joined(separator: " ")
                 body += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"black\" stroke-width=\"3\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/>\n"
             }
+            body += "</g>\n"
             let text = index < labels.count ? PianoRollPicture.escaped(labels[index]) : ""
             body += "<text x=\"\(x0 + cell / 2)\" y=\"\(y0 + cell + 14)\" font-size=\"13\" text-anchor=\"middle\" font-family=\"sans-serif\">\(text)</text>\n"
         }
         return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
-            + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<g clip-path=\"none\">\n" + body + "</g>\n</svg>\n"
+            + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" + body + "</svg>\n"
     }
 
     public func write(to path: String) throws { try AtomicFile.write(Data(render().utf8), to: path) }
