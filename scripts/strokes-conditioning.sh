@@ -14,10 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/strokes-conditioning}"; epochs="${2:-600}"; max_strokes="${3:-4}"; hidden="${4:-256}"; components="${5:-20}"; threads="${6:-2}"
 mkdir -p "$out/svg"
-venv="$HOME/.cache/recurrent-music-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import kanji" 2>/dev/null || "$venv/bin/pip" install -q kanjivg==20260714
-"$venv/bin/python" scripts/kanjivg_subset.py "$out/svg" "$max_strokes"
+music_python="$(scripts/music-env.sh)"
+"$music_python" scripts/kanjivg_subset.py "$out/svg" "$max_strokes"
 # RECURRENT_BIN: a recurrent binary already built (else the release build).
 bin="${RECURRENT_BIN:-.build/release/recurrent}"
 [ -n "${RECURRENT_BIN:-}" ] || swift build -c release --product recurrent >&2
