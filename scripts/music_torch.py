@@ -16,7 +16,15 @@ strokes: Embedding(C, E) of the character concatenated to every stroke-5 step ->
 When the export says "initialStateFromCharacter", the LSTM starts from h0 = tanh(Linear(E, H)(e))
 and c0 = tanh(Linear(E, H)(e)) per layer, as sketch-rnn's decoder starts from its latent vector.
 
-Prints one JSON line: {"task", "validation", "best_epoch", "steps", "seconds", "steps_per_second"}.
+Prints a line an epoch (mean training loss, held-out loss) and one JSON line at the end:
+{"task", "validation", "best_epoch", "steps", "seconds", "steps_per_second"}.
+
+Two options take chance out of a comparison (scripts/strokes-pair.sh uses them):
+  --recurrent-order      the batches in the order Recurrent's trainer draws them for --seed (its
+                         SplitMix64 shuffles of the samples and of the bucketed batches);
+  --start-from MODEL     (strokes) Recurrent's parameters from a model file written before any
+                         update (`recurrent strokes train ... --max-steps 1 --learning-rate 1e-30`),
+                         instead of PyTorch's own initialization.
 """
 import argparse
 import json
@@ -39,6 +47,72 @@ def bucketed_batches(lengths, batch_size, rng, window_batches=32):
         batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """Recurrent's random generator (Sources/Recurrent/Tensor/Random.swift)."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+
+def splitmix_shuffle(items, rng):
+    for i in range(len(items) - 1, 0, -1):
+        j = rng.next() % (i + 1)
+        items[i], items[j] = items[j], items[i]
+
+
+class RecurrentOrder:
+    """The batches of Recurrent's Trainer with `Batching.bucketedByLength`: the sample order
+    shuffled in place every epoch by one generator seeded with the seed, each window of 32
+    batches sorted by (length, index) and cut, the batches shuffled by a generator seeded with
+    seed + epoch (1-based)."""
+
+    def __init__(self, lengths, batch_size, seed, window_batches=32):
+        self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, batch_size * window_batches
+        self.order, self.generator, self.epoch = list(range(len(lengths))), SplitMix64(seed), 0
+
+    def next_epoch(self):
+        self.epoch += 1
+        splitmix_shuffle(self.order, self.generator)
+        batches = []
+        for start in range(0, len(self.order), self.window):
+            chunk = sorted(self.order[start:start + self.window], key=lambda i: (self.lengths[i], i))
+            batches += [chunk[k:k + self.batch_size] for k in range(0, len(chunk), self.batch_size)]
+        splitmix_shuffle(batches, SplitMix64(self.seed + self.epoch))
+        return batches
+
+
+def load_recurrent_strokes(net, path):
+    """A Recurrent stroke model's tensors into StrokeNet (the same layout; other names)."""
+    from safetensors import safe_open
+    names = {"characters.weight": "character.weight", "out.weight": "output.weight", "out.bias": "output.bias"}
+    for layer in range(len(net.initial_hidden)):
+        for part in ["weight", "bias"]:
+            names[f"initial_hidden.{layer}.{part}"] = f"initial.hidden_l{layer}.{part}"
+            names[f"initial_cell.{layer}.{part}"] = f"initial.cell_l{layer}.{part}"
+    state = net.state_dict()
+    with safe_open(path, "pt") as f:
+        stored = set(f.keys())
+        for key in state:
+            name = names.get(key, key)
+            if name not in stored:
+                raise SystemExit(f"{path}: no tensor {name} (for {key}); is it a stroke model of this configuration?")
+            tensor = f.get_tensor(name)
+            if tuple(tensor.shape) != tuple(state[key].shape):
+                raise SystemExit(f"{path}: {name} is {tuple(tensor.shape)}, this configuration needs {tuple(state[key].shape)}")
+            state[key] = tensor
+    net.load_state_dict(state)
 
 
 class TuneNet(nn.Module):
@@ -193,7 +267,11 @@ def main():
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recurrent-order", action="store_true")
+    parser.add_argument("--start-from", default=None)
     args = parser.parse_args()
+    if args.start_from and args.task != "strokes":
+        raise SystemExit("--start-from reads stroke models only")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
@@ -222,7 +300,10 @@ def main():
         lengths = [len(d[1]) for d in training]
         batch_loss = lambda batch: stroke_loss(net, [training[i] for i in batch], m)
         held_out = lambda: evaluate(lambda drawings: stroke_loss(net, drawings, m, reduction="sum"), validation)
+        if args.start_from:
+            load_recurrent_strokes(net, args.start_from)
 
+    plan = RecurrentOrder(lengths, args.batch_size, args.seed) if args.recurrent_order else None
     optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate)
     best, best_epoch, steps, start, train_seconds = math.inf, None, 0, time.time(), 0.0
     best_state = None
@@ -230,7 +311,8 @@ def main():
         net.train()
         epoch_start = time.time()
         stop = False
-        for batch in bucketed_batches(lengths, args.batch_size, rng):
+        losses = []
+        for batch in (plan.next_epoch() if plan else bucketed_batches(lengths, args.batch_size, rng)):
             if args.max_steps is not None and steps >= args.max_steps:
                 stop = True
                 break
@@ -239,11 +321,14 @@ def main():
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
+            losses.append(loss.item())
             steps += 1
         train_seconds += time.time() - epoch_start
         net.eval()
         value = held_out()
-        print(f"epoch {epoch}: held-out {value:.4f}, {steps} steps, {steps / train_seconds:.2f} steps/s", flush=True)
+        training_loss = sum(losses) / max(len(losses), 1)
+        print(f"epoch {epoch}: training {training_loss:.5f}, held-out {value:.5f}, {steps} steps, {steps / train_seconds:.2f} steps/s",
+              flush=True)
         if value < best:
             best, best_epoch = value, epoch
             best_state = {k: v.clone() for k, v in net.state_dict().items()}

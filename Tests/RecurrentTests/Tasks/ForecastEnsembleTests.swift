@@ -63,6 +63,17 @@ final class ForecastEnsembleTests: XCTestCase {
         XCTAssertNotEqual(each[1].map(\.point), each[0].map(\.point), "network 2 starts from another seed")
         XCTAssertEqual(GlobalForecaster.memberSeed(5, 0), 5)
         XCTAssertNotEqual(GlobalForecaster.memberSeed(5, 1), GlobalForecaster.memberSeed(5, 2))
+        // The members' generators share no numbers with the first network's (nor its layers',
+        // seeded seed + 1, seed + 2, ...): none of their first 1,000 draws appears among the others'.
+        for base: UInt64 in [0, 5] {
+            let seeds = (0..<5).flatMap { index in (0..<4).map { GlobalForecaster.memberSeed(base, index) &+ UInt64($0) } }
+            var seen: Set<UInt64> = [], repeats = 0
+            for seed in seeds {
+                var generator = SplitMix64(seed: seed)
+                for _ in 0..<1_000 where !seen.insert(generator.next()).inserted { repeats += 1 }
+            }
+            XCTAssertEqual(repeats, 0, "ensemble members of seed \(base) draw numbers another member or layer draws")
+        }
         let forecasts = try ensemble.forecast(panel)
         for (s, forecast) in forecasts.enumerated() {
             for k in 0..<configuration.horizon {

@@ -8,10 +8,16 @@ extension GlobalForecaster {
     static let membersKey = "ensemble-members"
 
     /// The seed of network `index` of an ensemble trained with `seed`: the seed itself for the
-    /// first (so an ensemble of one is the single model), then steps of the golden ratio (as
-    /// SplitMix64 steps), which keep the members' layer seeds (seed, seed + 1, seed + 2) apart.
+    /// first (so an ensemble of one is the single model), then the outputs of a SplitMix64
+    /// seeded with it. Not seed + index x SplitMix64's step: a generator seeded so runs the
+    /// first network's numbers shifted by `index` places, so every layer would start from the
+    /// first network's weights moved along by a few entries.
     public static func memberSeed(_ seed: UInt64, _ index: Int) -> UInt64 {
-        seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+        guard index > 0 else { return seed }
+        var generator = SplitMix64(seed: seed ^ 0x5851_F42D_4C95_7F2D)
+        var value = seed
+        for _ in 0..<index { value = generator.next() }
+        return value
     }
 
     /// One forecaster of `networks` (trained with the same configuration but the ensemble size),
