@@ -24,27 +24,12 @@ import time
 
 import numpy as np
 
-MASK64 = (1 << 64) - 1
-
-
-class SplitMix64:
-    def __init__(self, seed):
-        self.state = seed & MASK64
-
-    def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
+from recurrent_random import SplitMix64, shuffle
 
 
 def split(count, test_fraction, seed, validation_fraction=0.1):
     order = list(range(count))
-    rng = SplitMix64(seed)
-    for i in range(count - 1, 0, -1):
-        j = rng.next() % (i + 1)
-        order[i], order[j] = order[j], order[i]
+    shuffle(order, SplitMix64(seed))
     test_count = int(count * test_fraction + 0.5)
     validation_count = int((count - test_count) * validation_fraction + 0.5)
     test = order[:test_count]

@@ -36,6 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from recurrent_random import SplitMix64, shuffle
+
 
 def bucketed_batches(lengths, batch_size, rng, window_batches=32):
     order = list(range(len(lengths)))
@@ -47,29 +49,6 @@ def bucketed_batches(lengths, batch_size, rng, window_batches=32):
         batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
-
-
-MASK64 = (1 << 64) - 1
-
-
-class SplitMix64:
-    """Recurrent's random generator (Sources/Recurrent/Tensor/Random.swift)."""
-
-    def __init__(self, seed):
-        self.state = seed & MASK64
-
-    def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-
-def splitmix_shuffle(items, rng):
-    for i in range(len(items) - 1, 0, -1):
-        j = rng.next() % (i + 1)
-        items[i], items[j] = items[j], items[i]
 
 
 class RecurrentOrder:
@@ -84,12 +63,12 @@ class RecurrentOrder:
 
     def next_epoch(self):
         self.epoch += 1
-        splitmix_shuffle(self.order, self.generator)
+        shuffle(self.order, self.generator)
         batches = []
         for start in range(0, len(self.order), self.window):
             chunk = sorted(self.order[start:start + self.window], key=lambda i: (self.lengths[i], i))
             batches += [chunk[k:k + self.batch_size] for k in range(0, len(chunk), self.batch_size)]
-        splitmix_shuffle(batches, SplitMix64(self.seed + self.epoch))
+        shuffle(batches, SplitMix64(self.seed + self.epoch))
         return batches
 
 
