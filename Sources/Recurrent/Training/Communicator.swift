@@ -19,6 +19,21 @@ public protocol Communicator: AnyObject, Sendable {
     func trainingEnded()
 }
 
+/// One of several training runs in a row on the same processes: everything passes to `job`
+/// but the end of training, which the caller signals on `job` once the last run is over.
+final class RunsInARow: Communicator {
+    let job: any Communicator
+
+    init(_ job: any Communicator) { self.job = job }
+
+    var rank: Int { job.rank }
+    var size: Int { job.size }
+    func allReduceSum(_ values: inout [Float]) throws { try job.allReduceSum(&values) }
+    func broadcast(_ bytes: inout [UInt8], from root: Int) throws { try job.broadcast(&bytes, from: root) }
+    func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] { try job.allGather(bytes) }
+    func trainingEnded() {}
+}
+
 extension Communicator {
     /// The contiguous part of `0..<count` that this process takes: parts differ in size by at
     /// most one, the larger ones first.

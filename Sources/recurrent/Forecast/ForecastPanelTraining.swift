@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Recurrent
-import RecurrentDistributed
 
 /// `forecast train` on many series: one global model, then its scores on the held-out last
 /// horizon of every series.
@@ -13,12 +12,10 @@ struct ForecastPanelTraining {
     func run() throws {
         let c = command, options = c.panel
         if c.covariates != nil { throw RecurrentError.invalidArgument("many series: name covariates with --known-covariates or --past-covariates") }
-        // Checkpoints and data parallelism follow one network's run; these options train several
-        // one after another (their checkpoints would collide and mpirun's other ranks leave
-        // after the first), so they are refused before anything is read or trained.
+        // A checkpoint follows one network's run; these options train several one after another
+        // (their checkpoints would collide), so they are refused before anything is read.
         let several = [options.lossScale == .auto ? "--loss-scale auto" : nil, options.ensemble > 1 ? "--ensemble \(options.ensemble)" : nil].compactMap { $0 }
-        let oneNetworkOnly = [c.training.checkpointEvery != nil ? "--checkpoint-every" : nil, c.training.resume != nil ? "--resume" : nil,
-                              MPICommunicator.isLaunchedWithSeveralProcesses ? "mpirun" : nil].compactMap { $0 }
+        let oneNetworkOnly = [c.training.checkpointEvery != nil ? "--checkpoint-every" : nil, c.training.resume != nil ? "--resume" : nil].compactMap { $0 }
         if let first = several.first, let other = oneNetworkOnly.first {
             throw RecurrentError.invalidArgument("\(first) trains several networks one after another, and \(other) follows one network's run: "
                 + "give --loss-scale level or mase and --ensemble 1 with \(other), or leave \(other) out")

@@ -45,7 +45,10 @@ final class MPITrainingTests: ScratchDirectoryTestCase {
     func testEveryTrainVerbRunsOnTwoRanksLikeOneProcess() throws {
         let balanced = ["classify", "train", repositoryFile("Data/digits-8x8.csv"), "--label-column", "label", "--features-per-step", "8",
                         "--hidden", "16", "--balance-classes", "--threads", "1"]
-        try assertTwoRanksTrainLikeOneProcess(try trainingCommands() + [("classify-balanced", balanced, 0)])
+        // Three networks in a row (the loss scale's choice, then a second ensemble member) on the same ranks.
+        let several = ["forecast", "train", repositoryFile("Data/m3-monthly-sample-train.csv"), "--season", "12", "--horizon", "6",
+                       "--hidden", "16", "--epochs", "2", "--loss-scale", "auto", "--ensemble", "2", "--threads", "1"]
+        try assertTwoRanksTrainLikeOneProcess(try trainingCommands() + [("classify-balanced", balanced, 0), ("forecast-several", several, 0)])
     }
 
     func testChatMusicStrokesAndAnomalyTrainOnTwoRanksLikeOneProcess() throws {

@@ -234,6 +234,12 @@ public final class GlobalForecaster {
         var member = c
         member.ensemble = nil
         var networks: [GlobalForecaster] = [], histories: [TrainingHistory] = []
+        // Several networks in a row (the loss scale's choice, an ensemble) are one data-parallel
+        // job: every rank trains each of them, and the end of training, after which ranks other
+        // than 0 may leave, is signalled once, after the last.
+        let job = options.communicator, several = c.chooseLossScale == true || c.networkCount > 1
+        var options = options
+        if several, let job { options.communicator = RunsInARow(job) }
         if c.chooseLossScale == true {
             let chosen = try chooseLossScale(panel, configuration: member, options: options, holdout: holdout, progress: progress)
             c.lossScale = chosen.network.configuration.lossScale
@@ -250,6 +256,7 @@ public final class GlobalForecaster {
             histories.append(history)
             if history.stopReason == .diverged { break }
         }
+        if several { job?.trainingEnded() }
         let forecaster = networks.count == 1 ? networks[0] : try ensemble(networks, configuration: c)
         let history = combined(histories)
         if panel.series.contains(where: { $0.count - holdout >= 2 }) {
