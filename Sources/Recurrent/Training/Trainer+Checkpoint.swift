@@ -122,7 +122,17 @@ extension Trainer {
 
     /// The file's bytes, read by process 0 and given to every process.
     private func readOnProcessZero(_ path: String) throws -> Data {
-        guard let communicator = options.communicator, communicator.size > 1 else { return try FileContents.read(path) }
+        try Self.readOnProcessZero(path, communicator: options.communicator)
+    }
+
+    /// The notes of the checkpoint at `path` (read by process 0 and given to every process): what
+    /// a task stored beside the run, such as the networks it finished before this one.
+    static func checkpointNotes(at path: String, communicator: Communicator?) throws -> [String: String] {
+        try TrainingCheckpoint(decoding: readOnProcessZero(path, communicator: communicator), path: path).notes
+    }
+
+    static func readOnProcessZero(_ path: String, communicator: Communicator?) throws -> Data {
+        guard let communicator, communicator.size > 1 else { return try FileContents.read(path) }
         var message: [UInt8] = []
         if communicator.rank == 0 {
             do {

@@ -150,7 +150,10 @@ extension Trainer {
         if let identity { setup.add(String(decoding: identity.configuration, as: UTF8.self)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        setup.add(String(decoding: (try? encoder.encode(options)) ?? Data(), as: UTF8.self))
+        // Not the checkpoint's notes: what a task keeps there (times of finished runs) is its own.
+        var compared = options
+        compared.checkpoint?.notes = [:]
+        setup.add(String(decoding: (try? encoder.encode(compared)) ?? Data(), as: UTF8.self))
         try communicator.checkAgreement(on: setup.value, what: "the model and the training options (their fingerprint)")
     }
 }

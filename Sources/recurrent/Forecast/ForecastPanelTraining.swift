@@ -12,14 +12,6 @@ struct ForecastPanelTraining {
     func run() throws {
         let c = command, options = c.panel
         if c.covariates != nil { throw RecurrentError.invalidArgument("many series: name covariates with --known-covariates or --past-covariates") }
-        // A checkpoint follows one network's run; these options train several one after another
-        // (their checkpoints would collide), so they are refused before anything is read.
-        let several = [options.lossScale == .auto ? "--loss-scale auto" : nil, options.ensemble > 1 ? "--ensemble \(options.ensemble)" : nil].compactMap { $0 }
-        let oneNetworkOnly = [c.training.checkpointEvery != nil ? "--checkpoint-every" : nil, c.training.resume != nil ? "--resume" : nil].compactMap { $0 }
-        if let first = several.first, let other = oneNetworkOnly.first {
-            throw RecurrentError.invalidArgument("\(first) trains several networks one after another, and \(other) follows one network's run: "
-                + "give --loss-scale level or mase and --ensemble 1 with \(other), or leave \(other) out")
-        }
         let known = ForecastPanelOptions.names(options.knownCovariates), past = ForecastPanelOptions.names(options.pastCovariates)
         let panel = try SeriesPanel(table: table, layout: layout, known: known, past: past, season: c.season)
         var configuration = GlobalForecastConfiguration()

@@ -163,11 +163,6 @@ final class ForecastPanelCommandTests: ScratchDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
         try assertFails(["forecast", "train", ForecastTests.dataPath("airline-passengers.csv"), "--column", "Passengers", "--loss-scale", "mase", "-o", output],
                         mentioning: ["--loss-scale weighs the windows of many series"], leavesNo: output)
-        // Several networks one after another and a checkpointed run of one: refused before training.
-        try assertFails(Array(common.dropLast(2)) + ["--loss-scale", "auto", "--checkpoint-every", "5", "-o", output],
-                        mentioning: ["--loss-scale auto trains several networks", "--checkpoint-every"], leavesNo: output)
-        try assertFails(Array(common.dropLast(2)) + ["--ensemble", "3", "--resume", path("none.checkpoint"), "-o", output],
-                        mentioning: ["--ensemble 3 trains several networks", "--resume"], leavesNo: output)
     }
 
     /// The one-series commands keep working, and `evaluate` backtests them too.

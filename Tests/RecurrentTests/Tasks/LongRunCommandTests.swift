@@ -42,6 +42,55 @@ final class LongRunCommandTests: ScratchDirectoryTestCase {
         }
     }
 
+    /// A training of several networks in a row (the loss scale chosen between two, then a second
+    /// ensemble member), killed during its third network and resumed: the finished networks come
+    /// from the checkpoint, the third continues from it, and the ensemble file has every bit of
+    /// the one never interrupted. A resume that would fit another number of networks is refused.
+    func testSeveralForecastNetworksKilledDuringALaterOneResumeBitForBit() throws {
+        func command(networks: Int) -> [String] {
+            ["forecast", "train", repositoryFile("Data/m3-monthly-sample-train.csv"), "--season", "12", "--horizon", "6", "--hidden", "16",
+             "--epochs", "4", "--loss-scale", "auto", "--ensemble", "\(networks)", "--threads", "1", "--seed", "7"]
+        }
+        let arguments = command(networks: 2)
+        let whole = path("several-whole.model"), resumed = path("several-resumed.model"), checkpoint = resumed + ".checkpoint"
+        let uninterrupted = try runCLI(arguments + ["-o", whole])
+        XCTAssertEqual(uninterrupted.status, 0, uninterrupted.stderr)
+        let stderr = path("several.txt")
+        let killed = try startCLI(arguments + ["-o", resumed, "--checkpoint-every", "3"], stderr: stderr)
+        // The first checkpoint of the third network (the ensemble's second member).
+        func thirdNetworkCheckpointed() -> Bool {
+            guard let text = try? String(contentsOfFile: stderr, encoding: .utf8), let start = text.range(of: "network 2 of 2") else { return false }
+            return text[start.upperBound...].contains("checkpoint: step")
+        }
+        while killed.isRunning && !thirdNetworkCheckpointed() { usleep(2_000) }
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        XCTAssertEqual(killed.terminationReason, .uncaughtSignal, "the run ended before it was killed; make it longer")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: resumed))
+
+        let continued = try runCLI(arguments + ["-o", resumed, "--checkpoint-every", "3", "--resume", checkpoint])
+        XCTAssertEqual(continued.status, 0, continued.stderr)
+        XCTAssertTrue(continued.stderr.contains("resuming network 3 of 3 networks: 2 to choose the loss scale, then 1 more for an ensemble of 2 "
+                                                + "(networks 1-2 finished in the checkpoint)"), continued.stderr)
+        XCTAssertTrue(continued.stderr.contains("resuming from \(checkpoint): step "), continued.stderr)
+        for network in 1...2 {
+            XCTAssertTrue(continued.stderr.contains("network \(network) of 3 networks: 2 to choose the loss scale, then 1 more for an ensemble "
+                                                    + "of 2: taken from the checkpoint"), continued.stderr)
+        }
+        let expected = try SafeTensors.read(from: whole), got = try SafeTensors.read(from: resumed)
+        for (key, tensor) in expected.tensors {
+            XCTAssertEqual(got.tensors[key]?.scalars.map(\.bitPattern), tensor.scalars.map(\.bitPattern), "\(key) differs after resuming")
+        }
+        let members = try XCTUnwrap(expected.metadata[GlobalForecaster.membersKey])
+        XCTAssertEqual(got.metadata[GlobalForecaster.membersKey], members, "the second member differs after resuming")
+        XCTAssertEqual(got.metadata["forecast"], expected.metadata["forecast"])
+
+        let output = path("other-plan.model")
+        try assertFails(command(networks: 3) + ["-o", output, "--resume", checkpoint],
+                        mentioning: ["cannot resume", "a training of 3 networks: 2 to choose the loss scale, then 1 more for an ensemble of 2",
+                                     "this one fits 4 networks"], leavesNo: output)
+    }
+
     func testSIGINTWritesACheckpointThatResumesToTheSameModel() throws {
         let arguments = ["text", "train"] + (try corpus()) + ["--level", "char", "--hidden", "24", "--seq-len", "20", "--batch-size", "8",
                                                             "--dropout", "0.1", "--threads", "1", "--max-steps", "3000"]

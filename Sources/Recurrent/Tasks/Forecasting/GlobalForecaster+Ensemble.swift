@@ -7,6 +7,14 @@ import Foundation
 extension GlobalForecaster {
     static let membersKey = "ensemble-members"
 
+    /// JSON with its keys sorted: the same networks always give the same bytes (in the model
+    /// file, and in checkpoint notes that every rank of a job must hold alike).
+    static var sortedJSON: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
     /// The seed of network `index` of an ensemble trained with `seed`: the seed itself for the
     /// first (so an ensemble of one is the single model), then the outputs of a SplitMix64
     /// seeded with it. Not seed + index x SplitMix64's step: a generator seeded so runs the
@@ -33,7 +41,7 @@ extension GlobalForecaster {
         try model.setMetadata("task", "global-forecast")
         try model.setMetadata("forecast", c)
         let stored = networks.dropFirst().map { $0.model.layer.namedTensors.mapValues(StoredTensor.init) }
-        model.metadata[membersKey] = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+        model.metadata[membersKey] = String(decoding: try sortedJSON.encode(stored), as: UTF8.self)
         let forecaster = try GlobalForecaster(model: model, configuration: c)
         forecaster.members = try networks.map { try GlobalForecaster(model: Model($0.model.layer), configuration: memberConfiguration) }
         return forecaster

@@ -240,18 +240,18 @@ public final class GlobalForecaster {
         let job = options.communicator, several = c.chooseLossScale == true || c.networkCount > 1
         var options = options
         if several, let job { options.communicator = RunsInARow(job) }
+        var runs = try NetworkRuns(c, options: options, progress: progress)
         if c.chooseLossScale == true {
-            let chosen = try chooseLossScale(panel, configuration: member, options: options, holdout: holdout, progress: progress)
+            let chosen = try chooseLossScale(panel, configuration: member, runs: &runs, holdout: holdout, progress: progress)
             c.lossScale = chosen.network.configuration.lossScale
             member.lossScale = c.lossScale
             networks.append(chosen.network)
             histories.append(chosen.history)
         }
         for index in networks.count..<c.networkCount {
-            var memberOptions = options
-            memberOptions.seed = memberSeed(options.seed, index)
-            if c.networkCount > 1 { progress?.note("network \(index + 1) of \(c.networkCount), seed \(memberOptions.seed)") }
-            let (network, history) = try fitNetwork(panel, configuration: member, options: memberOptions, holdout: holdout, progress: progress)
+            let seed = memberSeed(options.seed, index)
+            if c.networkCount > 1 { progress?.note("network \(index + 1) of \(c.networkCount), seed \(seed)") }
+            let (network, history) = try runs.fit(panel, configuration: member, seed: seed, holdout: holdout, progress: progress)
             networks.append(network)
             histories.append(history)
             if history.stopReason == .diverged { break }
@@ -301,16 +301,17 @@ public final class GlobalForecaster {
     /// Trains the first network under each loss scale and keeps the one whose point forecasts of
     /// the held-out last `holdout` values (forecast from the values before them) have the lower
     /// MASE; both networks chose their epoch on those values, so neither is favoured.
-    static func chooseLossScale(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, options: TrainingOptions,
+    static func chooseLossScale(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, runs: inout NetworkRuns,
                                 holdout: Int, progress: ProgressReporter?) throws -> (network: GlobalForecaster, history: TrainingHistory) {
+        let seed = runs.options.seed
         var best: (network: GlobalForecaster, history: TrainingHistory, mase: Double)?
         var notes: [String] = []
         for scale in ForecastLossScale.allCases {
             var candidate = c
             candidate.lossScale = scale
             progress?.note("loss scale \(scale.rawValue)")
-            let (network, history) = try fitNetwork(panel, configuration: candidate, options: options, holdout: holdout, progress: progress)
-            let mase: Double = try history.stopReason == .diverged ? .infinity : network.backtest(panel, windows: 1, seed: options.seed).model.mase
+            let (network, history) = try runs.fit(panel, configuration: candidate, seed: seed, holdout: holdout, progress: progress)
+            let mase: Double = try history.stopReason == .diverged ? .infinity : network.backtest(panel, windows: 1, seed: seed).model.mase
             notes.append(String(format: "%@ %.4f", scale.rawValue, mase))
             if best.map({ mase < $0.mase }) ?? true { best = (network, history, mase) }
         }
