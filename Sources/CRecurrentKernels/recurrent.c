@@ -274,6 +274,37 @@ void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weig
     }
 }
 
+// The bfloat16 nearest to x (ties to even), as its 16 bits; NaN stays NaN.
+static uint16_t bf16_bits(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40);
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+void rk_recurrent_pack_bf16(int gates, int hidden, int input, const float *input_weight,
+                            const float *hidden_weight, uint16_t *packed) {
+    const int U = rk_recurrent_block_units(gates), K = input + hidden;
+    const int64_t ldp = (int64_t)gates * U;
+    const int blocks = (hidden + U - 1) / U;
+    for (int block = 0; block < blocks; block++) {
+        uint16_t *panel = packed + (int64_t)block * K * ldp;
+        for (int g = 0; g < gates; g++) {
+            for (int u = 0; u < U; u++) {
+                const int unit = block * U + u;
+                uint16_t *column = panel + g * U + u;
+                if (unit >= hidden) {
+                    for (int k = 0; k < K; k++) column[k * ldp] = 0;
+                    continue;
+                }
+                const int64_t row = (int64_t)g * hidden + unit;
+                for (int k = 0; k < input; k++) column[k * ldp] = bf16_bits(input_weight[row * input + k]);
+                for (int k = 0; k < hidden; k++) column[(input + k) * ldp] = bf16_bits(hidden_weight[row * hidden + k]);
+            }
+        }
+    }
+}
+
 int64_t rk_recurrent_packed_scales(int gates, int hidden) {
     const int units = rk_recurrent_block_units(gates);
     return (int64_t)(hidden + units - 1) / units * 2 * gates * units;
@@ -316,7 +347,7 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     const int B = s->batch, T = s->time, H = s->hidden;
     if (B <= 0 || T <= 0 || H <= 0) return;
     const int G = gate_count(s->cell), U = rk_recurrent_block_units(G);
-    const int64_t packedBytes = rk_recurrent_packed_floats(G, H, s->input) * (s->packed_int8 ? 1 : (int64_t)sizeof(float));
+    const int64_t packedBytes = rk_recurrent_packed_floats(G, H, s->input) * (s->packed_int8 ? 1 : s->packed_bf16 ? 2 : (int64_t)sizeof(float));
     const int rowParts = row_parts(s->threads, B, packedBytes);
     if (rowParts > 1) {
         rk_rows_job rows = {s, rowParts};
@@ -326,13 +357,13 @@ void rk_recurrent_forward(const rk_recurrent_sequence *s) {
     rk_step_job job;
     job.s = s;
     job.blocks = (H + U - 1) / U;
-    const int quantized = s->packed_int8 != 0;
+    const int int8 = s->packed_int8 != 0, bf16 = s->packed_bf16 != 0;
     switch (rk_isa_level()) {
 #if RK_X86
-    case RK_ISA_AVX512: job.run = quantized ? int8_step_blocks_avx512 : step_blocks_avx512; break;
-    case RK_ISA_AVX2: job.run = quantized ? int8_step_blocks_avx2 : step_blocks_avx2; break;
+    case RK_ISA_AVX512: job.run = int8 ? int8_step_blocks_avx512 : bf16 ? bf16_step_blocks_avx512 : step_blocks_avx512; break;
+    case RK_ISA_AVX2: job.run = int8 ? int8_step_blocks_avx2 : bf16 ? bf16_step_blocks_avx2 : step_blocks_avx2; break;
 #endif
-    default: job.run = quantized ? int8_step_blocks_generic : step_blocks_generic; break;
+    default: job.run = int8 ? int8_step_blocks_generic : bf16 ? bf16_step_blocks_generic : step_blocks_generic; break;
     }
     const double work = (double)B * G * H * (double)(s->input + H);
     job.parts = part_count(s->threads, work, job.blocks);

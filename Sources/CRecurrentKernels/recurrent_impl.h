@@ -432,7 +432,24 @@ static void FN(backward_blocks)(const rk_backward_job *job, int block0, int bloc
     }
 }
 
-#include "recurrent_int8_impl.h"
+#define RK_Q int8
+#define RK_Q_T int8_t
+#define RK_Q_SCALED 1
+#define RK_Q_SEGMENT 256
+#include "recurrent_quantized_impl.h"
+#undef RK_Q
+#undef RK_Q_T
+#undef RK_Q_SCALED
+#undef RK_Q_SEGMENT
+#define RK_Q bf16
+#define RK_Q_T uint16_t
+#define RK_Q_SCALED 0
+#define RK_Q_SEGMENT (1 << 30)
+#include "recurrent_quantized_impl.h"
+#undef RK_Q
+#undef RK_Q_T
+#undef RK_Q_SCALED
+#undef RK_Q_SEGMENT
 
 #undef RK_TILE_MAXR
 #undef RK_TILE_MAXW

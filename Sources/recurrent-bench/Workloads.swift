@@ -37,7 +37,7 @@ func runWorkloads(_ options: Options) throws {
     }
     let repeats = try options.int("repeats", default: 0)
     let quantization = try options.values["quantized"].map { name in
-        guard let kind = WeightQuantization(rawValue: name) else { throw BenchError.usage("--quantized takes int8") }
+        guard let kind = WeightQuantization(rawValue: name) else { throw BenchError.usage("--quantized takes int8 or bf16") }
         return kind
     }
     let chosen = file.workloads.filter { only?.contains($0.name) ?? true }

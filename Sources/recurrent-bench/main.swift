@@ -1,11 +1,11 @@
 // Benchmarks for Recurrent. Usage: recurrent-bench [mode] [options]; prints JSON lines.
 //
 //   [workloads] [--threads N] [--only a,b] [--workloads PATH] [--phases train,infer,stream]
-//             [--isa avx512|avx2|generic] [--repeats N] [--quantized int8]
+//             [--isa avx512|avx2|generic] [--repeats N] [--quantized int8|bf16]
 //       The shared workloads of ../shared/bench/workloads.json: train, infer, stream (or only
 //       the phases named, for profiling; the others print 0), optionally on a lesser
 //       instruction set than the CPU's best; --repeats sets how many timed repeats train and
-//       infer take (10, or 5 at 1024 units), to profile for longer; --quantized int8 runs
+//       infer take (10, or 5 at 1024 units), to profile for longer; --quantized int8 (or bf16) runs
 //       infer and stream on int8 recurrent weights (the "system" says so).
 //
 //   features ... and speech ...: see Features.swift and Speech.swift.

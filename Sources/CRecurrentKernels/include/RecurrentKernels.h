@@ -106,6 +106,10 @@ int64_t rk_recurrent_packed_scales(int gates, int hidden);
 /// input_weight's row r, likewise W_hh): the same layout, rk_recurrent_packed_floats(G, H, I)
 /// bytes, and the scales beside them (rk_recurrent_packed_scales floats). input_weight and
 /// input_scale may be NULL when input == 0.
+/// rk_recurrent_pack for bfloat16 weights: the same layout, each value the top 16 bits of the
+/// float (rounded to nearest, ties to even; the floats of a bfloat16 model are exact).
+void rk_recurrent_pack_bf16(int gates, int hidden, int input, const float *input_weight,
+                            const float *hidden_weight, uint16_t *packed);
 void rk_recurrent_pack_int8(int gates, int hidden, int input, const int8_t *input_weight, const float *input_scale,
                             const int8_t *hidden_weight, const float *hidden_scale, int8_t *packed, float *scales);
 
@@ -138,6 +142,9 @@ typedef struct {
     // runs over the int8 values converted to float, times its row's scale (activations stay float).
     const int8_t *packed_int8;
     const float *packed_scales;  // rk_recurrent_packed_scales(G, H) floats
+    // bfloat16 weights (rk_recurrent_pack_bf16), read instead of `packed` when not NULL: each
+    // value widened to the float it is the top half of, the sums as the float step's.
+    const uint16_t *packed_bf16;
 } rk_recurrent_sequence;
 
 /// Runs the time loop. Each step computes the recurrent product, the gate nonlinearities and

@@ -117,6 +117,7 @@ public final class Model {
         for (name, matrix) in file.int8Tensors { tensors[name] = matrix.dequantized }
         try layer.loadParameters(tensors, from: path)
         try layer.installQuantizedWeights(file.int8Tensors, from: path)
+        try layer.installBFloat16Weights(file.bfloat16Names, from: path)
         self.init(layer, metadata: file.metadata)
     }
 
@@ -134,11 +135,11 @@ public final class Model {
     }
 
     /// Writes the model atomically (a temporary name, then a rename).
-    /// Quantized recurrent weights are written as they are (int8 with their scales).
+    /// Quantized recurrent weights are written as they are (int8 with their scales, bfloat16).
     public func save(to path: String) throws {
         let int8 = layer.namedQuantizedMatrices
         try ModelFile(architecture: layer.spec, tensors: layer.namedTensors.filter { int8[$0.key] == nil }, int8Tensors: int8,
-                      metadata: metadata).write(to: path)
+                      metadata: metadata, bfloat16Names: layer.namedBFloat16Parameters).write(to: path)
     }
 
     /// Metadata decoded from JSON, or nil when absent.

@@ -29,13 +29,17 @@ public struct ModelFile: Equatable, Sendable {
     public var int8Tensors: [String: Int8Matrix]
     /// The caller's metadata, without the reserved keys.
     public var metadata: [String: String]
+    /// The names of `tensors` stored as BF16 (`recurrent quantize --bf16`): readable as floats
+    /// by every build, so they need no new version.
+    public var bfloat16Names: Set<String>
 
     public init(architecture: LayerSpec, tensors: [String: Tensor], int8Tensors: [String: Int8Matrix] = [:],
-                metadata: [String: String] = [:]) {
+                metadata: [String: String] = [:], bfloat16Names: Set<String> = []) {
         self.architecture = architecture
         self.tensors = tensors
         self.int8Tensors = int8Tensors
         self.metadata = metadata
+        self.bfloat16Names = bfloat16Names
     }
 
     /// Writes the model atomically: a failed write leaves any previous file at `path` untouched.
@@ -63,7 +67,7 @@ public struct ModelFile: Equatable, Sendable {
             bytes[name] = Int8Tensor(shape: [matrix.rows, matrix.columns], values: matrix.values)
             floats[name + Self.scaleSuffix] = Tensor(shape: [matrix.rows], scalars: matrix.scales)
         }
-        try SafeTensors(tensors: floats, int8Tensors: bytes, metadata: header).write(to: path)
+        try SafeTensors(tensors: floats, int8Tensors: bytes, metadata: header, bfloat16Names: bfloat16Names).write(to: path)
     }
 
     /// Reads a model written by `write(to:)`, checking that it is one and that this build
@@ -126,6 +130,6 @@ public struct ModelFile: Equatable, Sendable {
         }
         return ModelFile(
             architecture: architecture, tensors: tensors, int8Tensors: int8Tensors,
-            metadata: file.metadata.filter { !reservedMetadataKeys.contains($0.key) })
+            metadata: file.metadata.filter { !reservedMetadataKeys.contains($0.key) }, bfloat16Names: file.bfloat16Names)
     }
 }

@@ -35,22 +35,26 @@ public struct Int8Tensor: Equatable, Sendable {
 /// Reading accepts F32, F64, F16 and BF16 (as Float32 `Tensor`s), I64, I32 (as
 /// `IntegerTensor`s) and I8 (as `Int8Tensor`s), and checks every header field against the file, so a damaged or hostile
 /// file gives a `RecurrentError` naming the file and the tensor, never a crash. Writing stores
-/// floats as F32, integers as I64 and int8 tensors as I8, laid out as the reference implementation lays them out.
+/// floats as F32 (or BF16, by name), integers as I64 and int8 tensors as I8, laid out as the reference implementation lays them out.
 public struct SafeTensors: Equatable, Sendable {
     public var tensors: [String: Tensor]
     public var integerTensors: [String: IntegerTensor]
     public var int8Tensors: [String: Int8Tensor]
     /// The header's `__metadata__`.
     public var metadata: [String: String]
+    /// The names of `tensors` stored as BF16: read so, or to be written so (their values
+    /// rounded to nearest, ties to even).
+    public var bfloat16Names: Set<String>
 
     public init(
         tensors: [String: Tensor] = [:], integerTensors: [String: IntegerTensor] = [:],
-        int8Tensors: [String: Int8Tensor] = [:], metadata: [String: String] = [:]
+        int8Tensors: [String: Int8Tensor] = [:], metadata: [String: String] = [:], bfloat16Names: Set<String> = []
     ) {
         self.tensors = tensors
         self.integerTensors = integerTensors
         self.int8Tensors = int8Tensors
         self.metadata = metadata
+        self.bfloat16Names = bfloat16Names
     }
 
     /// The reference implementation refuses headers past 100 MB; so do we, which also bounds
@@ -125,6 +129,7 @@ public struct SafeTensors: Equatable, Sendable {
             if entry.dtype.isFloatingPoint {
                 let scalars = floats(raw, at: start, count: entry.count, dtype: entry.dtype)
                 result.tensors[entry.name] = Tensor(shape: entry.shape, scalars: scalars)
+                if entry.dtype == .bf16 { result.bfloat16Names.insert(entry.name) }
             } else if entry.dtype == .i8 {
                 let values = [Int8](UnsafeRawBufferPointer(rebasing: raw[start..<(start + entry.count)]).map { Int8(bitPattern: $0) })
                 result.int8Tensors[entry.name] = Int8Tensor(shape: entry.shape, values: values)
@@ -279,7 +284,7 @@ public struct SafeTensors: Equatable, Sendable {
         try encode(label: "safetensors")
     }
 
-    /// Lays out integer tensors (I64), float tensors (F32), then int8 tensors (I8), each group in name order, as the
+    /// Lays out integer tensors (I64), float tensors (F32, then BF16), then int8 tensors (I8), each group in name order, as the
     /// reference implementation does (it sorts by alignment, then name), so every tensor starts
     /// at a multiple of its element size. `label` names the output in error messages.
     private func encode(label: String) throws -> Data {
@@ -302,9 +307,13 @@ public struct SafeTensors: Equatable, Sendable {
             }
         }
         let integers = integerTensors.sorted { $0.key < $1.key }
-        let floats = tensors.sorted { $0.key < $1.key }
+        if let name = bfloat16Names.sorted().first(where: { tensors[$0] == nil }) {
+            throw fail("\"\(name)\" is to be stored as BF16 but is no float tensor")
+        }
+        let floats = tensors.filter { !bfloat16Names.contains($0.key) }.sorted { $0.key < $1.key }
+        let halves = tensors.filter { bfloat16Names.contains($0.key) }.sorted { $0.key < $1.key }
         for (name, tensor) in integers { try checkShape(name, tensor.shape, tensor.values.count) }
-        for (name, tensor) in floats { try checkShape(name, tensor.shape, tensor.scalars.count) }
+        for (name, tensor) in floats + halves { try checkShape(name, tensor.shape, tensor.scalars.count) }
         let bytes = int8Tensors.sorted { $0.key < $1.key }
         for (name, tensor) in bytes { try checkShape(name, tensor.shape, tensor.values.count) }
 
@@ -323,6 +332,7 @@ public struct SafeTensors: Equatable, Sendable {
         }
         for (name, tensor) in integers { describe(name, .i64, tensor.shape, tensor.values.count) }
         for (name, tensor) in floats { describe(name, .f32, tensor.shape, tensor.scalars.count) }
+        for (name, tensor) in halves { describe(name, .bf16, tensor.shape, tensor.scalars.count) }
         for (name, tensor) in bytes { describe(name, .i8, tensor.shape, tensor.values.count) }
 
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
@@ -341,6 +351,10 @@ public struct SafeTensors: Equatable, Sendable {
             } else {
                 tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBufferPointer { data.append($0) }
             }
+        }
+        for (_, tensor) in halves {
+            tensor.scalars.map { UInt16(truncatingIfNeeded: roundedToBFloat16($0).bitPattern >> 16).littleEndian }
+                .withUnsafeBufferPointer { data.append($0) }
         }
         for (_, tensor) in bytes { tensor.values.withUnsafeBufferPointer { data.append($0) } }
         return data

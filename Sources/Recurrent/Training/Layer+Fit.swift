@@ -16,7 +16,7 @@ extension Layer {
         }
         try (self as? any InputValidating)?.validate(inputs.gathering([0]))
         guard !isQuantized else {
-            throw RecurrentError.invalidArgument("the model's recurrent weights are int8, for inference only; train the float model")
+            throw RecurrentError.invalidArgument("the model's recurrent weights are \(recurrentLayers.compactMap(\.quantization).first?.rawValue ?? "quantized"), for inference only; train the float model")
         }
         let count = inputs.shape[0]
         let validationCount = Int((Double(count) * validationFraction).rounded())

@@ -50,7 +50,7 @@ struct ForecastPanelOptions: ParsableArguments {
     @Option(help: "Many series: train this many networks from seeds derived from --seed (the first takes --seed itself) and forecast the element-wise median of their forecasts.")
     var ensemble: Int = 1
 
-    @Option(help: "Many series: how each window's loss weighs: level (in units of the window's level, as sMAPE), mase (in units of its series' in-sample seasonal naive error, as MASE), or auto (a network trained with each, the one with the lower MASE on the held-out last horizon kept). Default: level.")
+    @Option(help: "Many series: how each window's loss weighs: level (in units of the window's level, as sMAPE), mase (in units of its series' in-sample seasonal naive error, as MASE), or auto (the default: a network trained with each, the one with the lower MASE on the held-out last horizon kept).")
     var lossScale: LossScaleArgument?
 
     func validate() throws {

@@ -20,10 +20,12 @@ struct ForecastPanelTraining {
         configuration.strategy = c.strategy
         configuration.head = options.head
         configuration.intervals = try options.intervalList()
+        // Both chosen on the held-out last horizon unless given: the choices that scored best
+        // on the competitions (docs/forecasting.md), at twice one network's training time.
         configuration.reference = c.reference?.reference
-        configuration.chooseReference = c.reference == .auto ? true : nil
+        configuration.chooseReference = c.reference == nil || c.reference == .auto ? true : nil
         configuration.lossScale = options.lossScale?.scale
-        configuration.chooseLossScale = options.lossScale == .auto ? true : nil
+        configuration.chooseLossScale = options.lossScale == nil || options.lossScale == .auto ? true : nil
         configuration.ensemble = options.ensemble > 1 ? options.ensemble : nil
         configuration.calendarFeatures = !options.noCalendarFeatures
         configuration.samples = options.samples

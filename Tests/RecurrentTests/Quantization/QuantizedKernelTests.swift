@@ -44,6 +44,57 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// The bfloat16 step against the Double reference on the rounded weights: the values are
+    /// exact, so only the float sums' rounding differs.
+    func testBFloat16StepMatchesDoubleReferenceOnEveryInstructionSet() throws {
+        let (batch, time, input, hidden) = (7, 4, 300, 150)
+        for (name, cell) in RecurrentKernelTests.cells {
+            var rng = SplitMix64(seed: 6)
+            let width = cell.gateCount * hidden
+            func rounded(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map(roundedToBFloat16)) }
+            let inputWeight = rounded(Tensor.uniform(shape: [width, input], low: -0.06, high: 0.06, using: &rng))
+            let hiddenWeight = rounded(Tensor.uniform(shape: [width, hidden], low: -0.1, high: 0.1, using: &rng))
+            let biases = (0..<2).map { _ in Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng) }
+            let x = Tensor.uniform(shape: [batch, time, input], low: -1, high: 1, using: &rng)
+            let h0 = Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng)
+            let c0 = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng) : nil
+            let weights = [inputWeight, hiddenWeight] + biases
+            let expected = DoubleRecurrentReference(cell: name, weights: weights).run(x: x, h0: h0, c0: c0)
+            for isa in KernelTests.instructionSets {
+                XCTAssertEqual(rk_force_isa(isa), 0)
+                for threads in [1, 2] {
+                    Parallel.threadCount = threads
+                    let kernel = SequenceKernel(batch: batch, time: time, input: input, hidden: hidden, cell: cell,
+                                                lengths: Array(repeating: time, count: batch), reverse: false)
+                    let packed = inputWeight.scalars.withUnsafeBufferPointer { w in
+                        hiddenWeight.scalars.withUnsafeBufferPointer { u in
+                            PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input,
+                                                   bf16InputWeight: w.baseAddress!, hiddenWeight: u.baseAddress!)
+                        }
+                    }
+                    XCTAssertNotNil(packed.bf16)
+                    let result = kernel.forward(x: x, h0: h0, c0: c0, weights: weights, saving: false, packed: packed)
+                    let context = "\(name) \(isa) \(threads) threads"
+                    assertClose(result.y, expected.y, tolerance: 2e-5, context + " y")
+                    assertClose(result.hN, expected.hN, tolerance: 2e-5, context + " h_n")
+                    if let cN = result.cN { assertClose(cN, expected.cN ?? Tensor(zeros: [0]), tolerance: 2e-5, context + " c_n") }
+                }
+            }
+        }
+    }
+
+    /// Round to nearest, ties to even, at 8 bits of mantissa; infinities and NaN kept.
+    func testBFloat16RoundsToNearestEven() throws {
+        let step = Float(1) / 128  // bfloat16's spacing in [1, 2)
+        XCTAssertEqual(roundedToBFloat16(1 + step / 2), 1, "a tie goes to the even 1")
+        XCTAssertEqual(roundedToBFloat16(1 + 3 * step / 2), 1 + 2 * step, "a tie goes to the even 1 + 2 steps")
+        XCTAssertEqual(roundedToBFloat16(1 + step / 2 + step / 64), 1 + step, "past the tie rounds up")
+        XCTAssertEqual(roundedToBFloat16(-3.1415927), -3.140625)
+        XCTAssertEqual(roundedToBFloat16(.infinity), .infinity)
+        XCTAssertTrue(roundedToBFloat16(.nan).isNaN)
+        XCTAssertEqual(roundedToBFloat16(Float.greatestFiniteMagnitude), .infinity, "past bfloat16's largest finite value")
+    }
+
     func testQuantizationRoundsEachRowToItsScale() throws {
         let matrix = Int8Matrix(quantizing: Tensor(shape: [3, 4], scalars: [0.5, -1.27, 0.01, 1, 0, 0, 0, 0, 2, 2, -2, 0.3]))
         XCTAssertEqual(matrix.scales, [0.01, 0, 2 / 127])

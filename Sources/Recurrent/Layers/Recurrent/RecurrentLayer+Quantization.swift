@@ -50,27 +50,58 @@ public struct Int8Matrix: Equatable, Sendable {
 public enum WeightQuantization: String, Sendable, CaseIterable {
     /// int8 by rows, activations in float.
     case int8
+    /// bfloat16 (a float's top 16 bits, rounded to nearest), activations in float.
+    case bf16
 }
 
-/// The int8 form of one direction's W_ih and W_hh, when the layer is quantized.
+/// The value nearest to `x` that bfloat16 holds (ties to even): a float whose low 16 bits are 0.
+func roundedToBFloat16(_ x: Float) -> Float {
+    guard !x.isNaN else { return x }
+    let bits = x.bitPattern
+    return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+}
+
+/// One direction's W_ih and W_hh as the fused steps read them when the layer is quantized.
+enum QuantizedWeights: Sendable {
+    case int8(input: Int8Matrix, hidden: Int8Matrix)
+    /// The parameters hold the values, each exact in bfloat16; they are packed as their top halves.
+    case bf16
+
+    var int8: (input: Int8Matrix, hidden: Int8Matrix)? {
+        if case let .int8(input, hidden) = self { return (input, hidden) }
+        return nil
+    }
+}
+
+/// The quantized form of one direction's W_ih and W_hh, when the layer is quantized.
 final class QuantizedWeightSlot: Sendable {
-    let weights = Mutex<(input: Int8Matrix, hidden: Int8Matrix)?>(nil)
-    var current: (input: Int8Matrix, hidden: Int8Matrix)? { weights.withLock { $0 } }
+    let weights = Mutex<QuantizedWeights?>(nil)
+    var current: QuantizedWeights? { weights.withLock { $0 } }
 }
 
 extension RecurrentLayer {
     /// How the recurrent weights are stored: nil for float.
     public var quantization: WeightQuantization? {
-        directions.first?.first?.quantized.current == nil ? nil : .int8
+        switch directions.first?.first?.quantized.current {
+        case .int8?: return .int8
+        case .bf16?: return .bf16
+        case nil: return nil
+        }
     }
 
-    /// Stores W_ih and W_hh of every layer and direction as int8 by rows, for inference: the
-    /// fused steps (sequences and streams) then read the int8 values, and the parameters hold
-    /// the dequantized values, which every other path (the Swift steps, export) uses.
+    /// Stores W_ih and W_hh of every layer and direction quantized, for inference: the fused
+    /// steps (sequences and streams) then read the int8 values or the bfloat16 halves, and the
+    /// parameters hold the values they stand for, which every other path (the Swift steps,
+    /// export) uses.
     public func quantize(_ kind: WeightQuantization) {
         for pair in directions {
             for p in pair {
-                setQuantized(p, input: Int8Matrix(quantizing: p.inputWeight.value), hidden: Int8Matrix(quantizing: p.hiddenWeight.value))
+                switch kind {
+                case .int8:
+                    setQuantized(p, input: Int8Matrix(quantizing: p.inputWeight.value), hidden: Int8Matrix(quantizing: p.hiddenWeight.value))
+                case .bf16:
+                    setBFloat16(p, input: p.inputWeight.value, hidden: p.hiddenWeight.value)
+                }
             }
         }
     }
@@ -79,19 +110,45 @@ extension RecurrentLayer {
     func setQuantized(_ p: DirectionParameters, input: Int8Matrix, hidden: Int8Matrix) {
         p.inputWeight.value = input.dequantized
         p.hiddenWeight.value = hidden.dequantized
-        p.quantized.weights.withLock { $0 = (input, hidden) }
+        p.quantized.weights.withLock { $0 = .int8(input: input, hidden: hidden) }
+        p.packedForInference.drop()
+    }
+
+    /// W_ih and W_hh rounded to bfloat16 (values read from a bfloat16 file stay as they are).
+    func setBFloat16(_ p: DirectionParameters, input: Tensor, hidden: Tensor) {
+        p.inputWeight.value = Tensor(shape: input.shape, scalars: input.scalars.map(roundedToBFloat16))
+        p.hiddenWeight.value = Tensor(shape: hidden.shape, scalars: hidden.scalars.map(roundedToBFloat16))
+        p.quantized.weights.withLock { $0 = .bf16 }
         p.packedForInference.drop()
     }
 
     /// The int8 weights by parameter name ("weight_ih_l0", ...), for a model file.
     var quantizedParameters: [(input: Variable, hidden: Variable, weights: (input: Int8Matrix, hidden: Int8Matrix))] {
         directions.flatMap { pair in
-            pair.compactMap { p in p.quantized.current.map { (p.inputWeight, p.hiddenWeight, $0) } }
+            pair.compactMap { p in p.quantized.current?.int8.map { (p.inputWeight, p.hiddenWeight, $0) } }
+        }
+    }
+
+    /// W_ih and W_hh of the directions stored as bfloat16, for a model file.
+    var bfloat16Parameters: [Variable] {
+        directions.flatMap { pair in
+            pair.flatMap { p -> [Variable] in
+                if case .bf16? = p.quantized.current { return [p.inputWeight, p.hiddenWeight] }
+                return []
+            }
         }
     }
 }
 
 extension PackedRecurrentWeights {
+    /// W_ih's and W_hh's bfloat16 halves packed by blocks of units (rk_recurrent_pack_bf16).
+    convenience init(gates: Int, hidden: Int, input: Int, bf16InputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>) {
+        let count = Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input)))
+        let values = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        rk_recurrent_pack_bf16(Int32(gates), Int32(hidden), Int32(input), bf16InputWeight, hiddenWeight, values)
+        self.init(input: input, bf16: BFloat16Buffer(pointer: values))
+    }
+
     /// W_ih's and W_hh's int8 values packed by blocks of units (rk_recurrent_pack_int8).
     convenience init(gates: Int, hidden: Int, input: Int, int8 weights: (input: Int8Matrix, hidden: Int8Matrix)) {
         let count = Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input)))
@@ -105,6 +162,13 @@ extension PackedRecurrentWeights {
         }
         self.init(input: input, int8: Int8Buffer(pointer: values, scales: scales))
     }
+}
+
+/// Packed bfloat16 weights (rk_recurrent_pack_bf16).
+final class BFloat16Buffer {
+    let pointer: UnsafeMutablePointer<UInt16>
+    init(pointer: UnsafeMutablePointer<UInt16>) { self.pointer = pointer }
+    deinit { pointer.deallocate() }
 }
 
 /// Packed int8 weights and their row scales (rk_recurrent_pack_int8).
@@ -167,6 +231,38 @@ extension Layer {
             }
         }
         return matrices
+    }
+
+    /// The parameter names of the recurrent weights stored as bfloat16.
+    public var namedBFloat16Parameters: Set<String> {
+        let names = Dictionary(namedParameters.map { (ObjectIdentifier($0.parameter), $0.name) }, uniquingKeysWith: { first, _ in first })
+        return Set(recurrentLayers.flatMap { $0.bfloat16Parameters.compactMap { names[ObjectIdentifier($0)] } })
+    }
+
+    /// Marks the recurrent weights read from bfloat16 tensors of a model file (the parameters
+    /// already hold their values): each must be W_ih or W_hh of a recurrent layer, both of a
+    /// direction bfloat16.
+    func installBFloat16Weights(_ stored: Set<String>, from source: String) throws {
+        guard !stored.isEmpty else { return }
+        let names = Dictionary(namedParameters.map { (ObjectIdentifier($0.parameter), $0.name) }, uniquingKeysWith: { first, _ in first })
+        var installed = Set<String>()
+        for layer in recurrentLayers {
+            for p in layer.directions.joined() {
+                let inputName = names[ObjectIdentifier(p.inputWeight)] ?? "", hiddenName = names[ObjectIdentifier(p.hiddenWeight)] ?? ""
+                switch (stored.contains(inputName), stored.contains(hiddenName)) {
+                case (true, true):
+                    layer.setBFloat16(p, input: p.inputWeight.value, hidden: p.hiddenWeight.value)
+                    installed.formUnion([inputName, hiddenName])
+                case (false, false): continue
+                default:
+                    let other = stored.contains(inputName) ? hiddenName : inputName
+                    throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(other)\" is not bfloat16, but its direction's other weight is; both must be")
+                }
+            }
+        }
+        if let stray = stored.sorted().first(where: { !installed.contains($0) }) {
+            throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(stray)\" is bfloat16, but only the weights of recurrent layers can be")
+        }
     }
 
     /// Installs int8 matrices read from a model file (whose dequantized values the parameters

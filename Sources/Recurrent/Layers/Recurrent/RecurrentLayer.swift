@@ -178,7 +178,7 @@ public class RecurrentLayer: Layer {
         } else {
             packed = p.packedForInference.packed(
                 for: kernel, versions: (p.inputWeight.valueVersion, p.hiddenWeight.valueVersion), weights: weights,
-                int8: p.quantized.current)
+                quantized: p.quantized.current)
         }
         let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording,
                                                 packed: packed)

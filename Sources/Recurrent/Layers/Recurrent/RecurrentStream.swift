@@ -45,7 +45,7 @@ public final class RecurrentStream {
             packed = nil
             if kernel.fusedCell != nil {
                 packed = kernel.packWeights(inputWeight: inputWeight.pointer, hiddenWeight: hiddenWeight.pointer,
-                                            int8: parameters.quantized.current)
+                                            quantized: parameters.quantized.current)
             }
         }
 

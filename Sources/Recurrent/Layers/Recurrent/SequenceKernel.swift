@@ -89,11 +89,15 @@ struct SequenceKernel {
     var fusesInput: Bool { fusedCell != nil }
 
     /// The weights the fused step reads: W_hh, with W_ih before it when `fusesInput`; their
-    /// int8 form when given (the fused step then reads W_ih always).
+    /// int8 or bfloat16 form when the layer is quantized.
     func packWeights(inputWeight: UnsafePointer<Float>, hiddenWeight: UnsafePointer<Float>,
-                     int8: (input: Int8Matrix, hidden: Int8Matrix)? = nil) -> PackedRecurrentWeights {
-        if let int8, fusesInput {
-            return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input, int8: int8)
+                     quantized: QuantizedWeights? = nil) -> PackedRecurrentWeights {
+        switch quantized {
+        case let .int8(inputMatrix, hiddenMatrix)? where fusesInput:
+            return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input, int8: (inputMatrix, hiddenMatrix))
+        case .bf16? where fusesInput:
+            return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input, bf16InputWeight: inputWeight, hiddenWeight: hiddenWeight)
+        default: break
         }
         return PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: fusesInput ? input : 0,
                                       inputWeight: inputWeight, hiddenWeight: hiddenWeight)
@@ -168,6 +172,7 @@ struct SequenceKernel {
         sequence.packed = packed.buffer.map { UnsafePointer($0.pointer) }
         sequence.packed_int8 = packed.int8.map { UnsafePointer($0.pointer) }
         sequence.packed_scales = packed.int8.map { UnsafePointer($0.scales.pointer) }
+        sequence.packed_bf16 = packed.bf16.map { UnsafePointer($0.pointer) }
         sequence.hidden_bias = hiddenBias
         sequence.hidden_state = state.hidden.pointer
         sequence.cell_state = state.cell?.pointer
@@ -358,14 +363,14 @@ final class PackedWeightCache: Sendable {
     private let entry = Mutex<(versions: (Int, Int), packed: PackedRecurrentWeights)?>(nil)
 
     /// The weights packed for `kernel`: those kept if W_ih and W_hh are at `versions`, else
-    /// packed now (from the int8 weights when the layer is quantized) and kept.
+    /// packed now (from the int8 or bfloat16 weights when the layer is quantized) and kept.
     func packed(for kernel: SequenceKernel, versions: (Int, Int), weights: [Tensor],
-                int8: (input: Int8Matrix, hidden: Int8Matrix)? = nil) -> PackedRecurrentWeights? {
+                quantized: QuantizedWeights? = nil) -> PackedRecurrentWeights? {
         guard kernel.fusedCell != nil else { return nil }
         return entry.withLock { entry -> PackedRecurrentWeights in
             if let kept = entry, kept.versions == versions { return kept.packed }
             let packed = withPointers([weights[0], weights[1]]) { p in
-                kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1], int8: int8)
+                kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1], quantized: quantized)
             }
             entry = (versions, packed)
             return packed
@@ -376,16 +381,25 @@ final class PackedWeightCache: Sendable {
 }
 
 /// W_hh, and W_ih before it when `input` > 0, packed by blocks of hidden units for the fused
-/// step (rk_recurrent_pack), as floats or as int8 (RecurrentLayer+Quantization.swift).
+/// step (rk_recurrent_pack), as floats, int8 or bfloat16 (RecurrentLayer+Quantization.swift).
 final class PackedRecurrentWeights: @unchecked Sendable {  // never changed after init
     let input: Int
     let buffer: FloatBuffer?
     let int8: Int8Buffer?
+    let bf16: BFloat16Buffer?
 
     init(input: Int, int8: Int8Buffer) {
         self.input = input
         buffer = nil
         self.int8 = int8
+        bf16 = nil
+    }
+
+    init(input: Int, bf16: BFloat16Buffer) {
+        self.input = input
+        buffer = nil
+        int8 = nil
+        self.bf16 = bf16
     }
 
     init(gates: Int, hidden: Int, input: Int = 0, inputWeight: UnsafePointer<Float>? = nil,
@@ -395,6 +409,7 @@ final class PackedRecurrentWeights: @unchecked Sendable {  // never changed afte
         rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
         self.buffer = buffer
         int8 = nil
+        bf16 = nil
     }
 }
 

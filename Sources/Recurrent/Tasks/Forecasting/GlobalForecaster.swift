@@ -225,6 +225,13 @@ public final class GlobalForecaster {
         if c.head == .negativeBinomial, let bad = panel.series.first(where: { $0.values.contains { $0 < 0 || $0 != $0.rounded() } }) {
             throw RecurrentError.invalidFile(path: panel.source, reason: "series \"\(bad.id)\" holds values that are not counts; the negative binomial head needs whole numbers >= 0")
         }
+        // Several networks in a row (the loss scale's choice, an ensemble) are one data-parallel
+        // job: every rank trains each of them, and the end of training, after which ranks other
+        // than 0 may leave, is signalled once, after the last.
+        let job = options.communicator, several = c.chooseLossScale == true || c.networkCount > 1
+        var options = options
+        if several, let job { options.communicator = RunsInARow(job) }
+        var runs = try NetworkRuns(c, options: options, progress: progress)
         if c.chooseReference == true {
             let errors = referenceErrors(panel, configuration: c, holdout: holdout)
             c.reference = errors.min { $0.mase < $1.mase }?.reference ?? c.resolvedReference
@@ -234,13 +241,6 @@ public final class GlobalForecaster {
         var member = c
         member.ensemble = nil
         var networks: [GlobalForecaster] = [], histories: [TrainingHistory] = []
-        // Several networks in a row (the loss scale's choice, an ensemble) are one data-parallel
-        // job: every rank trains each of them, and the end of training, after which ranks other
-        // than 0 may leave, is signalled once, after the last.
-        let job = options.communicator, several = c.chooseLossScale == true || c.networkCount > 1
-        var options = options
-        if several, let job { options.communicator = RunsInARow(job) }
-        var runs = try NetworkRuns(c, options: options, progress: progress)
         if c.chooseLossScale == true {
             let chosen = try chooseLossScale(panel, configuration: member, runs: &runs, holdout: holdout, progress: progress)
             c.lossScale = chosen.network.configuration.lossScale
