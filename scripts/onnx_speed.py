@@ -10,6 +10,7 @@ Markdown table of steps/s and microseconds per streamed step, with Recurrent / O
 (above 1: Recurrent faster).
 
 Usage (after swift build -c release): $(../shared/bench/anchors-env) scripts/onnx_speed.py [--threads 1,2] [--rounds 2]
+    [--quantized int8|bf16]   (Recurrent on quantized recurrent weights; ONNX Runtime float)
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 import numpy as np
@@ -20,6 +21,7 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", default="1,2")
 parser.add_argument("--rounds", type=int, default=2)
+parser.add_argument("--quantized", choices=["int8", "bf16"], help="Recurrent on quantized recurrent weights (ONNX Runtime stays float)")
 parser.add_argument("--workloads", default=os.path.join(root, "..", "shared", "bench", "workloads.json"))
 args = parser.parse_args()
 binary = os.path.join(root, ".build", "release")
@@ -86,7 +88,8 @@ def onnxruntime_figures(w, path, threads):
 
 
 def recurrent_figures(threads):
-    run = subprocess.run([os.path.join(binary, "recurrent-bench"), "workloads", "--threads", str(threads), "--phases", "infer,stream"],
+    quantized = ["--quantized", args.quantized] if args.quantized else []
+    run = subprocess.run([os.path.join(binary, "recurrent-bench"), "workloads", "--threads", str(threads), "--phases", "infer,stream"] + quantized,
                          check=True, capture_output=True, text=True)
     return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
 
