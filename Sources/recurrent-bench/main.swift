@@ -11,9 +11,11 @@
 //   features ... and speech ...: see Features.swift and Speech.swift.
 //
 //   gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]
+//        [--isa avx512|avx2|generic]
 //       Single-precision products C = op(A) op(B), best of several repeats, in GFLOP/s: square
 //       sizes by default, or the given shapes (e.g. a recurrent step, 64x1024x256 with --trans nt).
 //       Compare with Benchmarks/gemm_numpy.py N (same options), which prints the same lines for numpy.
+import CRecurrentKernels
 import Dispatch
 import Foundation
 import Recurrent
@@ -53,7 +55,7 @@ enum BenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case let .usage(message):
-            "\(message)\nusage: recurrent-bench gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt]"
+            "\(message)\nusage: recurrent-bench gemm [--threads N] [--sizes 128,256,...] [--shapes MxNxK,...] [--trans nn|nt|tn|tt] [--isa avx512|avx2|generic]"
         }
     }
 }
@@ -107,6 +109,9 @@ func benchGemm(_ options: Options) throws {
             return (parts[0], parts[1], parts[2])
         }
     }
+    if let isa = options.values["isa"], rk_force_isa(isa) != 0 {
+        throw BenchError.usage("--isa \(isa): not one of avx512, avx2, generic that this CPU runs")
+    }
     Parallel.threadCount = threads
     var rng = SystemRandomNumberGenerator()
     func random(_ shape: [Int]) -> Tensor {
@@ -119,9 +124,9 @@ func benchGemm(_ options: Options) throws {
         let seconds = bestTime { Tensor.gemm(a, b, into: &c, transposeA: ta, transposeB: tb) }
         let gflops = 2.0 * Double(m) * Double(n) * Double(k) / seconds / 1e9
         if options.values["shapes"] == nil {
-            printJSON(["system": "recurrent", "threads": threads, "gemm_n": n, "gflops": gflops])
+            printJSON(["system": "recurrent" + (options.values["isa"].map { " " + $0 } ?? ""), "threads": threads, "gemm_n": n, "gflops": gflops])
         } else {
-            printJSON(["system": "recurrent", "threads": threads, "gemm_m": m, "gemm_n": n, "gemm_k": k,
+            printJSON(["system": "recurrent" + (options.values["isa"].map { " " + $0 } ?? ""), "threads": threads, "gemm_m": m, "gemm_n": n, "gemm_k": k,
                        "trans": trans, "gflops": gflops])
         }
     }

@@ -25,6 +25,26 @@ final class ForecastEnsembleTests: XCTestCase {
         return options
     }
 
+    /// A time limit bounds the whole training of several networks: the loss scale's two and a
+    /// second member share 1.5 s, each stopped by its share.
+    func testATimeLimitIsSharedByTheNetworksOfOneTraining() throws {
+        let panel = try smallPanel()
+        var configuration = smallConfiguration()
+        configuration.chooseLossScale = true
+        configuration.ensemble = 2
+        var options = oneEpoch(seed: 3)
+        options.epochs = TrainingOptions.untilLimit
+        options.batchSize = 8
+        options.maxMinutes = 1.5 / 60
+        options.patience = nil
+        let (forecaster, history) = try GlobalForecaster.train(panel, configuration: configuration, options: options)
+        XCTAssertEqual(forecaster.configuration.networkCount, 2)
+        XCTAssertEqual(history.stopReason, .maxMinutes, history.summary)
+        XCTAssertTrue(history.summary.contains("time limit of 0.00833333 min"), "a third of 0.025 min each: \(history.summary)")
+        XCTAssertLessThanOrEqual(history.seconds, 1.5 + 0.3, "three networks in the time of the whole")
+        XCTAssertGreaterThan(history.seconds, 1.0)
+    }
+
     /// Three copies of one network forecast exactly what it forecasts alone (points, calibrated
     /// intervals), and so does the ensemble read back from its file.
     func testEnsembleOfIdenticalNetworksEqualsTheSingleModel() throws {

@@ -87,12 +87,15 @@ extension GlobalForecaster {
         }
     }
 
-    /// One history for the ensemble: the first network's losses and epochs, every network's time.
-    static func combined(_ histories: [TrainingHistory]) -> TrainingHistory {
+    /// One history for the ensemble: the first network's losses and epochs; the time and steps
+    /// of every network in `timing` (those trained and not kept, such as the loss scale's
+    /// other candidate, included).
+    static func combined(_ histories: [TrainingHistory], timing: [TrainingHistory]) -> TrainingHistory {
         var history = histories[0]
-        history.seconds = histories.reduce(0) { $0 + $1.seconds }
-        history.validationSeconds = histories.reduce(0) { $0 + $1.validationSeconds }
-        history.steps = histories.reduce(0) { $0 + $1.steps }
+        let all = timing.isEmpty ? histories : timing
+        history.seconds = all.reduce(0) { $0 + $1.seconds }
+        history.validationSeconds = all.reduce(0) { $0 + $1.validationSeconds }
+        history.steps = all.reduce(0) { $0 + $1.steps }
         if let diverged = histories.first(where: { $0.stopReason == .diverged }) {
             history.stopReason = .diverged
             history.message = diverged.message

@@ -20,9 +20,14 @@ struct NetworkRuns {
     /// have been written by a run of the same plan.
     let plan: String
     let several: Bool
+    /// How many networks the run trains.
+    let count: Int
     let options: TrainingOptions
     private var restored: [Finished] = []
     private var finished: [Finished] = []
+
+    /// The histories of every network trained so far, those not kept included.
+    var histories: [TrainingHistory] { finished.map(\.history) }
 
     init(_ c: GlobalForecastConfiguration, options: TrainingOptions, progress: ProgressReporter?) throws {
         let choosing = c.chooseLossScale == true, count = c.networkCount
@@ -33,6 +38,7 @@ struct NetworkRuns {
         case (false, false): plan = "one network"
         }
         several = choosing || count > 1
+        self.count = choosing ? count + 1 : count
         self.options = options
         guard let path = options.checkpoint?.resumeFrom else { return }
         let notes = try Trainer.checkpointNotes(at: path, communicator: options.communicator)
@@ -73,6 +79,8 @@ struct NetworkRuns {
         }
         var o = options
         o.seed = seed
+        // A time limit bounds the whole training: each network has its share.
+        o.maxMinutes = options.maxMinutes.map { $0 / Double(count) }
         if several, var checkpoint = o.checkpoint {
             checkpoint.notes[Self.planKey] = plan
             checkpoint.notes[Self.finishedKey] = String(decoding: try GlobalForecaster.sortedJSON.encode(finished), as: UTF8.self)

@@ -258,7 +258,7 @@ public final class GlobalForecaster {
         }
         if several { job?.trainingEnded() }
         let forecaster = networks.count == 1 ? networks[0] : try ensemble(networks, configuration: c)
-        let history = combined(histories)
+        let history = combined(histories, timing: runs.histories)
         if panel.series.contains(where: { $0.count - holdout >= 2 }) {
             try forecaster.calibrateIntervals(panel, holdout: holdout, seed: options.seed)
         }
