@@ -56,6 +56,54 @@ final class TaskEndpointTests: XCTestCase {
         XCTAssertTrue(short.text.contains("at least"), short.text)
     }
 
+    /// A model of many series answers for the series a request holds what `recurrent forecast
+    /// predict --json` prints for the same rows, every number; one `history` is one series.
+    func testForecastOfManySeriesGivesTheCommandLinesValues() throws {
+        let many = try ServerProcess([TestModels.m3])
+        defer { _ = many.stop() }
+        let panel = try SeriesPanel(csv: repositoryRoot.appendingPathComponent("Data/m3-monthly-sample-train.csv").path, season: 12)
+        let chosen = Array(panel.series.prefix(3))
+        var csv = "unique_id,ds,y\n"
+        for series in chosen { for (t, y) in series.values.enumerated() { csv += "\(series.id),\(t + 1),\(y)\n" } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("m3-three-\(getpid()).csv").path
+        try csv.write(toFile: file, atomically: true, encoding: .utf8)
+        let predicted = try runRecurrent(["forecast", "predict", TestModels.m3, file, "--json"])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        struct Rows: Decodable { var forecasts: [[String: JSONValue]] }
+        let line = try XCTUnwrap(predicted.stdout.split(separator: "\n").last)
+        let expected = try JSONDecoder().decode(Rows.self, from: Data(line.utf8)).forecasts
+        let body: [String: Any] = ["series": chosen.map { ["unique_id": $0.id, "y": $0.values, "ds": $0.values.indices.map { String($0 + 1) }] }]
+        let reply = try many.post("/v2/models/m3/forecast", json: body)
+        XCTAssertEqual(reply.status, 200, reply.text)
+        let got = try JSONDecoder().decode(Rows.self, from: reply.body).forecasts
+        XCTAssertEqual(got.count, 3 * 12)
+        XCTAssertEqual(got, expected)
+        XCTAssertEqual(got.first?["ds"], .string(String(chosen[0].count + 1)), "the step after the last")
+        // One history: the same as one series of it.
+        let one = try many.post("/v2/models/m3/forecast", json: ["history": chosen[1].values, "steps": 4])
+        XCTAssertEqual(one.status, 200, one.text)
+        struct One: Decodable { var forecast: [Row]; struct Row: Decodable { var step: Int; var value: Double } }
+        let means = expected.filter { $0["unique_id"] == .string(chosen[1].id) }.prefix(4).compactMap { row -> Double? in
+            if case .number(let value)? = row["mean"] { return value } else { return nil }
+        }
+        XCTAssertEqual(try JSONDecoder().decode(One.self, from: one.body).forecast.map(\.value), means)
+        // Bad requests: a 400 naming the field at fault.
+        let cases: [([String: Any], String)] = [
+            (["series": [["unique_id": "a"]]], #""series"[0]: field "y" is missing"#),
+            (["series": [["unique_id": "a", "y": [1, 2, 3]], 4]], #"field "series" [1] is a number, expected an object"#),
+            (["series": [["unique_id": "a", "y": [1, 2, 3], "ds": ["1", "2"]]]], #"field "ds" has 2 values for 3 rows"#),
+            (["series": [["unique_id": "a", "y": [1, 2, 3], "colour": [1]]]], #"unknown field "colour""#),
+            (["series": [["unique_id": "a", "y": [1, 2, 3], "ds": ["1", "3", "2"]], ["unique_id": "a", "y": [4]]]], "request body"),
+            (["history": [1, 2, 3], "steps": 13], #"field "steps" is 13, expected a whole number in 1...12"#),
+        ]
+        for (request, fragment) in cases {
+            let bad = try many.post("/v2/models/m3/forecast", json: request)
+            XCTAssertEqual(bad.status, 400, "\(request): \(bad.text)")
+            let message = try XCTUnwrap(try bad.json()["error"] as? String, bad.text)
+            XCTAssertTrue(message.contains(fragment), "\(fragment) in \(message)")
+        }
+    }
+
     func testClassifyGivesTheLibrarysProbabilities() throws {
         let classifier = try Classifier(contentsOf: TestModels.sentiment)
         let texts = ["A gorgeous, moving film.", "Tedious and empty.", "words nobody ever wrote zzqx"]
@@ -140,5 +188,17 @@ final class TaskEndpointTests: XCTestCase {
         XCTAssertTrue(page.text.contains(#"<script src="/page.js"></script>"#))
         XCTAssertTrue(try server.get("/page.js").text.contains("generate_stream"))
         XCTAssertTrue(try server.get("/page.css").header("Content-Type")?.hasPrefix("text/css") ?? false)
+    }
+}
+
+/// Any JSON value, compared exactly (numbers as the decoder reads them).
+enum JSONValue: Decodable, Equatable {
+    case number(Double), string(String), other
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Double.self) { self = .number(number) }
+        else if let text = try? container.decode(String.self) { self = .string(text) }
+        else { self = .other }
     }
 }

@@ -17,6 +17,8 @@ enum TestModels {
     static var g2p: String { path("g2p") }
     static var digits: String { path("digits") }
     static var all: [String] { [lstm, bigru, airline, bard, sentiment, g2p, digits] }
+    /// A model of many series (the M3 monthly sample, horizon 12), served on its own.
+    static var m3: String { path("m3") }
 
     private static let made = LockedValue<Result<Void, any Error>>()
     private static let lock = NSLock()
@@ -51,6 +53,8 @@ enum TestModels {
             ["classify", "train", "\(data)/rotten-tomatoes-sentences.csv", "--label-column", "category", "--text-column", "text",
              "--exclude-label", "plot", "--max-steps", "6", "--hidden", "16", "-o", sentiment],
             ["seq2seq", "train", dictionary, "--format", "cmudict", "--epochs", "1", "--hidden", "32", "-o", g2p],
+            ["forecast", "train", "\(data)/m3-monthly-sample-train.csv", "--season", "12", "--horizon", "12", "--epochs", "1", "--hidden", "8",
+             "--reference", "theta", "--loss-scale", "level", "-o", m3],
             ["speech", "train", spoken, "--hidden", "32", "--layers", "1", "--epochs", "40", "--learning-rate", "0.01", "--dropout", "0", "-o", digits],
         ]
         for arguments in commands {

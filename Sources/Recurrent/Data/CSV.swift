@@ -47,6 +47,18 @@ public struct CSVTable: Sendable {
         lineNumbers = lines
     }
 
+    /// A table of cells made in memory (a request's rows, say): `lineNumbers` default to those
+    /// of a file with the header on line 1. Every row must have `header.count` cells.
+    public init(header: [String], rows: [[String]], lineNumbers: [Int]? = nil, path: String) throws {
+        if let bad = rows.firstIndex(where: { $0.count != header.count }) {
+            throw RecurrentError.invalidFile(path: path, reason: "row \(bad + 1): \(rows[bad].count) cells, but the header has \(header.count)")
+        }
+        self.path = path
+        self.header = header
+        self.rows = rows
+        self.lineNumbers = lineNumbers ?? rows.indices.map { $0 + 2 }
+    }
+
     /// The index of column `name`, or an error listing the columns there are.
     public func columnIndex(_ name: String) throws -> Int {
         guard let index = header.firstIndex(of: name) else {

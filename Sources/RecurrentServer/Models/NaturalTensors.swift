@@ -5,7 +5,7 @@ import Recurrent
 /// model continues `text_input` (BYTES [1]) into `text_output`; a text classifier reads `text`
 /// (BYTES [N]) into `label` and `probabilities` [N, C]; an encoder-decoder reads `text` into
 /// `translation`; a forecaster reads `history` (FP64 [T], or [T, F] with covariates) into
-/// `forecast` [steps]; a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`.
+/// `forecast` [steps] (a model of many series: one series' values, without covariates); a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`.
 /// Options travel as request parameters (max_tokens, steps, beam...).
 enum NaturalTensors {
     static func signatures(for task: ServedTask) -> (inputs: [TensorSignatureDescription], outputs: [TensorSignatureDescription]) {
@@ -26,6 +26,12 @@ enum NaturalTensors {
             let features = forecaster.configuration.features.count
             return ([.init(name: "history", datatype: "FP64", shape: features == 1 ? [-1] : [-1, features])],
                     [.init(name: "forecast", datatype: "FP64", shape: [-1])])
+        case .globalForecaster(let forecaster):
+            // One series' values, for a model that reads no covariates (the forecast route takes
+            // several series and covariates).
+            let c = forecaster.configuration
+            guard c.knownCovariates.isEmpty, c.pastCovariates.isEmpty else { return ([], []) }
+            return ([.init(name: "history", datatype: "FP64", shape: [-1])], [.init(name: "forecast", datatype: "FP64", shape: [-1])])
         }
     }
 
@@ -82,6 +88,14 @@ enum NaturalTensors {
             }
             let box = UncheckedBox(forecaster)
             let forecast = try await executor.run(model) { try box.value.forecast(after: data, steps: steps) }
+            return [ResponseTensor(name: "forecast", shape: [forecast.count], values: .float64(forecast))]
+        case (.globalForecaster(let forecaster), .float64(let values)):
+            let steps = try parameters.integer("steps", in: 1...max(1, forecaster.configuration.horizon)) ?? forecaster.configuration.horizon
+            try parameters.finish()
+            let document = JSON.object(["history": .array(values.map(JSON.number)), "steps": .number(Double(steps))])
+            guard case .json(let reply) = try await TaskRoute.forecast.handle(model, document, executor),
+                  let rows = reply["forecast"]?.arrayValue else { throw ServerError.internalFault("the forecast gave no values") }
+            let forecast = rows.compactMap { $0["value"]?.numberValue }
             return [ResponseTensor(name: "forecast", shape: [forecast.count], values: .float64(forecast))]
         case (.recognizer, .bytes(let files)):
             let beam = try parameters.integer("beam", in: 1...64) ?? 1

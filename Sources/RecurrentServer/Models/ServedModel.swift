@@ -6,6 +6,8 @@ import Recurrent
 enum ServedTask {
     case tensorsOnly
     case forecaster(Forecaster)
+    /// One model of many series (`recurrent forecast train` on a long or wide file).
+    case globalForecaster(GlobalForecaster)
     case classifier(Classifier)
     case languageModel(LanguageModel)
     case translator(Translator)
@@ -15,7 +17,7 @@ enum ServedTask {
     var name: String {
         switch self {
         case .tensorsOnly: return "tensors"
-        case .forecaster: return "forecast"
+        case .forecaster, .globalForecaster: return "forecast"
         case .classifier: return "classify"
         case .languageModel: return "language-model"
         case .translator: return "seq2seq"
@@ -28,6 +30,7 @@ enum ServedTask {
         switch self {
         case .tensorsOnly: return nil
         case .forecaster(let forecaster): return forecaster.model.layer
+        case .globalForecaster(let forecaster): return forecaster.model.layer
         case .classifier(let classifier): return classifier.model.layer
         case .languageModel(let languageModel): return languageModel.network
         case .translator(let translator): return translator.model.layer
@@ -40,6 +43,7 @@ enum ServedTask {
         let task = model.metadata["task"].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
         switch task {
         case "forecast": return .forecaster(try Forecaster(contentsOf: path))
+        case "global-forecast": return .globalForecaster(try GlobalForecaster(contentsOf: path))
         case "classify": return .classifier(try Classifier(contentsOf: path))
         case "language-model": return .languageModel(try LanguageModel(contentsOf: path))
         case "seq2seq": return .translator(try Translator(contentsOf: path))
@@ -88,6 +92,16 @@ final class ServedModel: @unchecked Sendable {
             fields["features"] = .array(forecaster.configuration.features.map(JSON.string))
             fields["window"] = .number(Double(forecaster.configuration.window ?? 0))
             fields["horizon"] = .number(Double(forecaster.configuration.horizon))
+        case .globalForecaster(let forecaster):
+            let c = forecaster.configuration
+            if case .long(_, _, let target)? = c.layout { fields["features"] = .array([.string(target)]) } else { fields["features"] = .array([.string("y")]) }
+            fields["window"] = .number(Double(c.resolvedWindow))
+            fields["horizon"] = .number(Double(c.horizon))
+            fields["season"] = .number(Double(c.season))
+            fields["intervals"] = .array(c.intervals.map { .number(Double($0)) })
+            fields["series"] = .number(Double(c.seriesIDs.count))
+            fields["known_covariates"] = .array(c.knownCovariates.map(JSON.string))
+            fields["past_covariates"] = .array(c.pastCovariates.map(JSON.string))
         case .languageModel(let languageModel):
             fields["level"] = .string(languageModel.tokenizer.level.rawValue)
         case .translator(let translator):

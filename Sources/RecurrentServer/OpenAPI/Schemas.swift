@@ -78,14 +78,25 @@ enum Schemas {
     static let completeResponse = object([
         "model_name": string, "completions": array(object(["text": string, "probability": number], required: ["text", "probability"])),
     ], required: ["completions"])
-    static let forecastRequest = object([
-        "history": array(number, minItems: 1), "dates": array(string), "steps": integer(1, 10_000),
-        "covariates": .object(["type": .string("object"), "additionalProperties": array(number)]),
-    ], required: ["history"])
+    /// One series (`history`, a model of one series or of many) or several (`series`, a model of
+    /// many: each with `unique_id`, `y`, optional `ds`, and the model's covariates by name).
+    static let forecastRequest: JSON = {
+        let series = object(["unique_id": string, "y": array(number, minItems: 1), "ds": array(string)], required: ["unique_id", "y"],
+                            additional: true)
+        guard case .object(var schema) = object([
+            "history": array(number, minItems: 1), "dates": array(string), "steps": integer(1, 10_000),
+            "covariates": .object(["type": .string("object"), "additionalProperties": array(number)]),
+            "series": array(series, minItems: 1), "seed": integer(0, Int(Int32.max)),
+        ]) else { return .null }
+        schema["anyOf"] = .array([.object(["required": .array([.string("history")])]), .object(["required": .array([.string("series")])])])
+        return .object(schema)
+    }()
     static let forecastResponse = object([
         "model_name": string, "column": string,
         "forecast": array(object(["step": type("integer"), "value": number, "date": string], required: ["step", "value"])),
-    ], required: ["forecast"])
+        "columns": array(string),
+        "forecasts": array(.object(["type": .string("object"), "additionalProperties": .object([:])])),
+    ])
     static let nonEmptyString = type("string", ["minLength": .number(1)])
     static let classifyRequest: JSON = {
         guard case .object(var schema) = object(["text": nonEmptyString, "texts": array(nonEmptyString, minItems: 1)]) else { return .null }

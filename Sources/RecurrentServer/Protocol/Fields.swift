@@ -47,7 +47,8 @@ struct Fields {
     mutating func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let number = try number(name) else { return nil }
         guard number.rounded() == number, number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
-            throw fail(name, "is \(number), expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+            let shown = number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : "\(number)"
+            throw fail(name, "is \(shown), expected a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return Int(number)
     }

@@ -9,9 +9,15 @@ extension TaskRoute {
 
     static let forecast = TaskRoute(
         name: "forecast", summary: "The next values after a history, with their dates when the history has dates.", streams: false,
-        applies: { if case .forecaster = $0 { return true } else { return false } },
+        applies: {
+            switch $0 {
+            case .forecaster, .globalForecaster: return true
+            default: return false
+            }
+        },
         requestSchema: Schemas.forecastRequest, responseSchema: Schemas.forecastResponse
     ) { model, body, executor in
+        if case .globalForecaster(let forecaster) = model.task { return try await forecastMany(forecaster, model: model, body: body, executor: executor) }
         guard case .forecaster(let forecaster) = model.task else { throw ServerError.notFound("no forecaster") }
         let features = forecaster.configuration.features
         var fields = try Fields(body, context: "request body")
@@ -141,4 +147,91 @@ extension TaskRoute {
         route.readsAudio = true
         return route
     }()
+}
+
+extension TaskRoute {
+    /// A model of many series: each series of the request (`series`: objects with `unique_id`,
+    /// `y`, optional `ds` and the model's covariates; or `history` and `dates` for one) becomes a
+    /// row of the long table `forecast predict` reads, so the same checks apply, and each gets
+    /// the mean and the bounds of every interval at each step, with its date; `forecast` repeats
+    /// the first series' means as the one-series route gives them.
+    static func forecastMany(_ forecaster: GlobalForecaster, model: ServedModel, body: JSON, executor: ModelExecutor) async throws -> TaskReply {
+        let c = forecaster.configuration
+        var fields = try Fields(body, context: "request body")
+        let steps = try fields.integer("steps", in: 1...max(1, c.horizon)) ?? c.horizon
+        let seed = UInt64(try fields.integer("seed", in: 0...Int(Int32.max)) ?? 0)
+        var requests: [Fields] = []
+        let oneSeries = fields.values["series"] == nil
+        if oneSeries {
+            guard let history = try fields.numbers("history") else { throw fields.fail("series", "is missing (or give \"history\" for one series)") }
+            var one: [String: JSON] = ["unique_id": .string("series"), "y": .array(history.map(JSON.number))]
+            if let dates = try fields.strings("dates") { one["ds"] = .array(dates.map(JSON.string)) }
+            requests = [Fields(object: one, context: "request body")]
+        } else {
+            guard let items = fields.value("series")?.arrayValue, !items.isEmpty else { throw fields.fail("series", "is not a non-empty array of objects") }
+            requests = try items.enumerated().map { index, item in
+                guard let object = item.objectValue else { throw fields.fail("series", "[\(index)] is \(item.kindName), expected an object") }
+                return Fields(object: object, context: "request body, \"series\"[\(index)]")
+            }
+        }
+        try fields.finish()
+        let header = ["unique_id", "ds", "y"] + c.knownCovariates + c.pastCovariates
+        var rows: [[String]] = []
+        for var series in requests {
+            let id = try series.requiredString("unique_id")
+            guard let y = try series.numbers("y"), !y.isEmpty else { throw series.fail("y", "is missing or empty") }
+            if let bad = y.firstIndex(where: { !$0.isFinite }) { throw series.fail("y", "[\(bad)] is not a finite number") }
+            let known = try c.knownCovariates.map { name -> [Double] in
+                guard let values = try series.numbers(name) else { throw series.fail(name, "is missing (a covariate the model reads, known ahead)") }
+                return values
+            }
+            let past = try c.pastCovariates.map { name -> [Double] in
+                guard let values = try series.numbers(name) else { throw series.fail(name, "is missing (a covariate the model reads)") }
+                guard values.count == y.count else { throw series.fail(name, "has \(values.count) values for \(y.count) of y") }
+                return values
+            }
+            let count = known.map(\.count).max() ?? y.count
+            let dates = try series.strings("ds")
+            if let dates, dates.count != max(count, y.count) {
+                throw series.fail("ds", "has \(dates.count) values for \(max(count, y.count)) rows (y, and the known covariates' future rows)")
+            }
+            try series.finish()
+            for t in 0..<max(count, y.count) {
+                var row = [id, dates?[t] ?? String(t + 1), t < y.count ? "\(y[t])" : ""]
+                row += known.map { t < $0.count ? "\($0[t])" : "" }
+                row += past.map { t < $0.count ? "\($0[t])" : "" }
+                rows.append(row)
+            }
+        }
+        let panel = try ModelExecutor.mappingErrors {
+            try SeriesPanel(table: try CSVTable(header: header, rows: rows, path: "request body (as rows of unique_id, ds, y)"),
+                            layout: .long(id: "unique_id", date: "ds", target: "y"), known: c.knownCovariates, past: c.pastCovariates, season: c.season)
+        }
+        let box = UncheckedBox(forecaster)
+        let forecasts = try await executor.run(model) { try ModelExecutor.mappingErrors { try box.value.forecast(panel, seed: seed) } }
+        let bounds = c.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
+        var table: [JSON] = []
+        for forecast in forecasts {
+            for k in 0..<steps {
+                var row: [String: JSON] = ["unique_id": .string(forecast.id), "ds": .string(panel.format(ordinal: forecast.ordinals[k])),
+                                           "mean": .number(forecast.point[k])]
+                for (i, interval) in c.intervals.enumerated() {
+                    row["lo-\(interval)"] = .number(forecast.lower[i][k])
+                    row["hi-\(interval)"] = .number(forecast.upper[i][k])
+                }
+                table.append(.object(row))
+            }
+        }
+        var reply: [String: JSON] = ["model_name": .string(model.name), "forecasts": .array(table),
+                                     "columns": .array((["unique_id", "ds", "mean"] + bounds).map(JSON.string))]
+        if oneSeries, let first = forecasts.first {
+            reply["column"] = .string("y")
+            reply["forecast"] = .array((0..<steps).map { k in
+                var row: [String: JSON] = ["step": .number(Double(k + 1)), "value": .number(first.point[k])]
+                if panel.calendar != nil { row["date"] = .string(panel.format(ordinal: first.ordinals[k])) }
+                return .object(row)
+            })
+        }
+        return .json(.object(reply))
+    }
 }
