@@ -51,6 +51,16 @@ void rk_tanh(const float *x, float *y, int64_t n) {
     }
 }
 
+void rk_bce_with_logits(const float *x, const float *y, float *terms, float *slopes, int64_t n) {
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: bce_avx512(x, y, terms, slopes, n); return;
+    case RK_ISA_AVX2: bce_avx2(x, y, terms, slopes, n); return;
+#endif
+    default: bce_generic(x, y, terms, slopes, n);
+    }
+}
+
 void rk_adam(float *p, const float *g, float *m, float *v, float *v_max, int64_t n, const rk_adam_constants *c) {
     switch (rk_isa_level()) {
 #if RK_X86

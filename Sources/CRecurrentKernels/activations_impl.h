@@ -158,6 +158,57 @@ RK_INLINE AF FN(step_tanh)(AF x) {
 
 // Files that only need the vector functions above define RK_ACTIVATIONS_VECTORS_ONLY.
 #ifndef RK_ACTIVATIONS_VECTORS_ONLY
+
+// log(1 + s) for s in [0, 1]: u = 1 + s, log u by Cephes' logf (u = 2^e m, m in [sqrt(1/2),
+// sqrt(2)), a degree-8 polynomial on m - 1, about 1 ulp), times s / (u - 1), which restores
+// what rounding 1 + s lost (Goldberg's log1p); s below half an ulp of 1 gives s itself.
+RK_INLINE AF FN(log1p_unit)(AF s) {
+    AF u = (AF)1.0f + s;
+    AI big = u > (AF)1.41421356237f;
+    AF m = big ? u * (AF)0.5f : u;
+    AF e = big ? (AF)1.0f : (AF)0.0f;
+    AF x = m - (AF)1.0f, z = x * x;
+    AF y = (AF)7.0376836292e-2f;
+    y = y * x + (AF)-1.1514610310e-1f;
+    y = y * x + (AF)1.1676998740e-1f;
+    y = y * x + (AF)-1.2420140846e-1f;
+    y = y * x + (AF)1.4249322787e-1f;
+    y = y * x + (AF)-1.6668057665e-1f;
+    y = y * x + (AF)2.0000714765e-1f;
+    y = y * x + (AF)-2.4999993993e-1f;
+    y = y * x + (AF)3.3333331174e-1f;
+    y = y * x * z + e * (AF)-2.12194440e-4f - (AF)0.5f * z;
+    AF logU = x + y + e * (AF)0.693359375f;
+    AF d = u - (AF)1.0f;
+    return d == (AF)0.0f ? s : logU * (s / (d == (AF)0.0f ? (AF)1.0f : d));
+}
+
+// Binary cross-entropy on logits for RK_VL elements (see rk_bce_with_logits): the term
+// (1 - y) x + softplus(-x) and its slope (1 - y) - sigmoid(-x), softplus(-x) = max(-x, 0) +
+// log1p(e^-|x|) with one exponential for both.
+RK_INLINE void FN(bce_v)(const float *xp, const float *yp, float *terms, float *slopes) {
+    AF x = FN(aload)(xp), y = FN(aload)(yp);
+    AF ax = (AF)((AI)x & (AI)0x7fffffff);
+    AF small = FN(exp_nonpositive)(-ax);
+    AF negative = -x;
+    AF softplus = (negative > (AF)0.0f ? negative : (AF)0.0f) + FN(log1p_unit)(small);
+    AF off = (AF)1.0f - y;
+    FN(astore)(terms, off * x + softplus);
+    AF sigmoidOfNegative = x >= (AF)0.0f ? small / ((AF)1.0f + small) : (AF)1.0f / ((AF)1.0f + small);
+    FN(astore)(slopes, off - sigmoidOfNegative);
+}
+
+static void FN(bce)(const float *x, const float *y, float *terms, float *slopes, int64_t n) {
+    int64_t i = 0;
+    for (; i + RK_VL <= n; i += RK_VL) FN(bce_v)(x + i, y + i, terms + i, slopes + i);
+    if (i < n) {
+        float tx[RK_VL] = {0}, ty[RK_VL] = {0}, tt[RK_VL], ts[RK_VL];
+        for (int64_t j = i; j < n; j++) tx[j - i] = x[j], ty[j - i] = y[j];
+        FN(bce_v)(tx, ty, tt, ts);
+        for (int64_t j = i; j < n; j++) terms[j] = tt[j - i], slopes[j] = ts[j - i];
+    }
+}
+
 #define RK_ELEMENTWISE(NAME, OP)                                                                   \
     static void FN(NAME)(const float *x, float *y, int64_t n) {                                    \
         int64_t i = 0;                                                                             \

@@ -379,6 +379,36 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Binary cross-entropy on logits over the float range, for targets 0, 1 and between,
+    /// against Double: softplus(-x) = log1p(e^-x) for x >= 0 and -x + log1p(e^x) below, the
+    /// slope (1 - y) - sigmoid(-x). Relative error below 2e-6 of the term (its two parts added:
+    /// (1 - y) x and softplus cancel where x is large and y near 1) and 1e-6 of the slope's scale.
+    func testBinaryCrossEntropyOnLogitsIsAccurateOverTheFloatRange() {
+        forEachInstructionSet { isa in
+            let logits = Self.sweep.filter { $0.isFinite && abs($0) < 1e30 }
+            for target: Float in [0, 1, 0.3] {
+                let targets = [Float](repeating: target, count: logits.count)
+                var terms = [Float](repeating: 0, count: logits.count), slopes = terms
+                rk_bce_with_logits(logits, targets, &terms, &slopes, Int64(logits.count))
+                for (i, x) in logits.enumerated() {
+                    let d = Double(x), y = Double(target)
+                    let softplus = max(-d, 0) + Foundation.log1p(exp(-abs(d)))
+                    let term = (1 - y) * d + softplus
+                    let slope = (1 - y) - Self.sigmoid(-d)
+                    let scale = abs((1 - y) * d) + softplus
+                    if abs(Double(terms[i]) - term) > 2e-6 * scale + 1e-45 {
+                        XCTFail("\(isa) term(x \(x), y \(target)) = \(terms[i]), expected \(term)")
+                        return
+                    }
+                    if abs(Double(slopes[i]) - slope) > 1e-6 * max(abs(slope), Self.sigmoid(-d)) + 1e-45 {
+                        XCTFail("\(isa) slope(x \(x), y \(target)) = \(slopes[i]), expected \(slope)")
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     func testActivationsHandleEveryLengthAndWorkInPlace() {
         forEachInstructionSet { isa in
             var rng = SplitMix64(seed: 1)

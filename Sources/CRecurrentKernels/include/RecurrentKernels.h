@@ -53,6 +53,10 @@ void rk_sigmoid(const float *x, float *y, int64_t n);
 /// y = tanh(x), elementwise over n values (in place allowed). Relative error below 1.5e-7,
 /// exactly +-1 for large |x|, tanh(-0) = -0; NaN in, NaN out.
 void rk_tanh(const float *x, float *y, int64_t n);
+/// Binary cross-entropy on logits x against targets y in [0, 1], element-wise: terms[i] =
+/// (1 - y) x + softplus(-x) (softplus(-x) = max(-x, 0) + log1p(e^-|x|), never overflowing) and
+/// slopes[i] = d terms / dx = (1 - y) - sigmoid(-x); about 2 ulp.
+void rk_bce_with_logits(const float *x, const float *y, float *terms, float *slopes, int64_t n);
 
 /// The constants of one Adam step for one parameter (see Adam.step in Swift).
 typedef struct {

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// How a loss combines its per-element terms, as PyTorch's `reduction` argument.
@@ -113,6 +114,20 @@ public func binaryCrossEntropyWithLogits(
         weights = positiveWeight.scalars
     }
     var terms = [Float](repeating: 0, count: count), slopes = terms
+    if weights == nil, count > 0 {
+        // Every class weighs 1: the vector kernel (a piano roll's 88 notes a step, say).
+        logits.value.withUnsafeBufferPointer { x in
+            target.withUnsafeBufferPointer { y in
+                terms.withUnsafeMutableBufferPointer { t in
+                    slopes.withUnsafeMutableBufferPointer { s in
+                        rk_bce_with_logits(x.baseAddress!, y.baseAddress!, t.baseAddress!, s.baseAddress!, Int64(count))
+                    }
+                }
+            }
+        }
+        return try recordElementwiseLoss(logits, terms: terms, slopes: slopes, mask: mask,
+                                         reduction: reduction, loss: "binary cross-entropy")
+    }
     logits.value.withUnsafeBufferPointer { x in
         target.withUnsafeBufferPointer { y in
             for i in 0..<count {
