@@ -61,6 +61,16 @@ void rk_bce_with_logits(const float *x, const float *y, float *terms, float *slo
     }
 }
 
+void rk_dropout_mask(uint64_t state, float probability, float kept, float *mask, int64_t n) {
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: dropout_mask_avx512(state, probability, kept, mask, n); return;
+    case RK_ISA_AVX2: dropout_mask_avx2(state, probability, kept, mask, n); return;
+#endif
+    default: dropout_mask_generic(state, probability, kept, mask, n);
+    }
+}
+
 void rk_adam(float *p, const float *g, float *m, float *v, float *v_max, int64_t n, const rk_adam_constants *c) {
     switch (rk_isa_level()) {
 #if RK_X86

@@ -198,6 +198,19 @@ RK_INLINE void FN(bce_v)(const float *xp, const float *yp, float *terms, float *
     FN(astore)(slopes, off - sigmoidOfNegative);
 }
 
+// Dropout's mask (see rk_dropout_mask): element i takes SplitMix64's (i + 1)-th output from
+// `state`, each independent of the others, so the loop vectorizes (64-bit multiplies).
+static void FN(dropout_mask)(uint64_t state, float probability, float kept, float *mask, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = state + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        const float uniform = (float)(z >> 40) * (1.0f / 16777216.0f);
+        mask[i] = uniform >= probability ? kept : 0.0f;
+    }
+}
+
 static void FN(bce)(const float *x, const float *y, float *terms, float *slopes, int64_t n) {
     int64_t i = 0;
     for (; i + RK_VL <= n; i += RK_VL) FN(bce_v)(x + i, y + i, terms + i, slopes + i);

@@ -409,6 +409,24 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Dropout's mask in C is SplitMix64's draws one after another, as the generator gives them
+    /// in Swift, on every instruction set and length.
+    func testDropoutMaskIsTheGeneratorsDraws() {
+        forEachInstructionSet { isa in
+            for (seed, probability) in [(UInt64(7), Float(0.3)), (0xFFFF_FFFF_FFFF_FFF0, 0.5), (12345, 0.9)] {
+                var generator = SplitMix64(seed: seed)
+                let expected = (0..<301).map { _ in generator.nextFloat() >= probability ? Float(2.5) : 0 }
+                for count in [0, 1, 7, 16, 17, 64, 301] {
+                    var mask = [Float](repeating: -1, count: count)
+                    mask.withUnsafeMutableBufferPointer { p in
+                        if let base = p.baseAddress { rk_dropout_mask(seed, probability, 2.5, base, Int64(count)) }
+                    }
+                    XCTAssertEqual(mask, Array(expected[..<count]), "\(isa) seed \(seed) length \(count)")
+                }
+            }
+        }
+    }
+
     func testActivationsHandleEveryLengthAndWorkInPlace() {
         forEachInstructionSet { isa in
             var rng = SplitMix64(seed: 1)

@@ -56,6 +56,10 @@ void rk_tanh(const float *x, float *y, int64_t n);
 /// Binary cross-entropy on logits x against targets y in [0, 1], element-wise: terms[i] =
 /// (1 - y) x + softplus(-x) (softplus(-x) = max(-x, 0) + log1p(e^-|x|), never overflowing) and
 /// slopes[i] = d terms / dx = (1 - y) - sigmoid(-x); about 2 ulp.
+/// Dropout's mask from a SplitMix64 generator at `state`: mask[i] = kept where the generator's
+/// (i + 1)-th uniform float ((z >> 40) / 2^24) is >= probability, else 0; the values
+/// `SplitMix64(seed: state)` gives drawn one after another.
+void rk_dropout_mask(uint64_t state, float probability, float kept, float *mask, int64_t n);
 void rk_bce_with_logits(const float *x, const float *y, float *terms, float *slopes, int64_t n);
 
 /// The constants of one Adam step for one parameter (see Adam.step in Swift).

@@ -1,3 +1,5 @@
+import CRecurrentKernels
+
 /// Inverted dropout, PyTorch's `nn.Dropout(p)`: while `LearningPhase.isTraining`, each value is
 /// zeroed with probability p and the survivors are scaled by 1/(1-p), so that inference, which
 /// passes values through unchanged, sees the same expected activations.
@@ -42,11 +44,11 @@ public final class Dropout: Layer {
         let rows = input.shape.first ?? 1, rowSize = input.value.count / max(1, rows)
         let probability = probability
         mask.withUnsafeMutableBufferPointer { values in
+            guard let base = values.baseAddress else { return }
+            // Each row from SplitMix64(seed: its key), one draw an element, in C (rk_dropout_mask).
             for row in 0..<rows {
-                var generator = SplitMix64(seed: mixSeeds(callKey, UInt64(truncatingIfNeeded: firstRow + row)))
-                for index in (row * rowSize)..<((row + 1) * rowSize) where generator.nextFloat() >= probability {
-                    values[index] = keptScale
-                }
+                rk_dropout_mask(mixSeeds(callKey, UInt64(truncatingIfNeeded: firstRow + row)), probability, keptScale,
+                                base + row * rowSize, Int64(rowSize))
             }
         }
         // The mask is a constant: only the input receives a gradient (dy * mask).
