@@ -14,51 +14,48 @@ final class QuantizedKernelTests: XCTestCase {
     /// 7 rows (a full register tile and a partial one); 150 units (partial blocks of 16 and 64);
     /// 300 inputs and 150 units cross the 256-wide segments of the int8 sums in both parts.
     func testInt8StepMatchesDoubleReferenceOnEveryInstructionSet() throws {
-        let (batch, time, input, hidden) = (7, 4, 300, 150)
-        for (name, cell) in RecurrentKernelTests.cells {
-            var rng = SplitMix64(seed: 5)
-            let width = cell.gateCount * hidden
-            let inputWeight = Int8Matrix(quantizing: Tensor.uniform(shape: [width, input], low: -0.06, high: 0.06, using: &rng))
-            let hiddenWeight = Int8Matrix(quantizing: Tensor.uniform(shape: [width, hidden], low: -0.1, high: 0.1, using: &rng))
-            let biases = (0..<2).map { _ in Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng) }
-            let x = Tensor.uniform(shape: [batch, time, input], low: -1, high: 1, using: &rng)
-            let h0 = Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng)
-            let c0 = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng) : nil
-            let weights = [inputWeight.dequantized, hiddenWeight.dequantized] + biases
-            let expected = DoubleRecurrentReference(cell: name, weights: weights).run(x: x, h0: h0, c0: c0)
-            for isa in KernelTests.instructionSets {
-                XCTAssertEqual(rk_force_isa(isa), 0)
-                for threads in [1, 2] {
-                    Parallel.threadCount = threads
-                    let kernel = SequenceKernel(batch: batch, time: time, input: input, hidden: hidden, cell: cell,
-                                                lengths: Array(repeating: time, count: batch), reverse: false)
-                    let packed = PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input,
-                                                        int8: (inputWeight, hiddenWeight))
-                    let result = kernel.forward(x: x, h0: h0, c0: c0, weights: weights, saving: false, packed: packed)
-                    let context = "\(name) \(isa) \(threads) threads"
-                    assertClose(result.y, expected.y, tolerance: 2e-5, context + " y")
-                    assertClose(result.hN, expected.hN, tolerance: 2e-5, context + " h_n")
-                    if let cN = result.cN { assertClose(cN, expected.cN ?? Tensor(zeros: [0]), tolerance: 2e-5, context + " c_n") }
-                }
-            }
+        try checkStepAgainstDoubleReference(seed: 5) { input, hidden, cell in
+            let (inputMatrix, hiddenMatrix) = (Int8Matrix(quantizing: input), Int8Matrix(quantizing: hidden))
+            return ([inputMatrix.dequantized, hiddenMatrix.dequantized], { gates, units, inputs in
+                PackedRecurrentWeights(gates: gates, hidden: units, input: inputs, int8: (inputMatrix, hiddenMatrix))
+            })
         }
     }
 
     /// The bfloat16 step against the Double reference on the rounded weights: the values are
     /// exact, so only the float sums' rounding differs.
     func testBFloat16StepMatchesDoubleReferenceOnEveryInstructionSet() throws {
+        try checkStepAgainstDoubleReference(seed: 6) { input, hidden, cell in
+            func rounded(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map(roundedToBFloat16)) }
+            let (w, u) = (rounded(input), rounded(hidden))
+            return ([w, u], { gates, units, inputs in
+                w.scalars.withUnsafeBufferPointer { wp in
+                    u.scalars.withUnsafeBufferPointer { up in
+                        PackedRecurrentWeights(gates: gates, hidden: units, input: inputs, bf16InputWeight: wp.baseAddress!, hiddenWeight: up.baseAddress!)
+                    }
+                }
+            })
+        }
+    }
+
+    /// Random float weights made into stored ones by `store` (which gives the values they stand
+    /// for and a packer): every cell's fused step on every instruction set and 1 and 2 threads
+    /// against the Double reference run on those values.
+    func checkStepAgainstDoubleReference(
+        seed: UInt64,
+        _ store: (Tensor, Tensor, any CellKernel) -> (values: [Tensor], pack: (Int, Int, Int) -> PackedRecurrentWeights)
+    ) throws {
         let (batch, time, input, hidden) = (7, 4, 300, 150)
         for (name, cell) in RecurrentKernelTests.cells {
-            var rng = SplitMix64(seed: 6)
+            var rng = SplitMix64(seed: seed)
             let width = cell.gateCount * hidden
-            func rounded(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map(roundedToBFloat16)) }
-            let inputWeight = rounded(Tensor.uniform(shape: [width, input], low: -0.06, high: 0.06, using: &rng))
-            let hiddenWeight = rounded(Tensor.uniform(shape: [width, hidden], low: -0.1, high: 0.1, using: &rng))
+            let (values, pack) = store(Tensor.uniform(shape: [width, input], low: -0.06, high: 0.06, using: &rng),
+                                       Tensor.uniform(shape: [width, hidden], low: -0.1, high: 0.1, using: &rng), cell)
             let biases = (0..<2).map { _ in Tensor.uniform(shape: [width], low: -0.3, high: 0.3, using: &rng) }
             let x = Tensor.uniform(shape: [batch, time, input], low: -1, high: 1, using: &rng)
             let h0 = Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng)
             let c0 = cell.hasCellState ? Tensor.uniform(shape: [batch, hidden], low: -0.5, high: 0.5, using: &rng) : nil
-            let weights = [inputWeight, hiddenWeight] + biases
+            let weights = values + biases
             let expected = DoubleRecurrentReference(cell: name, weights: weights).run(x: x, h0: h0, c0: c0)
             for isa in KernelTests.instructionSets {
                 XCTAssertEqual(rk_force_isa(isa), 0)
@@ -66,13 +63,8 @@ final class QuantizedKernelTests: XCTestCase {
                     Parallel.threadCount = threads
                     let kernel = SequenceKernel(batch: batch, time: time, input: input, hidden: hidden, cell: cell,
                                                 lengths: Array(repeating: time, count: batch), reverse: false)
-                    let packed = inputWeight.scalars.withUnsafeBufferPointer { w in
-                        hiddenWeight.scalars.withUnsafeBufferPointer { u in
-                            PackedRecurrentWeights(gates: cell.gateCount, hidden: hidden, input: input,
-                                                   bf16InputWeight: w.baseAddress!, hiddenWeight: u.baseAddress!)
-                        }
-                    }
-                    XCTAssertNotNil(packed.bf16)
+                    let packed = pack(cell.gateCount, hidden, input)
+                    XCTAssertTrue(packed.int8 != nil || packed.bf16 != nil, "the stored form is packed, not floats")
                     let result = kernel.forward(x: x, h0: h0, c0: c0, weights: weights, saving: false, packed: packed)
                     let context = "\(name) \(isa) \(threads) threads"
                     assertClose(result.y, expected.y, tolerance: 2e-5, context + " y")

@@ -243,6 +243,24 @@ extension Layer {
     /// already hold their values): each must be W_ih or W_hh of a recurrent layer, both of a
     /// direction bfloat16.
     func installBFloat16Weights(_ stored: Set<String>, from source: String) throws {
+        try installStoredWeights(names: stored, kind: "bfloat16", from: source) { layer, p, _, _ in
+            layer.setBFloat16(p, input: p.inputWeight.value, hidden: p.hiddenWeight.value)
+        }
+    }
+
+    /// Installs int8 matrices read from a model file (whose dequantized values the parameters
+    /// already hold): each must be W_ih or W_hh of a recurrent layer, both of a direction int8.
+    func installQuantizedWeights(_ matrices: [String: Int8Matrix], from source: String) throws {
+        try installStoredWeights(names: Set(matrices.keys), kind: "int8", from: source) { layer, p, inputName, hiddenName in
+            if let input = matrices[inputName], let hidden = matrices[hiddenName] { layer.setQuantized(p, input: input, hidden: hidden) }
+        }
+    }
+
+    /// Calls `install` for every direction whose W_ih and W_hh are both among `names` (stored as
+    /// `kind` in the file `source`), refusing a direction with one of the two, and a name that
+    /// is no recurrent weight.
+    private func installStoredWeights(names stored: Set<String>, kind: String, from source: String,
+                                      _ install: (RecurrentLayer, RecurrentLayer.DirectionParameters, String, String) -> Void) throws {
         guard !stored.isEmpty else { return }
         let names = Dictionary(namedParameters.map { (ObjectIdentifier($0.parameter), $0.name) }, uniquingKeysWith: { first, _ in first })
         var installed = Set<String>()
@@ -251,42 +269,17 @@ extension Layer {
                 let inputName = names[ObjectIdentifier(p.inputWeight)] ?? "", hiddenName = names[ObjectIdentifier(p.hiddenWeight)] ?? ""
                 switch (stored.contains(inputName), stored.contains(hiddenName)) {
                 case (true, true):
-                    layer.setBFloat16(p, input: p.inputWeight.value, hidden: p.hiddenWeight.value)
+                    install(layer, p, inputName, hiddenName)
                     installed.formUnion([inputName, hiddenName])
                 case (false, false): continue
                 default:
                     let other = stored.contains(inputName) ? hiddenName : inputName
-                    throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(other)\" is not bfloat16, but its direction's other weight is; both must be")
+                    throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(other)\" is not \(kind), but its direction's other weight is; both must be")
                 }
             }
         }
         if let stray = stored.sorted().first(where: { !installed.contains($0) }) {
-            throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(stray)\" is bfloat16, but only the weights of recurrent layers can be")
-        }
-    }
-
-    /// Installs int8 matrices read from a model file (whose dequantized values the parameters
-    /// already hold): each must be W_ih or W_hh of a recurrent layer, both of a direction int8.
-    func installQuantizedWeights(_ matrices: [String: Int8Matrix], from source: String) throws {
-        guard !matrices.isEmpty else { return }
-        let names = Dictionary(namedParameters.map { (ObjectIdentifier($0.parameter), $0.name) }, uniquingKeysWith: { first, _ in first })
-        var installed = Set<String>()
-        for layer in recurrentLayers {
-            for p in layer.directions.joined() {
-                let inputName = names[ObjectIdentifier(p.inputWeight)] ?? "", hiddenName = names[ObjectIdentifier(p.hiddenWeight)] ?? ""
-                switch (matrices[inputName], matrices[hiddenName]) {
-                case let (input?, hidden?):
-                    layer.setQuantized(p, input: input, hidden: hidden)
-                    installed.formUnion([inputName, hiddenName])
-                case (nil, nil): continue
-                default:
-                    let missing = matrices[inputName] == nil ? inputName : hiddenName
-                    throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(missing)\" is float, but its direction's other weight is int8; both must be")
-                }
-            }
-        }
-        if let stray = matrices.keys.sorted().first(where: { !installed.contains($0) }) {
-            throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(stray)\" is int8, but only the weights of recurrent layers can be")
+            throw RecurrentError.invalidFile(path: source, reason: "tensor \"\(stray)\" is \(kind), but only the weights of recurrent layers can be")
         }
     }
 }

@@ -26,9 +26,17 @@ extension GlobalForecaster {
     /// gets all of them, in order, the same bit for bit as one process's.
     public func forecast(_ panel: SeriesPanel, seed: UInt64 = 0, communicator: (any Communicator)? = nil) throws -> [SeriesForecast] {
         try checkCompatible(panel)
-        return try Communicators.mapInOrder(Array(panel.series.indices), over: communicator) { part in
+        let forecasts = try Communicators.mapInOrder(Array(panel.series.indices), over: communicator) { part in
             try forecast(panel, series: Array(part), seed: seed)
         }
+        // Values far past float32's range (the network computes in it) give no forecast at all.
+        for (series, forecast) in zip(panel.series, forecasts)
+        where !(forecast.point + forecast.lower.joined() + forecast.upper.joined()).allSatisfy(\.isFinite) {
+            let largest = series.values.map(abs).max() ?? 0
+            throw RecurrentError.invalidArgument("\(panel.source): series \"\(series.id)\": the forecast is not finite; its values reach "
+                + "\(largest), beyond what the model computes in 32-bit floats")
+        }
+        return forecasts
     }
 
     /// The forecasts of the series at `indices` in `panel`.
