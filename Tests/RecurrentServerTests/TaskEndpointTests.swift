@@ -87,6 +87,17 @@ final class TaskEndpointTests: XCTestCase {
             if case .number(let value)? = row["mean"] { return value } else { return nil }
         }
         XCTAssertEqual(try JSONDecoder().decode(One.self, from: one.body).forecast.map(\.value), means)
+        // And through the inference protocol: the history tensor in, the forecast tensor out.
+        let inferred = try many.post("/v2/models/m3/infer", json: [
+            "inputs": [["name": "history", "datatype": "FP64", "shape": [chosen[1].count], "data": chosen[1].values]],
+            "parameters": ["steps": 4],
+        ])
+        XCTAssertEqual(inferred.status, 200, inferred.text)
+        struct Inferred: Decodable { var outputs: [Output]; struct Output: Decodable { var name: String; var shape: [Int]; var data: [Double] } }
+        let output = try XCTUnwrap(try JSONDecoder().decode(Inferred.self, from: inferred.body).outputs.first)
+        XCTAssertEqual(output.name, "forecast")
+        XCTAssertEqual(output.shape, [4])
+        XCTAssertEqual(output.data, means)
         // Bad requests: a 400 naming the field at fault.
         let cases: [([String: Any], String)] = [
             (["series": [["unique_id": "a"]]], #""series"[0]: field "y" is missing"#),
