@@ -58,9 +58,10 @@ final class ExternalClientTests: XCTestCase {
         let ran = try runRecurrent(["run", TestModels.lstm, "--input", work.appendingPathComponent("lstm.in.safetensors").path,
                                     "-o", work.appendingPathComponent("lstm.out.safetensors").path])
         XCTAssertEqual(ran.status, 0, ran.stderr)
-        let server = try ServerProcess(TestModels.all)
+        let server = try ServerProcess(TestModels.all + [TestModels.m3])
         defer { XCTAssertEqual(server.stop(), 0) }
         let (status, output) = try run(python, [pythonScript("triton_client_check.py"), "127.0.0.1:\(server.port)", work.path])
+        XCTAssertTrue(output.contains("m3 forecast of 6 steps"), output)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("all tritonclient checks passed"), output)
     }

@@ -106,6 +106,12 @@ def main():
     value.set_data_from_numpy(history)
     forecast = client.infer("airline", [value], parameters={"steps": 4}).as_numpy("forecast")
     check(forecast.shape == (4,) and np.all(np.isfinite(forecast)), f"forecast of 4 steps {forecast}")
+    if client.is_model_ready("m3"):
+        # A model of many series: one series' history through infer, its metadata as Triton shows it.
+        inputs = {i["name"]: i for i in client.get_model_metadata("m3")["inputs"]}
+        check(inputs.get("history", {}).get("datatype") == "FP64", f"m3 takes a history: {sorted(inputs)}")
+        many = client.infer("m3", [value], parameters={"steps": 6}).as_numpy("forecast")
+        check(many.shape == (6,) and np.all(np.isfinite(many)), f"m3 forecast of 6 steps {many}")
 
     # Errors reach the client as exceptions with the server's message.
     for call, fragment in [
