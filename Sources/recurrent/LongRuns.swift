@@ -18,7 +18,7 @@ final class SignalInterruption: @unchecked Sendable {
             source.setEventHandler { [interruption] in
                 if interruption.reason != nil { exit(128 + number) }
                 interruption.request(name)
-                FileHandle.standardError.write(Data("\nrecurrent: \(name): stopping after this step with a checkpoint (again to stop now)\n".utf8))
+                FileHandle.standardError.write(Data("\nrecurrent: \(name): stopping after this step with a checkpoint, or, past the last step, once the model is written (again to stop now)\n".utf8))
             }
             source.resume()
             sources.append(source)
