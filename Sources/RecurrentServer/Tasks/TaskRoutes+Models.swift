@@ -209,21 +209,13 @@ extension TaskRoute {
         }
         let box = UncheckedBox(forecaster)
         let forecasts = try await executor.run(model) { try ModelExecutor.mappingErrors { try box.value.forecast(panel, seed: seed) } }
-        let bounds = c.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
-        var table: [JSON] = []
-        for forecast in forecasts {
-            for k in 0..<steps {
-                var row: [String: JSON] = ["unique_id": .string(forecast.id), "ds": .string(panel.format(ordinal: forecast.ordinals[k])),
-                                           "mean": .number(forecast.point[k])]
-                for (i, interval) in c.intervals.enumerated() {
-                    row["lo-\(interval)"] = .number(forecast.lower[i][k])
-                    row["hi-\(interval)"] = .number(forecast.upper[i][k])
-                }
-                table.append(.object(row))
-            }
+        let columns = forecaster.predictionColumns
+        let table: [JSON] = forecaster.predictionRows(forecasts, panel: panel, steps: steps).map { row in
+            var object: [String: JSON] = ["unique_id": .string(row.id), "ds": .string(row.ds)]
+            for (name, value) in zip(columns.dropFirst(2), row.values) { object[name] = .number(value) }
+            return .object(object)
         }
-        var reply: [String: JSON] = ["model_name": .string(model.name), "forecasts": .array(table),
-                                     "columns": .array((["unique_id", "ds", "mean"] + bounds).map(JSON.string))]
+        var reply: [String: JSON] = ["model_name": .string(model.name), "forecasts": .array(table), "columns": .array(columns.map(JSON.string))]
         if oneSeries, let first = forecasts.first {
             reply["column"] = .string("y")
             reply["forecast"] = .array((0..<steps).map { k in

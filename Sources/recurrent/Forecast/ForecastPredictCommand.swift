@@ -92,23 +92,18 @@ struct ForecastPredictCommand: ParsableCommand {
             note("\(unseen.count) series the model was not trained on (\(unseen.prefix(3).joined(separator: ", "))\(unseen.count > 3 ? ", ..." : "")): "
                  + "forecast from their own history")
         }
-        let bounds = c.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
-        var rows: [[String: Any]] = []
-        if !json { print((["unique_id", "ds", "mean"] + bounds).joined(separator: ",")) }
-        for forecast in forecasts {
-            for k in 0..<count {
-                let values = [forecast.point[k]] + c.intervals.indices.flatMap { [forecast.lower[$0][k], forecast.upper[$0][k]] }
-                let date = panel.format(ordinal: forecast.ordinals[k])
-                if json {
-                    var row: [String: Any] = ["unique_id": forecast.id, "ds": date, "mean": values[0]]
-                    for (name, value) in zip(bounds, values.dropFirst()) { row[name] = value }
-                    rows.append(row)
-                } else {
-                    print(([csvField(forecast.id), csvField(date)] + values.map { "\($0)" }).joined(separator: ","))
-                }
+        let columns = forecaster.predictionColumns, table = forecaster.predictionRows(forecasts, panel: panel, steps: count)
+        if json {
+            let rows: [[String: Any]] = table.map { row in
+                var object: [String: Any] = ["unique_id": row.id, "ds": row.ds]
+                for (name, value) in zip(columns.dropFirst(2), row.values) { object[name] = value }
+                return object
             }
+            print(ForecastOutput.json(["forecasts": rows]))
+        } else {
+            print(columns.joined(separator: ","))
+            for row in table { print(([csvField(row.id), csvField(row.ds)] + row.values.map { "\($0)" }).joined(separator: ",")) }
         }
-        if json { print(ForecastOutput.json(["forecasts": rows])) }
         if let plot { try ForecastPanelOutput.plot(panel, forecaster: forecaster, truthSteps: nil, seed: seed, to: plot) }
     }
 

@@ -40,7 +40,7 @@ extension GlobalForecaster {
         let model = Model(first.model.layer)
         try model.setMetadata("task", "global-forecast")
         try model.setMetadata("forecast", c)
-        let stored = networks.dropFirst().map { $0.model.layer.namedTensors.mapValues(StoredTensor.init) }
+        let stored = networks.dropFirst().map(\.storedTensors)
         model.metadata[membersKey] = String(decoding: try sortedJSON.encode(stored), as: UTF8.self)
         let forecaster = try GlobalForecaster(model: model, configuration: c)
         forecaster.members = try networks.map { try GlobalForecaster(model: Model($0.model.layer), configuration: memberConfiguration) }
@@ -60,11 +60,21 @@ extension GlobalForecaster {
         }
         var members = [try GlobalForecaster(model: Model(forecaster.model.layer), configuration: c)]
         for (index, tensors) in stored.enumerated() {
-            let member = try make(c, seed: 0)
-            try member.model.layer.loadParameters(try tensors.mapValues { try $0.tensor(path: path, network: index + 2) }, from: path)
-            members.append(member)
+            members.append(try rebuilt(c, from: tensors, path: path, network: index + 2))
         }
         return members
+    }
+
+    /// This network's parameters as they travel in metadata (an ensemble's members, the networks
+    /// a checkpoint of several carries).
+    var storedTensors: [String: StoredTensor] { model.layer.namedTensors.mapValues(StoredTensor.init) }
+
+    /// A network of configuration `c` with the parameters `tensors` (network `network` of what
+    /// `path` holds, for messages).
+    static func rebuilt(_ c: GlobalForecastConfiguration, from tensors: [String: StoredTensor], path: String, network: Int) throws -> GlobalForecaster {
+        let forecaster = try make(c, seed: 0)
+        try forecaster.model.layer.loadParameters(try tensors.mapValues { try $0.tensor(path: path, network: network) }, from: path)
+        return forecaster
     }
 
     /// The element-wise median of the members' forecasts (their intervals uncalibrated), the
@@ -92,10 +102,9 @@ extension GlobalForecaster {
     /// other candidate, included).
     static func combined(_ histories: [TrainingHistory], timing: [TrainingHistory]) -> TrainingHistory {
         var history = histories[0]
-        let all = timing.isEmpty ? histories : timing
-        history.seconds = all.reduce(0) { $0 + $1.seconds }
-        history.validationSeconds = all.reduce(0) { $0 + $1.validationSeconds }
-        history.steps = all.reduce(0) { $0 + $1.steps }
+        history.seconds = timing.reduce(0) { $0 + $1.seconds }
+        history.validationSeconds = timing.reduce(0) { $0 + $1.validationSeconds }
+        history.steps = timing.reduce(0) { $0 + $1.steps }
         if let diverged = histories.first(where: { $0.stopReason == .diverged }) {
             history.stopReason = .diverged
             history.message = diverged.message

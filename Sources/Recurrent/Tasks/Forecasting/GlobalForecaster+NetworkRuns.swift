@@ -29,6 +29,9 @@ struct NetworkRuns {
     /// The histories of every network trained so far, those not kept included.
     var histories: [TrainingHistory] { finished.map(\.history) }
 
+    /// Whether `c` trains more than one network (the loss scale's choice, an ensemble).
+    static func trainsSeveral(_ c: GlobalForecastConfiguration) -> Bool { c.chooseLossScale == true || c.networkCount > 1 }
+
     init(_ c: GlobalForecastConfiguration, options: TrainingOptions, progress: ProgressReporter?) throws {
         let choosing = c.chooseLossScale == true, count = c.networkCount
         switch (choosing, count > 1) {
@@ -37,7 +40,7 @@ struct NetworkRuns {
         case (false, true): plan = "an ensemble of \(count) networks"
         case (false, false): plan = "one network"
         }
-        several = choosing || count > 1
+        several = Self.trainsSeveral(c)
         self.count = choosing ? count + 1 : count
         self.options = options
         guard let path = options.checkpoint?.resumeFrom else { return }
@@ -71,8 +74,7 @@ struct NetworkRuns {
                 throw RecurrentError.invalidFile(path: path, reason: "cannot resume: network \(index + 1) in the checkpoint was trained from seed \(record.seed) "
                     + "with loss scale \(record.lossScale?.rawValue ?? "level"), this run's from seed \(seed) with \(c.lossScale?.rawValue ?? "level")")
             }
-            let network = try GlobalForecaster.make(c, seed: seed)
-            try network.model.layer.loadParameters(try record.tensors.mapValues { try $0.tensor(path: path, network: index + 1) }, from: path)
+            let network = try GlobalForecaster.rebuilt(c, from: record.tensors, path: path, network: index + 1)
             finished.append(record)
             progress?.note("network \(index + 1) of \(plan): taken from the checkpoint, as it ended (epoch \(record.history.bestEpoch.map(String.init) ?? "last") kept)")
             return (network, record.history)
@@ -89,7 +91,7 @@ struct NetworkRuns {
         }
         let (network, history) = try GlobalForecaster.fitNetwork(panel, configuration: c, options: o, holdout: holdout, progress: progress)
         finished.append(Finished(lossScale: c.lossScale, seed: seed,
-                                 tensors: several ? network.model.layer.namedTensors.mapValues(StoredTensor.init) : [:], history: history))
+                                 tensors: several ? network.storedTensors : [:], history: history))
         return (network, history)
     }
 }

@@ -18,6 +18,24 @@ public struct SeriesForecast: Codable, Sendable {
 }
 
 extension GlobalForecaster {
+    /// The columns of a prediction table (`forecast predict`'s CSV and JSON, the server's
+    /// `forecasts`): unique_id, ds, mean, then lo- and hi- of each interval.
+    public var predictionColumns: [String] {
+        ["unique_id", "ds", "mean"] + configuration.intervals.flatMap { ["lo-\($0)", "hi-\($0)"] }
+    }
+
+    /// One row per series and step (the first `steps` of each forecast): the series' id, the
+    /// step's date as `panel` writes dates, and the mean and the bounds in `predictionColumns`'
+    /// order.
+    public func predictionRows(_ forecasts: [SeriesForecast], panel: SeriesPanel, steps: Int) -> [(id: String, ds: String, values: [Double])] {
+        forecasts.flatMap { forecast in
+            (0..<min(steps, forecast.point.count)).map { k in
+                (forecast.id, panel.format(ordinal: forecast.ordinals[k]),
+                 [forecast.point[k]] + configuration.intervals.indices.flatMap { [forecast.lower[$0][k], forecast.upper[$0][k]] })
+            }
+        }
+    }
+
     /// The next `horizon` steps after the last value of every series of `panel`, with the
     /// configured intervals. Known covariates must be given for those steps. Series the model
     /// never saw are forecast from their own history (the model holds nothing per series).

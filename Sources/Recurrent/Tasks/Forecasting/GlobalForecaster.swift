@@ -228,7 +228,7 @@ public final class GlobalForecaster {
         // Several networks in a row (the loss scale's choice, an ensemble) are one data-parallel
         // job: every rank trains each of them, and the end of training, after which ranks other
         // than 0 may leave, is signalled once, after the last.
-        let job = options.communicator, several = c.chooseLossScale == true || c.networkCount > 1
+        let job = options.communicator, several = NetworkRuns.trainsSeveral(c)
         var options = options
         if several, let job { options.communicator = RunsInARow(job) }
         var runs = try NetworkRuns(c, options: options, progress: progress)
