@@ -274,8 +274,7 @@ void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weig
     }
 }
 
-// The bfloat16 nearest to x (ties to even), as its 16 bits; NaN stays NaN.
-static uint16_t bf16_bits(float x) {
+uint16_t rk_bfloat16_bits(float x) {
     uint32_t bits;
     memcpy(&bits, &x, sizeof bits);
     if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40);
@@ -298,8 +297,8 @@ void rk_recurrent_pack_bf16(int gates, int hidden, int input, const float *input
                     continue;
                 }
                 const int64_t row = (int64_t)g * hidden + unit;
-                for (int k = 0; k < input; k++) column[k * ldp] = bf16_bits(input_weight[row * input + k]);
-                for (int k = 0; k < hidden; k++) column[(input + k) * ldp] = bf16_bits(hidden_weight[row * hidden + k]);
+                for (int k = 0; k < input; k++) column[k * ldp] = rk_bfloat16_bits(input_weight[row * input + k]);
+                for (int k = 0; k < hidden; k++) column[(input + k) * ldp] = rk_bfloat16_bits(hidden_weight[row * hidden + k]);
             }
         }
     }

@@ -22,9 +22,7 @@ struct WorkloadFile: Decodable {
 func runWorkloads(_ options: Options) throws {
     let threads = try options.int("threads", default: 2)
     Parallel.threadCount = threads
-    if let isa = options.values["isa"], rk_force_isa(isa) != 0 {
-        throw BenchError.usage("--isa \(isa): not one of avx512, avx2, generic that this CPU runs")
-    }
+    try options.forceInstructionSet()
     let path = options.values["workloads"] ?? "../shared/bench/workloads.json"
     guard let data = FileManager.default.contents(atPath: path) else {
         throw BenchError.usage("cannot read \(path) (pass --workloads PATH)")

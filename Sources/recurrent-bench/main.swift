@@ -40,6 +40,13 @@ struct Options {
         return number
     }
 
+    /// Forces `--isa` when given (a lesser instruction set than the CPU's best).
+    func forceInstructionSet() throws {
+        if let isa = values["isa"], rk_force_isa(isa) != 0 {
+            throw BenchError.usage("--isa \(isa): not one of avx512, avx2, generic that this CPU runs")
+        }
+    }
+
     func ints(_ name: String, default value: [Int]) throws -> [Int] {
         guard let text = values[name] else { return value }
         let numbers = text.split(separator: ",").compactMap { Int($0) }
@@ -109,9 +116,7 @@ func benchGemm(_ options: Options) throws {
             return (parts[0], parts[1], parts[2])
         }
     }
-    if let isa = options.values["isa"], rk_force_isa(isa) != 0 {
-        throw BenchError.usage("--isa \(isa): not one of avx512, avx2, generic that this CPU runs")
-    }
+    try options.forceInstructionSet()
     Parallel.threadCount = threads
     var rng = SystemRandomNumberGenerator()
     func random(_ shape: [Int]) -> Tensor {

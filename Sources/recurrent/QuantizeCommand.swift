@@ -38,7 +38,7 @@ struct QuantizeCommand: ParsableCommand {
             guard !recurrent.isEmpty else {
                 throw RecurrentError.invalidArgument("\(self.model): the model has no recurrent layer to quantize")
             }
-            if let stored = recurrent.compactMap(\.quantization).first {
+            if let stored = model.layer.quantization {
                 throw RecurrentError.invalidArgument("\(self.model): its recurrent weights are already \(stored.rawValue); quantize the float model")
             }
             for layer in recurrent { layer.quantize(kind) }

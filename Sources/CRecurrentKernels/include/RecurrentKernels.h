@@ -114,6 +114,9 @@ int64_t rk_recurrent_packed_scales(int gates, int hidden);
 /// input_weight's row r, likewise W_hh): the same layout, rk_recurrent_packed_floats(G, H, I)
 /// bytes, and the scales beside them (rk_recurrent_packed_scales floats). input_weight and
 /// input_scale may be NULL when input == 0.
+/// The bfloat16 nearest to x (round to nearest, ties to even), as its 16 bits: the top half of
+/// x's float when x is exact in bfloat16; NaN stays a (quiet) NaN.
+uint16_t rk_bfloat16_bits(float x);
 /// rk_recurrent_pack for bfloat16 weights: the same layout, each value the top 16 bits of the
 /// float (rounded to nearest, ties to even; the floats of a bfloat16 model are exact).
 void rk_recurrent_pack_bf16(int gates, int hidden, int input, const float *input_weight,

@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 
 /// A shaped array of integers, such as the `lengths` of a batch of sequences.
@@ -353,7 +354,7 @@ public struct SafeTensors: Equatable, Sendable {
             }
         }
         for (_, tensor) in halves {
-            tensor.scalars.map { UInt16(truncatingIfNeeded: roundedToBFloat16($0).bitPattern >> 16).littleEndian }
+            tensor.scalars.map { rk_bfloat16_bits($0).littleEndian }
                 .withUnsafeBufferPointer { data.append($0) }
         }
         for (_, tensor) in bytes { tensor.values.withUnsafeBufferPointer { data.append($0) } }

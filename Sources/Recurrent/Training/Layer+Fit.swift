@@ -15,8 +15,8 @@ extension Layer {
             throw RecurrentError.invalidArgument("validation fraction \(validationFraction) is outside [0, 1)")
         }
         try (self as? any InputValidating)?.validate(inputs.gathering([0]))
-        guard !isQuantized else {
-            throw RecurrentError.invalidArgument("the model's recurrent weights are \(recurrentLayers.compactMap(\.quantization).first?.rawValue ?? "quantized"), for inference only; train the float model")
+        if let quantization {
+            throw RecurrentError.invalidArgument("the model's recurrent weights are \(quantization.rawValue), for inference only; train the float model")
         }
         let count = inputs.shape[0]
         let validationCount = Int((Double(count) * validationFraction).rounded())

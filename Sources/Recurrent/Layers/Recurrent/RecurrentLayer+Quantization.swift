@@ -54,11 +54,10 @@ public enum WeightQuantization: String, Sendable, CaseIterable {
     case bf16
 }
 
-/// The value nearest to `x` that bfloat16 holds (ties to even): a float whose low 16 bits are 0.
+/// The value nearest to `x` that bfloat16 holds (ties to even; rk_bfloat16_bits, which packing
+/// uses too): a float whose low 16 bits are 0.
 func roundedToBFloat16(_ x: Float) -> Float {
-    guard !x.isNaN else { return x }
-    let bits = x.bitPattern
-    return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+    Float(bitPattern: UInt32(rk_bfloat16_bits(x)) << 16)
 }
 
 /// One direction's W_ih and W_hh as the fused steps read them when the layer is quantized.
@@ -191,8 +190,12 @@ extension Layer {
         return found
     }
 
+    /// How the recurrent weights inside are stored, when some recurrent layer holds quantized
+    /// weights (nil: all float).
+    public var quantization: WeightQuantization? { recurrentLayers.lazy.compactMap(\.quantization).first }
+
     /// Whether some recurrent layer inside holds quantized weights.
-    public var isQuantized: Bool { recurrentLayers.contains { $0.quantization != nil } }
+    public var isQuantized: Bool { quantization != nil }
 }
 
 private func collectRecurrentLayers(_ value: Any, into found: inout [RecurrentLayer], seen: inout Set<ObjectIdentifier>) {
