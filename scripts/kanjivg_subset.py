@@ -9,6 +9,7 @@ import sys
 import kanji
 
 source, target, most = list(kanji.__path__)[0], sys.argv[1], int(sys.argv[2])
+os.makedirs(target, exist_ok=True)
 chosen = set()
 for name in sorted(os.listdir(source)):
     m = re.fullmatch(r"([0-9a-f]{5})\.svg", name)

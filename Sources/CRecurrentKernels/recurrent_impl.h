@@ -253,10 +253,18 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
     float preX[RK_STEP_ROWS * 16];
     const int inputApart = CELL == RK_CELL_GRU && I > 0;
     const int64_t blockFloats = (int64_t)K * G * U, rowFloats = (int64_t)G * chunk;
+    const int lo = job->row_lo, hi = job->row_hi;
     for (int block = block0; block < block1; block++) {
         const int u0 = block * U;
-        for (int r0 = 0; r0 < B; r0 += RK_STEP_ROWS) {
-            const int rows = B - r0 < RK_STEP_ROWS ? B - r0 : RK_STEP_ROWS;
+        // Rows outside the active ones keep their state (see finish).
+        const int n = H - u0 < U ? H - u0 : U;
+        for (int b = 0; b < B; b++) {
+            if (b == lo) b = hi;
+            if (b >= B) break;
+            memcpy(job->h_next + (int64_t)b * H + u0, job->h_prev + (int64_t)b * H + u0, sizeof(float) * (size_t)n);
+        }
+        for (int r0 = lo; r0 < hi; r0 += RK_STEP_ROWS) {
+            const int rows = hi - r0 < RK_STEP_ROWS ? hi - r0 : RK_STEP_ROWS;
             // Rows in tiles of nearly equal height (no thin last tile).
             const int tileCount = (rows + RMAX - 1) / RMAX;
             // One tile of rows reuses nothing: it goes through the block in one pass.
@@ -397,12 +405,14 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                 // Depth in chunks whose part of the block (RK_BACKWARD_KC x 64 floats, 256 KB)
                 // stays in L2 across the row tiles; dL/dh takes each chunk's sum in turn.
                 const float *dG = s->hidden_gate_gradient + (int64_t)(job->t_product - job->begin) * job->time_stride;
-                const int tileCount = (B + RK_ROWS1 - 1) / RK_ROWS1;
+                // Rows past their length at t_product have no gate gradients (zeros): skipped.
+                const int lo = job->product_lo, rows = job->product_hi - lo;
+                const int tileCount = (rows + RK_ROWS1 - 1) / RK_ROWS1;
                 for (int k0 = 0; k0 < K; k0 += RK_BACKWARD_KC) {
                     const int kc = K - k0 < RK_BACKWARD_KC ? K - k0 : RK_BACKWARD_KC;
                     const float *panel = s->packed + ((int64_t)block * K + k0) * 64 + (uc - u0);
-                    for (int tile = 0, b0 = 0; tile < tileCount; tile++) {
-                        const int R = B / tileCount + (tile < B % tileCount ? 1 : 0);
+                    for (int tile = 0, b0 = lo; tile < tileCount; tile++) {
+                        const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
                         if (job->t_cell >= 0 && k0 + kc == K)
                             for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
                         FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, panel, pre, 0, 0, kc);
@@ -418,7 +428,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                 }
             }
             if (job->t_cell >= 0)
-                for (int b = 0; b < B; b++) FN(backward_units)(CELL, job, b, job->t_cell, uc, n);
+                for (int b = job->cell_lo; b < job->cell_hi; b++) FN(backward_units)(CELL, job, b, job->t_cell, uc, n);
         }
     }
 }

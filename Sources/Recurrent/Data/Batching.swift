@@ -27,6 +27,18 @@ public enum Batching {
         shuffle(&batches, using: &rng)
         return batches
     }
+
+    /// Each row's length in a padding mask [B, T] (1 for steps of the sequence, 0 for padding
+    /// after it): one past its last step, at least 1. Given to a recurrent layer with a batch
+    /// sorted by length, the steps past the shorter sequences skip their products.
+    public static func lengths(mask: Tensor) -> [Int] {
+        let (batch, time) = (mask.shape[0], mask.shape[1])
+        return (0..<batch).map { b in
+            var t = time
+            while t > 1 && mask.scalars[b * time + t - 1] == 0 { t -= 1 }
+            return t
+        }
+    }
 }
 
 /// Sequences padded into one batch-first tensor, with each one's length.

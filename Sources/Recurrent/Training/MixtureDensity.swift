@@ -86,38 +86,54 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
         let scale = weightTotal > 0 ? 1 / weightTotal : 0
         let width = outputSize, targetWidth = targetWidth
         var slopes = [Float](repeating: 0, count: output.value.count)
-        var total = 0.0
+        // Each step's loss on its own (the steps split over the threads), then summed in order:
+        // the same bits on any thread count.
+        var losses = [Double](repeating: 0, count: steps)
+        let m = componentCount
         output.value.withUnsafeBufferPointer { y in
             targets.withUnsafeBufferPointer { t in
                 slopes.withUnsafeMutableBufferPointer { g in
-                    for step in 0..<steps where weights[step] > 0 {
-                        let loss = stepLoss(y: UnsafeBufferPointer(rebasing: y[(step * width)..<((step + 1) * width)]),
-                                            target: UnsafeBufferPointer(rebasing: t[(step * targetWidth)..<((step + 1) * targetWidth)]),
-                                            gradient: UnsafeMutableBufferPointer(rebasing: g[(step * width)..<((step + 1) * width)]),
-                                            weight: weights[step] * scale)
-                        total += weights[step] * loss
+                    losses.withUnsafeMutableBufferPointer { losses in
+                        guard let y = y.baseAddress, let t = t.baseAddress, let g = g.baseAddress, let losses = losses.baseAddress else { return }
+                        let pointers = UncheckedSendable((y, t, g, losses))
+                        let parts = min(steps, 8 * Parallel.threadCount)
+                        Parallel.forEach(parts: parts) { part in
+                            let (y, t, g, losses) = pointers.value
+                            withUnsafeTemporaryAllocation(of: Double.self, capacity: 8 * m) { scratch in
+                                guard let scratch = scratch.baseAddress else { return }
+                                for step in (part * steps / parts)..<((part + 1) * steps / parts) where weights[step] > 0 {
+                                    losses[step] = stepLoss(y: y + step * width, target: t + step * targetWidth,
+                                                            gradient: g + step * width, weight: weights[step] * scale, scratch: scratch)
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
+        var total = 0.0
+        for step in 0..<steps where weights[step] > 0 { total += weights[step] * losses[step] }
         return Variable.record(Tensor(Float(total * scale)), inputs: [output]) { upstream in
             [Tensor(shape: shape, scalars: slopes).map { $0 * upstream.scalar }]
         }
     }
 
     /// One step's loss; writes its gradient with respect to the raw outputs, times `weight`.
-    private func stepLoss(y: UnsafeBufferPointer<Float>, target: UnsafeBufferPointer<Float>,
-                          gradient g: UnsafeMutableBufferPointer<Float>, weight: Double) -> Double {
+    /// `scratch` holds 8M Doubles.
+    private func stepLoss(y: UnsafePointer<Float>, target: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
+                          weight: Double, scratch: UnsafeMutablePointer<Double>) -> Double {
         let m = componentCount
         let x1 = Double(target[0]), x2 = Double(target[1])
         var loss = 0.0
         let offsetsCount = penStates == .endOfStroke || target[4] < 0.5
         if offsetsCount {
-            let piLogits = (0..<m).map { Double(y[$0]) }
-            let logWeights = logSoftmax(piLogits)
-            var logTerms = [Double](repeating: 0, count: m)
-            var parts = [(zx: Double, zy: Double, rho: Double, q: Double, sx: Double, sy: Double)]()
-            parts.reserveCapacity(m)
+            // scratch: log weights | log terms | zx | zy | rho | q | sx | sy, M each.
+            let logWeights = scratch, logTerms = scratch + m
+            let zxs = scratch + 2 * m, zys = scratch + 3 * m, rhos = scratch + 4 * m, qs = scratch + 5 * m
+            let sxs = scratch + 6 * m, sys = scratch + 7 * m
+            for j in 0..<m { logWeights[j] = Double(y[j]) }
+            let logNormalizer = logSumExp(logWeights, count: m)
+            for j in 0..<m { logWeights[j] -= logNormalizer }
             for j in 0..<m {
                 let logSx = Double(y[3 * m + j]), logSy = Double(y[4 * m + j]), rhoHat = Double(y[5 * m + j])
                 let zx = (x1 - Double(y[m + j])) * exp(-logSx), zy = (x2 - Double(y[2 * m + j])) * exp(-logSy)
@@ -127,12 +143,12 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
                 let q = exp(logQ)
                 let z = zx * zx + zy * zy - 2 * rho * zx * zy
                 logTerms[j] = logWeights[j] - log(2 * Double.pi) - logSx - logSy - 0.5 * logQ - z / (2 * q)
-                parts.append((zx, zy, rho, q, exp(logSx), exp(logSy)))
+                (zxs[j], zys[j], rhos[j], qs[j], sxs[j], sys[j]) = (zx, zy, rho, q, exp(logSx), exp(logSy))
             }
-            let logDensity = logSumExp(logTerms)
+            let logDensity = logSumExp(logTerms, count: m)
             loss -= logDensity
             for j in 0..<m {
-                let (zx, zy, rho, q, sx, sy) = parts[j]
+                let (zx, zy, rho, q, sx, sy) = (zxs[j], zys[j], rhos[j], qs[j], sxs[j], sys[j])
                 let responsibility = exp(logTerms[j] - logDensity)
                 let z = zx * zx + zy * zy - 2 * rho * zx * zy
                 g[j] = Float(weight * (exp(logWeights[j]) - responsibility))
@@ -146,12 +162,15 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
         let pen = 6 * m
         switch penStates {
         case .stroke5:
-            let logits = (0..<3).map { Double(y[pen + $0]) }
-            let logProbabilities = logSoftmax(logits)
-            let targetMass = (0..<3).reduce(0.0) { $0 + Double(target[2 + $1]) }
-            for k in 0..<3 {
-                loss -= Double(target[2 + k]) * logProbabilities[k]
-                g[pen + k] = Float(weight * (exp(logProbabilities[k]) * targetMass - Double(target[2 + k])))
+            let logits = (Double(y[pen]), Double(y[pen + 1]), Double(y[pen + 2]))
+            let largest = max(logits.0, logits.1, logits.2)
+            let total = largest.isFinite
+                ? largest + log(0.0 + exp(logits.0 - largest) + exp(logits.1 - largest) + exp(logits.2 - largest)) : largest
+            let targetMass = 0.0 + Double(target[2]) + Double(target[3]) + Double(target[4])
+            for (k, logit) in [(0, logits.0), (1, logits.1), (2, logits.2)] {
+                let logProbability = logit - total
+                loss -= Double(target[2 + k]) * logProbability
+                g[pen + k] = Float(weight * (exp(logProbability) * targetMass - Double(target[2 + k])))
             }
         case .endOfStroke:
             let logit = Double(y[pen]), end = Double(target[2])
@@ -201,6 +220,16 @@ public struct StrokeDistribution: Sendable {
 private func logSoftmax(_ values: [Double]) -> [Double] {
     let total = logSumExp(values)
     return values.map { $0 - total }
+}
+
+/// log(sum(exp(values))) of `count` values, around the maximum so that nothing overflows.
+private func logSumExp(_ values: UnsafePointer<Double>, count: Int) -> Double {
+    var largest = values[0]
+    for j in 1..<max(1, count) where values[j] > largest { largest = values[j] }
+    guard largest.isFinite else { return largest }
+    var sum = 0.0
+    for j in 0..<count { sum += exp(values[j] - largest) }
+    return largest + log(sum)
 }
 
 /// log(sum(exp(values))), around the maximum so that nothing overflows.

@@ -104,9 +104,10 @@ public final class ChoraleModel {
                 Tensor(shape: [rolls.count, time], scalars: mask))
     }
 
-    /// The logits [B, T, P] of every step.
-    func logits(_ inputs: Tensor) -> Variable {
-        output(dropout(recurrent(Variable(inputs))))
+    /// The logits [B, T, P] of every step; with `lengths`, steps past a roll's length are left
+    /// out (their logits are not used).
+    func logits(_ inputs: Tensor, lengths: [Int]? = nil) -> Variable {
+        output(dropout(recurrent.forward(Variable(inputs), initialState: nil, lengths: lengths).output))
     }
 
     /// The mean negative log-likelihood per step, in batches of similar lengths.
@@ -119,7 +120,7 @@ public final class ChoraleModel {
                 try batches.map { batch in
                     let (inputs, targets, mask) = Self.teacherForcing(batch.map { rolls[$0] })
                     let count = Int(mask.sum())
-                    let mean = try head.negativeLogLikelihood(logits: logits(inputs), targets: targets, mask: mask).value.scalar
+                    let mean = try head.negativeLogLikelihood(logits: logits(inputs, lengths: Batching.lengths(mask: mask)), targets: targets, mask: mask).value.scalar
                     return LossSum(total: Double(mean) * Double(count), count: count)
                 }
             }
@@ -151,7 +152,7 @@ public final class ChoraleModel {
         trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + training[$1].steps.count }) }
         let history = try trainer.fit(sampleCount: training.count, loss: { batch in
             let (inputs, targets, mask) = teacherForcing(batch.map { training[$0] })
-            return try choraleModel.head.negativeLogLikelihood(logits: choraleModel.logits(inputs), targets: targets, mask: mask)
+            return try choraleModel.head.negativeLogLikelihood(logits: choraleModel.logits(inputs, lengths: Batching.lengths(mask: mask)), targets: targets, mask: mask)
         }, validationLoss: validation.isEmpty ? nil : { try choraleModel.evaluate(validation).negativeLogLikelihood })
         try choraleModel.model.setMetadata("training", history)
         let figures = validation.isEmpty ? nil : try choraleModel.evaluate(validation)

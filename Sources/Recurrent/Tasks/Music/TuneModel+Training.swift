@@ -59,7 +59,8 @@ extension TuneModel {
         trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + max(0, sequences[$1].count - 1) }) }
         let history = try trainer.fit(sampleCount: sequences.count, loss: { batch in
             let (inputs, targets, mask) = teacherForcing(batch.map { sequences[$0] })
-            return try crossEntropy(logits: network.run(Variable(inputs), state: nil).logits, targets: targets, mask: mask)
+            let logits = network.run(Variable(inputs), state: nil, lengths: Batching.lengths(mask: mask)).logits
+            return try crossEntropy(logits: logits, targets: targets, mask: mask)
         }, validationLoss: encoded.validation.isEmpty ? nil : {
             try evaluate(network: network, sequences: encoded.validation).crossEntropy
         })

@@ -127,7 +127,7 @@ public final class TuneModel {
             try GradientMode.withoutRecording {
                 try batches.map { batch in
                     let (inputs, targets, mask) = teacherForcing(batch.map { sequences[$0] })
-                    let logits = network.run(Variable(inputs), state: nil).logits
+                    let logits = network.run(Variable(inputs), state: nil, lengths: Batching.lengths(mask: mask)).logits
                     return LossSum(total: Double(try crossEntropy(logits: logits, targets: targets, mask: mask, reduction: .sum).value.scalar),
                                    count: Int(mask.sum()))
                 }

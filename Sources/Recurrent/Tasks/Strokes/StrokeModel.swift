@@ -147,7 +147,7 @@ public final class StrokeModel {
         try GradientMode.withoutRecording {
             for batch in Batching.consecutive(order, batchSize: 64) {
                 let (inputs, targets, mask, characters) = teacherForcing(batch.map { drawings[$0] })
-                let output = network.run(inputs, characters: characters, state: nil).output
+                let output = network.run(inputs, characters: characters, state: nil, lengths: Batching.lengths(mask: mask)).output
                 let count = Double(mask.sum())
                 total += Double(try network.architecture.head.negativeLogLikelihood(output: output, targets: targets, mask: mask).value.scalar) * count
                 steps += count
@@ -186,7 +186,7 @@ public final class StrokeModel {
         trainer.shardWeight = { batch in Double(batch.reduce(0) { $0 + data.training[$1].steps.count }) }
         let history = try trainer.fit(sampleCount: data.training.count, loss: { batch in
             let (inputs, targets, mask, characters) = teacherForcing(batch.map { data.training[$0] })
-            let output = network.run(inputs, characters: characters, state: nil).output
+            let output = network.run(inputs, characters: characters, state: nil, lengths: Batching.lengths(mask: mask)).output
             return try architecture.head.negativeLogLikelihood(output: output, targets: targets, mask: mask)
         }, validationLoss: data.validation.isEmpty || keepingLastEpoch ? nil : { try evaluate(network, data.validation) })
         try strokeModel.model.setMetadata("task", "strokes")

@@ -103,7 +103,8 @@ public final class StrokeNetwork: Layer {
     /// Steps [B, T, 5] of drawings of `characters` (one index each), from `state` -> the raw
     /// outputs [B, T, 6M + 3] and the state after the last step. A nil `state` starts the
     /// drawings: from the characters' initial state, or zeros.
-    public func run(_ steps: Tensor, characters ids: [Int], state: RecurrentLayer.State?) -> (output: Variable, state: RecurrentLayer.State) {
+    /// With `lengths`, each drawing stops at its length (outputs past it are not used).
+    public func run(_ steps: Tensor, characters ids: [Int], state: RecurrentLayer.State?, lengths: [Int]? = nil) -> (output: Variable, state: RecurrentLayer.State) {
         var input = Variable(steps)
         var state = state
         if let characters {
@@ -112,7 +113,7 @@ public final class StrokeNetwork: Layer {
             input = Variable.concatenateLastAxis([input, characters(Variable(repeated))])
             if state == nil { state = initialState(characters: ids) }
         }
-        let result = recurrent.forward(input, initialState: state, lengths: nil)
+        let result = recurrent.forward(input, initialState: state, lengths: lengths)
         return (output(dropout(result.output)), result.state)
     }
 

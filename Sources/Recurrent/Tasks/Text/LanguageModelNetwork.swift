@@ -71,10 +71,11 @@ public final class LanguageModelNetwork: Layer {
     }
 
     /// Ids [B, T] (checked ids: see `Embedding`) and the state left by the previous chunk of the
-    /// same streams -> logits [B, T, V] and the state after the last step.
-    public func run(_ ids: Variable, state: RecurrentLayer.State?) -> (logits: Variable, state: RecurrentLayer.State) {
+    /// same streams -> logits [B, T, V] and the state after the last step. With `lengths`, each
+    /// stream stops at its length (its state is the one there; logits past it are not used).
+    public func run(_ ids: Variable, state: RecurrentLayer.State?, lengths: [Int]? = nil) -> (logits: Variable, state: RecurrentLayer.State) {
         let embedded = embeddingDropout(embedding(ids))
-        let result = recurrent.forward(embedded, initialState: state, lengths: nil)
+        let result = recurrent.forward(embedded, initialState: state, lengths: lengths)
         return (output(outputDropout(result.output)), result.state)
     }
 
