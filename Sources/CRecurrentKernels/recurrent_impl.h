@@ -23,6 +23,14 @@
 // tile. That pays where a tile covers only part of a block's units, so that each pass over the
 // block uses part of every line it reads (AVX2 and narrower: charlm-medium inference 1.5x with
 // AVX2 here); with AVX-512 a tile covers the block's 16 units and one pass measured faster.
+// RK_TILE_UNROLL: how many steps of k the tiles' loop is unrolled (4 unless the including file
+// says otherwise: with 16 registers a full tile leaves none for unrolling).
+#define RK_PRAGMA(x) _Pragma(#x)
+#ifndef RK_TILE_UNROLL
+#define RK_TILE_UNROLL 4
+#endif
+#define RK_UNROLL_COUNT(n) RK_PRAGMA(clang loop unroll_count(n))
+#define RK_STEP_UNROLL RK_UNROLL_COUNT(RK_TILE_UNROLL)
 #ifndef RK_STEP_KC
 #define RK_STEP_KC 0
 #endif
@@ -60,7 +68,7 @@ RK_INLINE void FN(store_n)(float *p, VF v, int n) {
 RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, const int U,
                                       VF acc[RK_TILE_MAXR][RK_TILE_MAXW], const float *a,
                                       int64_t lda, int K, const float *b, int64_t ldp) {
-#pragma clang loop unroll_count(4)
+RK_STEP_UNROLL
     for (int k = 0; k < K; k++) {
         if (R * W + R + 1 <= RK_NREGS) {
             // Broadcasts first, then one vector of the weights at a time.

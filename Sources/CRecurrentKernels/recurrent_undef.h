@@ -10,3 +10,4 @@
 #undef RK_SUB4
 #undef RK_STEP_KC
 #undef RK_SCALEF
+#undef RK_TILE_UNROLL
