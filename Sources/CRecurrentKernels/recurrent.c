@@ -173,9 +173,10 @@ struct rk_backward_job {
 #define RK_VL 8
 #define RK_NREGS 16
 // 16 registers: a tile of 3 rows x 4 vectors (12 sums, 3 broadcasts, 1 vector of weights) fills
-// them exactly, so the depth loop is not unrolled (unrolled 4 times, clang kept two sums on the
-// stack, a store and a reload every step of k: `large` inference 9.8k -> 13k steps/s without).
-// GRU's 4 rows x 3 vectors spilled the same way; 3 rows fit.
+// them exactly, so its depth loop is not unrolled (unrolled 4 times, clang kept two sums on the
+// stack, a store and a reload every step of k: `large` inference 9.8k -> 13k steps/s without);
+// smaller tiles (one row, streaming) stay unrolled. GRU's 4 rows x 3 vectors spilled the same
+// way; 3 rows fit.
 #define RK_ROWS1 3
 #define RK_SUB1 4
 #define RK_ROWS3 3

@@ -61,6 +61,35 @@ RK_INLINE void FN(store_n)(float *p, VF v, int n) {
     for (int j = 0; j < n; j++) p[j] = tail[j];
 }
 
+// One step of k of accumulate (below).
+RK_INLINE void FN(accumulate_k)(const int R, const int W, const int S, const int U,
+                                VF acc[RK_TILE_MAXR][RK_TILE_MAXW], const float *a, int64_t lda, int k,
+                                const float *b) {
+    if (R * W + R + 1 <= RK_NREGS) {
+        // Broadcasts first, then one vector of the weights at a time.
+        VF ai[RK_TILE_MAXR];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) ai[i] = (VF)a[i * lda + k];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < W; v++) {
+            VF bv = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) acc[i][v] = ai[i] * bv + acc[i][v];
+        }
+    } else {
+        // The weights first, then one broadcast at a time.
+        VF bv[RK_TILE_MAXW];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < W; v++) bv[v] = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            VF ai = (VF)a[i * lda + k];
+#pragma clang loop unroll(full)
+            for (int v = 0; v < W; v++) acc[i][v] = ai * bv[v] + acc[i][v];
+        }
+    }
+}
+
 // acc[i][v] += sum over k < K of a[i * lda + k] * b[k * ldp + offset(v)], where vector v of the
 // tile is gate v / S, sub-vector v % S of the units: offset(v) = (v / S) * U + (v % S) * RK_VL.
 // Each sum runs over k in order in one accumulator, so its bits depend on nothing but its
@@ -68,32 +97,14 @@ RK_INLINE void FN(store_n)(float *p, VF v, int n) {
 RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, const int U,
                                       VF acc[RK_TILE_MAXR][RK_TILE_MAXW], const float *a,
                                       int64_t lda, int K, const float *b, int64_t ldp) {
-RK_STEP_UNROLL
-    for (int k = 0; k < K; k++) {
-        if (R * W + R + 1 <= RK_NREGS) {
-            // Broadcasts first, then one vector of the weights at a time.
-            VF ai[RK_TILE_MAXR];
-#pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) ai[i] = (VF)a[i * lda + k];
-#pragma clang loop unroll(full)
-            for (int v = 0; v < W; v++) {
-                VF bv = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
-#pragma clang loop unroll(full)
-                for (int i = 0; i < R; i++) acc[i][v] = ai[i] * bv + acc[i][v];
-            }
-        } else {
-            // The weights first, then one broadcast at a time.
-            VF bv[RK_TILE_MAXW];
-#pragma clang loop unroll(full)
-            for (int v = 0; v < W; v++) bv[v] = FN(rload)(b + (v / S) * U + (v % S) * RK_VL);
-#pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) {
-                VF ai = (VF)a[i * lda + k];
-#pragma clang loop unroll(full)
-                for (int v = 0; v < W; v++) acc[i][v] = ai * bv[v] + acc[i][v];
-            }
-        }
-        b += ldp;
+    // A tile that fills the registers is not unrolled where RK_TILE_UNROLL says so (unrolling
+    // there spills sums); smaller tiles, one row when streaming, keep 4.
+    if (R * W + R + 1 >= RK_NREGS) {
+        RK_STEP_UNROLL
+        for (int k = 0; k < K; k++, b += ldp) FN(accumulate_k)(R, W, S, U, acc, a, lda, k, b);
+    } else {
+#pragma clang loop unroll_count(4)
+        for (int k = 0; k < K; k++, b += ldp) FN(accumulate_k)(R, W, S, U, acc, a, lda, k, b);
     }
     return b;
 }
