@@ -79,6 +79,24 @@ RK_INLINE AF FN(exp_nonpositive)(AF y) {
     return y == y ? result : y;
 }
 
+// Cephes' logf after its range reduction: log(2^e (1 + f)) for f = m - 1, m in [sqrt(1/2),
+// sqrt(2)), e a whole number as a float; a degree-8 polynomial in f plus e ln 2 in two parts,
+// about 1 ulp. The callers reduce their own arguments (ctc_log, log1p_unit).
+RK_INLINE AF FN(log_reduced)(AF f, AF e) {
+    AF z = f * f;
+    AF p = (AF)7.0376836292e-2f;
+    p = p * f + (AF)-1.1514610310e-1f;
+    p = p * f + (AF)1.1676998740e-1f;
+    p = p * f + (AF)-1.2420140846e-1f;
+    p = p * f + (AF)1.4249322787e-1f;
+    p = p * f + (AF)-1.6668057665e-1f;
+    p = p * f + (AF)2.0000714765e-1f;
+    p = p * f + (AF)-2.4999993993e-1f;
+    p = p * f + (AF)3.3333331174e-1f;
+    AF y = p * f * z + e * (AF)-2.12194440e-4f - (AF)0.5f * z;
+    return f + y + e * (AF)0.693359375f;
+}
+
 RK_INLINE AF FN(sigmoid_v)(AF x) {
     AI sign = (AI)x & (AI)(int32_t)0x80000000;
     AF ax = (AF)((AI)x & (AI)0x7fffffff);
@@ -159,26 +177,15 @@ RK_INLINE AF FN(step_tanh)(AF x) {
 // Files that only need the vector functions above define RK_ACTIVATIONS_VECTORS_ONLY.
 #ifndef RK_ACTIVATIONS_VECTORS_ONLY
 
-// log(1 + s) for s in [0, 1]: u = 1 + s, log u by Cephes' logf (u = 2^e m, m in [sqrt(1/2),
-// sqrt(2)), a degree-8 polynomial on m - 1, about 1 ulp), times s / (u - 1), which restores
-// what rounding 1 + s lost (Goldberg's log1p); s below half an ulp of 1 gives s itself.
+// log(1 + s) for s in [0, 1]: u = 1 + s, log u by Cephes' logf (log_reduced: u = 2^e m, m in
+// [sqrt(1/2), sqrt(2))), times s / (u - 1), which restores what rounding 1 + s lost (Goldberg's
+// log1p); s below half an ulp of 1 gives s itself.
 RK_INLINE AF FN(log1p_unit)(AF s) {
     AF u = (AF)1.0f + s;
     AI big = u > (AF)1.41421356237f;
     AF m = big ? u * (AF)0.5f : u;
     AF e = big ? (AF)1.0f : (AF)0.0f;
-    AF x = m - (AF)1.0f, z = x * x;
-    AF y = (AF)7.0376836292e-2f;
-    y = y * x + (AF)-1.1514610310e-1f;
-    y = y * x + (AF)1.1676998740e-1f;
-    y = y * x + (AF)-1.2420140846e-1f;
-    y = y * x + (AF)1.4249322787e-1f;
-    y = y * x + (AF)-1.6668057665e-1f;
-    y = y * x + (AF)2.0000714765e-1f;
-    y = y * x + (AF)-2.4999993993e-1f;
-    y = y * x + (AF)3.3333331174e-1f;
-    y = y * x * z + e * (AF)-2.12194440e-4f - (AF)0.5f * z;
-    AF logU = x + y + e * (AF)0.693359375f;
+    AF logU = FN(log_reduced)(m - (AF)1.0f, e);
     AF d = u - (AF)1.0f;
     return d == (AF)0.0f ? s : logU * (s / (d == (AF)0.0f ? (AF)1.0f : d));
 }

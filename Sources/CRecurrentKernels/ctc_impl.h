@@ -1,13 +1,13 @@
 // The vector rows of CTC's log-space recursion (see ctc.c), written once with clang vector
 // extensions and included by ctc.c once per instruction set, after activations_impl.h (whose
-// exp_nonpositive they use; ~1 ulp, 0 below -104).
+// exp_nonpositive, ~1 ulp and 0 below -104, and log_reduced they use).
 
 #define FN(name) RK_CAT(name, RK_ISA)
 #define AF FN(af)
 #define AI FN(ai)
 
 // log(v) for positive normal v (Cephes' logf, about 1 ulp): v = m 2^e with m in
-// [sqrt(1/2), sqrt(2)), log(1 + f) for f = m - 1 by a polynomial, plus e ln 2 in two parts.
+// [sqrt(1/2), sqrt(2)), then log_reduced (activations_impl.h) on f = m - 1 and e.
 RK_INLINE AF FN(ctc_log)(AF v) {
     AI bits = (AI)v;
     AI e = ((bits >> 23) & (AI)0xff) - (AI)126;               // v = m 2^e, m in [0.5, 1)
@@ -15,19 +15,7 @@ RK_INLINE AF FN(ctc_log)(AF v) {
     AI below = m < (AF)0.707106781186547524f;                 // -1 where m < sqrt(1/2)
     e = e + below;
     AF f = below ? m + m - (AF)1.0f : m - (AF)1.0f;
-    AF z = f * f;
-    AF p = (AF)7.0376836292e-2f;
-    p = p * f + (AF)-1.1514610310e-1f;
-    p = p * f + (AF)1.1676998740e-1f;
-    p = p * f + (AF)-1.2420140846e-1f;
-    p = p * f + (AF)1.4249322787e-1f;
-    p = p * f + (AF)-1.6668057665e-1f;
-    p = p * f + (AF)2.0000714765e-1f;
-    p = p * f + (AF)-2.4999993993e-1f;
-    p = p * f + (AF)3.3333331174e-1f;
-    AF fe = __builtin_convertvector(e, AF);
-    AF y = p * f * z + fe * (AF)-2.12194440e-4f - (AF)0.5f * z;
-    return f + y + fe * (AF)0.693359375f;
+    return FN(log_reduced)(f, __builtin_convertvector(e, AF));
 }
 
 // log(e^x + e^y + e^z): the largest term contributes 1, the other two an exponential each, so

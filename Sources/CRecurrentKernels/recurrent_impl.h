@@ -275,13 +275,10 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
     const int lo = job->row_lo, hi = job->row_hi;
     for (int block = block0; block < block1; block++) {
         const int u0 = block * U;
-        // Rows outside the active ones keep their state (see finish).
-        const int n = H - u0 < U ? H - u0 : U;
-        for (int b = 0; b < B; b++) {
-            if (b == lo) b = hi;
-            if (b >= B) break;
-            memcpy(job->h_next + (int64_t)b * H + u0, job->h_prev + (int64_t)b * H + u0, sizeof(float) * (size_t)n);
-        }
+        // Rows before and after the active ones keep their state (see finish).
+        const size_t bytes = sizeof(float) * (size_t)(H - u0 < U ? H - u0 : U);
+        for (int b = 0; b < lo; b++) memcpy(job->h_next + (int64_t)b * H + u0, job->h_prev + (int64_t)b * H + u0, bytes);
+        for (int b = hi; b < B; b++) memcpy(job->h_next + (int64_t)b * H + u0, job->h_prev + (int64_t)b * H + u0, bytes);
         for (int r0 = lo; r0 < hi; r0 += RK_STEP_ROWS) {
             const int rows = hi - r0 < RK_STEP_ROWS ? hi - r0 : RK_STEP_ROWS;
             // Rows in tiles of nearly equal height (no thin last tile).

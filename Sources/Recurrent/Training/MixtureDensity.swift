@@ -162,13 +162,12 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
         let pen = 6 * m
         switch penStates {
         case .stroke5:
-            let logits = (Double(y[pen]), Double(y[pen + 1]), Double(y[pen + 2]))
-            let largest = max(logits.0, logits.1, logits.2)
-            let total = largest.isFinite
-                ? largest + log(0.0 + exp(logits.0 - largest) + exp(logits.1 - largest) + exp(logits.2 - largest)) : largest
+            // The offsets are done with the scratch: the pen's 3 logits go there.
+            for k in 0..<3 { scratch[k] = Double(y[pen + k]) }
+            let total = logSumExp(scratch, count: 3)
             let targetMass = 0.0 + Double(target[2]) + Double(target[3]) + Double(target[4])
-            for (k, logit) in [(0, logits.0), (1, logits.1), (2, logits.2)] {
-                let logProbability = logit - total
+            for k in 0..<3 {
+                let logProbability = scratch[k] - total
                 loss -= Double(target[2 + k]) * logProbability
                 g[pen + k] = Float(weight * (exp(logProbability) * targetMass - Double(target[2 + k])))
             }
@@ -216,24 +215,13 @@ public struct StrokeDistribution: Sendable {
     }
 }
 
-/// log softmax of a few values, around their maximum.
-private func logSoftmax(_ values: [Double]) -> [Double] {
-    let total = logSumExp(values)
-    return values.map { $0 - total }
-}
-
 /// log(sum(exp(values))) of `count` values, around the maximum so that nothing overflows.
 private func logSumExp(_ values: UnsafePointer<Double>, count: Int) -> Double {
+    guard count > 0 else { return -.infinity }
     var largest = values[0]
-    for j in 1..<max(1, count) where values[j] > largest { largest = values[j] }
+    for j in 1..<count where values[j] > largest { largest = values[j] }
     guard largest.isFinite else { return largest }
     var sum = 0.0
     for j in 0..<count { sum += exp(values[j] - largest) }
     return largest + log(sum)
-}
-
-/// log(sum(exp(values))), around the maximum so that nothing overflows.
-private func logSumExp(_ values: [Double]) -> Double {
-    guard let largest = values.max(), largest.isFinite else { return values.max() ?? -.infinity }
-    return largest + log(values.reduce(0) { $0 + exp($1 - largest) })
 }

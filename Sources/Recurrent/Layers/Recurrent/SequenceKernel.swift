@@ -54,21 +54,18 @@ struct SequenceKernel {
                  packed: PackedRecurrentWeights? = nil) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
     {
         // A cell without a fused step keeps its values in `saved` as it goes.
-        let saved = saving || fusedCell == nil ? makeSaved(zeroed: fusedCell == nil) : nil
-        if let saved, fusedCell != nil, !writesEveryRow {
-            zeroPadding(saved.cellValues.pointer, width: cell.savedWidth * hidden, window: StepWindow(begin: 0, end: time))
-            zeroPadding(saved.hiddenBefore.pointer, width: hidden, window: StepWindow(begin: 0, end: time))
-            if let cellBefore = saved.cellBefore { zeroPadding(cellBefore.pointer, width: hidden, window: StepWindow(begin: 0, end: time)) }
+        let whole = StepWindow(begin: 0, end: time)
+        let saved = saving || fusedCell == nil ? makeSaved(zeroed: false) : nil
+        if let saved {
+            clearUnwritten(saved.cellValues.pointer, width: cell.savedWidth * hidden, window: whole)
+            clearUnwritten(saved.hiddenBefore.pointer, width: hidden, window: whole)
+            if let cellBefore = saved.cellBefore { clearUnwritten(cellBefore.pointer, width: hidden, window: whole) }
         }
         let state = StateBuffers(batch: batch, hidden: hidden, gateWidth: gateWidth, hasCell: cell.hasCellState)
         let gateInputs = fusesInput ? nil : FloatBuffer(count: batch * time * gateWidth, zeroed: input == 0)
         let y = Tensor(shape: [batch, time, hidden]) { yp in
             guard let yBase = yp.baseAddress else { return }
-            if fusedCell == nil {
-                yp.initialize(repeating: 0)
-            } else if !writesEveryRow {
-                zeroPadding(yBase, width: hidden, window: StepWindow(begin: 0, end: time))
-            }
+            clearUnwritten(yBase, width: hidden, window: whole)
             withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
                 state.hidden.pointer.update(from: p[1], count: batch * hidden)
                 if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
@@ -79,15 +76,22 @@ struct SequenceKernel {
         return (y, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]), saving ? saved : nil)
     }
 
-    /// Zeroes the rows (b, t) past each sequence's length of a buffer laid out [B, window, width]
-    /// (row b * window.length + t - window.begin), the rows the fused loops leave unwritten: a
-    /// weight gradient multiplies them by zero slopes, and the outputs there are zero.
-    func zeroPadding(_ buffer: UnsafeMutablePointer<Float>, width: Int, window: StepWindow) {
+    /// Zeroes what the loops will leave unwritten in a buffer laid out [B, window, width] (row
+    /// b * window.length + t - window.begin): everything for the Swift steps, which write as they
+    /// go; for the fused loops, the rows (b, t) past each sequence's length, none when every
+    /// sequence is full. A weight gradient multiplies those rows by zero slopes, and the outputs
+    /// there are zero.
+    func clearUnwritten(_ buffer: UnsafeMutablePointer<Float>, width: Int, window: StepWindow) {
+        if fusedCell == nil {
+            buffer.initialize(repeating: 0, count: batch * window.length * width)
+            return
+        }
+        guard !writesEveryRow else { return }
         // Steps [length, T) are padding in either direction (a reverse one starts at length - 1).
         for b in 0..<batch {
             let first = max(window.begin, min(window.end, lengths[b]))
             guard first < window.end else { continue }
-            (buffer + window.row(b, first) * width).update(repeating: 0, count: (window.end - first) * width)
+            (buffer + window.row(b, first) * width).initialize(repeating: 0, count: (window.end - first) * width)
         }
     }
 
@@ -216,11 +220,10 @@ struct SequenceKernel {
         let width = gateWidth
         let windows = backwardWindows
         let windowRows = batch * (windows.map(\.length).max() ?? 0)
-        let zeroesGates = !writesEveryRow
-        let dGateInputs = FloatBuffer(count: windowRows * width, zeroed: zeroesGates && fusedCell == nil)
+        let dGateInputs = FloatBuffer(count: windowRows * width, zeroed: false)
         // LSTM and Elman cells add x and h projections before the nonlinearity, so both get the
         // same gradient; GRU's candidate gate sees them apart.
-        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width, zeroed: zeroesGates && fusedCell == nil) : dGateInputs
+        let dGateHidden = cell.separateHiddenGradient ? FloatBuffer(count: windowRows * width, zeroed: false) : dGateInputs
         // A single window is laid out like the whole sequence: x and the saved rows serve as they are.
         // Otherwise each window's rows are copied in (or, for dL/dx, written) before they are read.
         let gathers = windows.count > 1
@@ -242,13 +245,8 @@ struct SequenceKernel {
             let packed = fusedCell == nil ? nil : backwardPackedWeights(wHH)
             for window in windows {
                 let rows = batch * window.length
-                if zeroesGates && fusedCell == nil {
-                    dGateInputs.pointer.update(repeating: 0, count: rows * width)
-                    if cell.separateHiddenGradient { dGateHidden.pointer.update(repeating: 0, count: rows * width) }
-                } else if zeroesGates {
-                    zeroPadding(dGateInputs.pointer, width: width, window: window)
-                    if cell.separateHiddenGradient { zeroPadding(dGateHidden.pointer, width: width, window: window) }
-                }
+                clearUnwritten(dGateInputs.pointer, width: width, window: window)
+                if cell.separateHiddenGradient { clearUnwritten(dGateHidden.pointer, width: width, window: window) }
                 runBackwardSteps(window, saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
                                  packed: packed, dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
                 let dG = UnsafePointer(dGateInputs.pointer), dGH = UnsafePointer(dGateHidden.pointer)
