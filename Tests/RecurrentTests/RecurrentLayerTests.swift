@@ -143,9 +143,70 @@ final class RecurrentLayerTests: XCTestCase {
         XCTAssertTrue(message { _ = try bidirectional.step(Tensor(zeros: [1, 3]), state: nil) }.contains("bidirectional"))
     }
 
+    /// A sequence input (the same at every step, multiplied once per sequence) gives what the
+    /// same values joined to every step give: outputs, states, and the gradients of x, of s and
+    /// of every parameter, for every cell, one and two directions, varying lengths, the fused
+    /// and the Swift steps, training and inference (whose kept packed weights differ in width).
+    func testSequenceInputEqualsTheInputJoinedToEveryStep() throws {
+        defer { SequenceKernel.fusedStepsEnabled = true }
+        for fused in [true, false] {
+            SequenceKernel.fusedStepsEnabled = fused
+            for cell in [CellKind.lstm, .gru, .rnn] {
+                for bidirectional in [false, true] {
+                    let name = "\(cell), \(bidirectional ? "two directions" : "one"), \(fused ? "fused" : "Swift") steps"
+                    let configuration = RecurrentConfiguration(cell: cell, inputSize: 3 + 2, hiddenSize: 6, numLayers: 2,
+                                                               bidirectional: bidirectional, output: .sequence)
+                    let layer = RecurrentLayer(configuration, seed: 4)
+                    let x = randomInput([3, 5, 3], seed: 5), s = randomInput([3, 2], seed: 6)
+                    let h0 = randomInput([configuration.numLayers * configuration.directions, 3, 6], seed: 7)
+                    let state = RecurrentLayer.State(hidden: h0, cell: cell == .lstm ? randomInput(h0.shape, seed: 8) : nil)
+                    let lengths = [5, 2, 4], seed = randomInput([3, 5, configuration.directions * 6], seed: 9).value
+                    let checked = [x, s, h0] + layer.parameters
+                    func gradients(_ result: RecurrentLayer.Result) -> [Tensor] {
+                        for variable in checked { variable.grad = nil }
+                        (result.output * Variable(seed)).sum().backward()
+                        return checked.map { $0.grad ?? Tensor(zeros: $0.shape) }
+                    }
+                    let joined = try layer.run(Variable.concatenateLastAxis([x, s.repeatedSteps(5)]), initialState: state, lengths: lengths)
+                    let joinedGradients = gradients(joined)
+                    let apart = try layer.run(x, sequenceInput: s, initialState: state, lengths: lengths)
+                    let apartGradients = gradients(apart)
+                    func assertClose(_ a: Tensor, _ b: Tensor, _ what: String) {
+                        XCTAssertEqual(a.shape, b.shape, "\(name): \(what)")
+                        let worst = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+                        XCTAssertLessThan(worst, 1e-5, "\(name): \(what)")
+                    }
+                    assertClose(apart.output.value, joined.output.value, "y")
+                    assertClose(apart.state.hidden.value, joined.state.hidden.value, "h_n")
+                    if let c = apart.state.cell, let d = joined.state.cell { assertClose(c.value, d.value, "c_n") }
+                    XCTAssertGreaterThan(apartGradients[1].maxAbs, 0, "\(name): s gets a gradient")
+                    for (index, (a, b)) in zip(apartGradients, joinedGradients).enumerated() { assertClose(a, b, "gradient \(index)") }
+                    // Inference, after an inference of the joined form packed the weights' full width.
+                    let inferredJoined = GradientMode.withoutRecording {
+                        layer.forward(Variable.concatenateLastAxis([x, s.repeatedSteps(5)]), initialState: state, lengths: lengths).output
+                    }
+                    let inferredApart = GradientMode.withoutRecording { layer.forward(x, sequenceInput: s, initialState: state, lengths: lengths).output }
+                    assertClose(inferredApart.value, inferredJoined.value, "y in inference")
+                    assertClose(inferredApart.value, apart.output.value, "y in inference and training")
+                }
+            }
+        }
+        // Finite differences through the split weights, and the check on shapes.
+        let layer = RecurrentLayer(.init(cell: .lstm, inputSize: 4, hiddenSize: 3, output: .sequence), seed: 1)
+        let x = randomInput([2, 3, 1], seed: 2), s = randomInput([2, 3], seed: 3)
+        checkGradients(of: [x, s] + layer.parameters) { layer.forward(x, sequenceInput: s, initialState: nil, lengths: [3, 2]).output }
+        XCTAssertThrowsError(try layer.run(x, sequenceInput: randomInput([2, 2], seed: 4))) { error in
+            XCTAssertTrue("\(error)".contains("sequence input [2, 2]"), "\(error)")
+        }
+        XCTAssertThrowsError(try layer.run(x, sequenceInput: randomInput([3, 3], seed: 4))) { error in
+            XCTAssertTrue("\(error)".contains("sequence input [3, 3]"), "\(error)")
+        }
+    }
+
     func testJoiningOperationsGradients() {
         let a = randomInput([2, 3], seed: 1), b = randomInput([2, 2], seed: 2), c = randomInput([2, 3], seed: 3)
         checkGradients(of: [a, b]) { Variable.concatenateLastAxis([a, b]) }
         checkGradients(of: [a, c]) { Variable.stack([a, c]).select(1) }
+        checkGradients(of: [b]) { b.repeatedSteps(3) }
     }
 }

@@ -28,6 +28,19 @@ extension Variable {
         }
     }
 
+    /// [B, E] -> [B, T, E]: each row repeated at `steps` steps (its gradient: the sum over them).
+    public func repeatedSteps(_ steps: Int) -> Variable {
+        precondition(shape.count == 2, "repeatedSteps takes [batch, width], not \(shape)")
+        let (batch, width) = (shape[0], shape[1]), source = value.scalars
+        var repeated = [Float](repeating: 0, count: batch * steps * width)
+        for b in 0..<batch { for t in 0..<steps { for j in 0..<width { repeated[(b * steps + t) * width + j] = source[b * width + j] } } }
+        return Variable.record(Tensor(shape: [batch, steps, width], scalars: repeated), inputs: [self]) { grad in
+            var sums = [Float](repeating: 0, count: batch * width)
+            for b in 0..<batch { for t in 0..<steps { for j in 0..<width { sums[b * width + j] += grad.scalars[(b * steps + t) * width + j] } } }
+            return [Tensor(shape: [batch, width], scalars: sums)]
+        }
+    }
+
     /// Stacks equally shaped variables along a new first axis.
     public static func stack(_ parts: [Variable]) -> Variable {
         precondition(!parts.isEmpty, "nothing to stack")

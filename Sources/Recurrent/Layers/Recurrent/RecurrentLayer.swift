@@ -92,15 +92,26 @@ public class RecurrentLayer: Layer {
     }
 
     /// Runs the stack after checking shapes and lengths; errors name the tensor at fault.
-    public func run(_ input: Variable, initialState: State? = nil, lengths: [Int]? = nil) throws -> Result {
-        try validate(input: input.shape, initialState: initialState, lengths: lengths)
-        return forward(input, initialState: initialState, lengths: lengths)
+    /// `sequenceInput` [B, E]: inputs that are the same at every step of a sequence (a
+    /// condition: a character, a speaker, a series' features), the last E of the first layer's
+    /// inputs. The result is that of x with s appended to every step, but W_ih's columns for s
+    /// are multiplied once per sequence instead of at every step.
+    public func run(_ input: Variable, sequenceInput: Variable? = nil, initialState: State? = nil, lengths: [Int]? = nil) throws -> Result {
+        try validate(input: input.shape, sequenceInput: sequenceInput?.shape, initialState: initialState, lengths: lengths)
+        return forward(input, sequenceInput: sequenceInput, initialState: initialState, lengths: lengths)
     }
 
-    func validate(input: [Int], initialState: State?, lengths: [Int]?) throws {
+    func validate(input: [Int], sequenceInput: [Int]? = nil, initialState: State?, lengths: [Int]?) throws {
         let c = configuration
-        guard input.count == 3, input[2] == c.inputSize else {
-            throw RecurrentError.shapeMismatch("x is \(input), expected [batch, seq, \(c.inputSize)]")
+        if let sequenceInput {
+            guard input.count == 3, sequenceInput.count == 2, sequenceInput[0] == input[0], sequenceInput[1] > 0,
+                  input[2] + sequenceInput[1] == c.inputSize else {
+                throw RecurrentError.shapeMismatch("x is \(input) and the sequence input \(sequenceInput), expected [batch, seq, I] and [batch, E] with I + E = \(c.inputSize)")
+            }
+        } else {
+            guard input.count == 3, input[2] == c.inputSize else {
+                throw RecurrentError.shapeMismatch("x is \(input), expected [batch, seq, \(c.inputSize)]")
+            }
         }
         let stateShape = [c.numLayers * c.directions, input[0], c.hiddenSize]
         if let state = initialState {
@@ -124,11 +135,16 @@ public class RecurrentLayer: Layer {
         }
     }
 
-    func forward(_ input: Variable, initialState: State?, lengths: [Int]?) -> Result {
+    func forward(_ input: Variable, sequenceInput: Variable? = nil, initialState: State?, lengths: [Int]?) -> Result {
         let c = configuration
         let (batch, time) = (input.shape[0], input.shape[1])
         let lengths = lengths ?? Array(repeating: time, count: batch)
-        var layerInput = input
+        var layerInput = input, sequenceInput = sequenceInput
+        if let s = sequenceInput, directions[0].contains(where: { $0.quantized.current != nil }) {
+            // The quantized weights are packed whole: the sequence input joins every step.
+            layerInput = Variable.concatenateLastAxis([input, s.repeatedSteps(time)])
+            sequenceInput = nil
+        }
         var finalHidden: [Variable] = [], finalCell: [Variable] = []
         for (layer, pair) in directions.enumerated() {
             if layer > 0 { layerInput = interLayerDropout[layer - 1](layerInput) }
@@ -139,7 +155,8 @@ public class RecurrentLayer: Layer {
                 let c0 = c.cell == .lstm ? (initialState?.cell?.select(index) ?? Variable(Tensor(zeros: [batch, c.hiddenSize]))) : nil
                 let kernel = SequenceKernel(batch: batch, time: time, input: layerInput.shape[2], hidden: c.hiddenSize,
                                             cell: cellKernel, lengths: lengths, reverse: direction == 1)
-                let (y, hN, cN) = Self.sequence(kernel, x: layerInput, h0: h0, c0: c0, parameters: parameters)
+                let (y, hN, cN) = Self.sequence(kernel, x: layerInput, sequenceInput: layer == 0 ? sequenceInput : nil,
+                                                h0: h0, c0: c0, parameters: parameters)
                 outputs.append(y)
                 finalHidden.append(hN)
                 if let cN { finalCell.append(cN) }
@@ -159,16 +176,22 @@ public class RecurrentLayer: Layer {
     }
 
     /// One layer in one direction as a single recorded operation with a fused backward.
-    static func sequence(_ kernel: SequenceKernel, x: Variable, h0: Variable, c0: Variable?, parameters p: DirectionParameters)
-        -> (Variable, Variable, Variable?)
+    /// `sequenceInput` [B, E] takes the last E columns of W_ih (see `run`).
+    static func sequence(_ kernel: SequenceKernel, x: Variable, sequenceInput: Variable? = nil, h0: Variable, c0: Variable?,
+                         parameters p: DirectionParameters) -> (Variable, Variable, Variable?)
     {
         let width = kernel.gateWidth
         let zeroBias = Tensor(zeros: [width])
-        let weights = [p.inputWeight.value, p.hiddenWeight.value, p.inputBias?.value ?? zeroBias, p.hiddenBias?.value ?? zeroBias]
+        let inputBias = p.inputBias?.value ?? zeroBias
+        // With a sequence input, W_ih [G*H, I + E] splits into W_x (the steps') and W_s; the
+        // gates' input part W_s s + b_ih is one row per sequence.
+        let split = sequenceInput.map { s in SequenceInputWeights(inputWeight: p.inputWeight.value, stepColumns: kernel.input, sequenceInput: s.value, inputBias: inputBias) }
+        let weights = [split?.stepWeight ?? p.inputWeight.value, p.hiddenWeight.value, inputBias, p.hiddenBias?.value ?? zeroBias]
         var inputs = [x, h0, p.inputWeight, p.hiddenWeight]
         if let c0 { inputs.append(c0) }
         if let bias = p.inputBias { inputs.append(bias) }
         if let bias = p.hiddenBias { inputs.append(bias) }
+        if let sequenceInput { inputs.append(sequenceInput) }
         // Inference keeps nothing for a backward pass.
         let recording = Variable.willRecord(inputs: inputs)
         let packed: PackedRecurrentWeights?
@@ -181,15 +204,21 @@ public class RecurrentLayer: Layer {
                 quantized: p.quantized.current)
         }
         let (y, hN, cN, saved) = kernel.forward(x: x.value, h0: h0.value, c0: c0?.value, weights: weights, saving: recording,
-                                                packed: packed)
+                                                packed: packed, sequenceGates: split?.gates)
         guard let saved else { return (Variable(y), Variable(hN), cN.map { Variable($0) }) }
         let xValue = x.value, hasCell = c0 != nil, hasBias = p.inputBias != nil, needsInputGradient = x.requiresGrad
         let outputs = Variable.record([y, hN] + (cN.map { [$0] } ?? []), inputs: inputs) { grads in
             let result = kernel.backward(x: xValue, weights: weights, saved: saved, dY: grads[0], dHN: grads[1],
-                                         dCN: grads.count > 2 ? grads[2] : nil, needsInputGradient: needsInputGradient)
-            var inputGrads: [Tensor?] = [result.dX, result.dH0, result.dWeights[0], result.dWeights[1]]
+                                         dCN: grads.count > 2 ? grads[2] : nil, needsInputGradient: needsInputGradient,
+                                         sequenceSums: split != nil)
+            var inputWeightGradient = result.dWeights[0], sequenceInputGradient: Tensor?
+            if let split, let sums = result.dSequenceGates {
+                (inputWeightGradient, sequenceInputGradient) = split.gradients(stepWeightGradient: inputWeightGradient, gateSums: sums)
+            }
+            var inputGrads: [Tensor?] = [result.dX, result.dH0, inputWeightGradient, result.dWeights[1]]
             if hasCell { inputGrads.append(result.dC0) }
             if hasBias { inputGrads += [result.dWeights[2], result.dWeights[3]] }
+            if split != nil { inputGrads.append(sequenceInputGradient) }
             return inputGrads
         }
         return (outputs[0], outputs[1], outputs.count > 2 ? outputs[2] : nil)

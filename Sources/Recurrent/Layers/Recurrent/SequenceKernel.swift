@@ -50,8 +50,11 @@ struct SequenceKernel {
     /// (zeros when the layer has no bias). Returns y [B, T, H], h_n [B, H], c_n [B, H] (LSTM),
     /// and, when `saving` (training), what the backward pass needs. `packed`: the weights as
     /// `packWeights` gives them, when the caller keeps them (packed here otherwise).
+    /// `sequenceGates` [B, G*H]: the input part of the gates that is the same at every step of
+    /// a sequence (W_s s + b_ih for inputs s given once per sequence), in place of b_ih.
     func forward(x: Tensor, h0: Tensor, c0: Tensor?, weights: [Tensor], saving: Bool,
-                 packed: PackedRecurrentWeights? = nil) -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
+                 packed: PackedRecurrentWeights? = nil, sequenceGates: Tensor? = nil)
+        -> (y: Tensor, hN: Tensor, cN: Tensor?, saved: Saved?)
     {
         // A cell without a fused step keeps its values in `saved` as it goes.
         let whole = StepWindow(begin: 0, end: time)
@@ -66,11 +69,11 @@ struct SequenceKernel {
         let y = Tensor(shape: [batch, time, hidden]) { yp in
             guard let yBase = yp.baseAddress else { return }
             clearUnwritten(yBase, width: hidden, window: whole)
-            withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights) { p in
+            withPointers([x, h0, c0 ?? Tensor(zeros: [0])] + weights + [sequenceGates ?? Tensor(zeros: [0])]) { p in
                 state.hidden.pointer.update(from: p[1], count: batch * hidden)
                 if let c = state.cell, c0 != nil { c.pointer.update(from: p[2], count: batch * hidden) }
                 run(x: p[0], weights: (p[3], p[4], p[5], p[6]), gateInputs: gateInputs?.pointer, saved: saved, state: state,
-                    y: yBase, packed: packed)
+                    y: yBase, packed: packed, sequenceGates: sequenceGates == nil ? nil : p[7])
             }
         }
         return (y, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]), saving ? saved : nil)
@@ -132,16 +135,19 @@ struct SequenceKernel {
     /// on exit; y [B, T, H] receives the outputs of active steps (the caller zeroes it once if
     /// lengths vary); gateInputs [B*T, G*H] is work space, needed unless `fusesInput`. `saved`
     /// may be nil only for a cell with a fused step; `packed` comes from `packWeights` (packed
-    /// here when nil).
+    /// here when nil); `sequenceGates` [B, G*H] replaces b_ih (see `forward`).
     func run(x: UnsafePointer<Float>, weights: WeightPointers, gateInputs: UnsafeMutablePointer<Float>?,
-             saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil) {
+             saved: Saved?, state: StateBuffers, y: UnsafeMutablePointer<Float>, packed: PackedRecurrentWeights? = nil,
+             sequenceGates: UnsafePointer<Float>? = nil) {
         if let fused = fusedCell {
             let packed = packed ?? packWeights(inputWeight: weights.inputWeight, hiddenWeight: weights.hiddenWeight)
             var sequence = fusedSequence(fused, packed: packed, hiddenBias: weights.hiddenBias, state: state)
-            // W_ih x is part of the step's product: the input part of the gates is b_ih alone.
+            // W_ih x is part of the step's product: the input part of the gates is b_ih alone
+            // (strides 0), or one row per sequence.
             sequence.x = x
             (sequence.x_batch_stride, sequence.x_time_stride) = (Int64(time * input), Int64(input))
-            sequence.gate_inputs = weights.inputBias
+            sequence.gate_inputs = sequenceGates ?? weights.inputBias
+            if sequenceGates != nil { sequence.gate_batch_stride = Int64(gateWidth) }
             sequence.output = y
             (sequence.output_batch_stride, sequence.output_time_stride) = (Int64(time * hidden), Int64(hidden))
             sequence.cell_values = saved?.cellValues.pointer
@@ -151,7 +157,7 @@ struct SequenceKernel {
             return
         }
         guard let saved, let gx = gateInputs else { return }
-        projectInputs(x, weights, into: gx)
+        projectInputs(x, weights, sequenceGates: sequenceGates, into: gx)
         let everyRow = Array(0..<batch)
         for k in 0..<time {
             let t = timeAt(k)
@@ -172,11 +178,13 @@ struct SequenceKernel {
         }
     }
 
-    /// x W_ih^T + b_ih for every step at once: [B*T, G*H].
-    func projectInputs(_ x: UnsafePointer<Float>, _ weights: WeightPointers, into gx: UnsafeMutablePointer<Float>) {
+    /// x W_ih^T + b_ih (or each sequence's row of `sequenceGates`) for every step at once: [B*T, G*H].
+    func projectInputs(_ x: UnsafePointer<Float>, _ weights: WeightPointers, sequenceGates: UnsafePointer<Float>?,
+                       into gx: UnsafeMutablePointer<Float>) {
         let rows = batch * time, width = gateWidth
         Kernels.gemm(transB: true, m: rows, n: width, k: input, x, lda: input, weights.inputWeight, ldb: input, gx, ldc: width)
-        addRowBias(weights.inputBias, to: gx, rows: rows, width: width)
+        guard let sequenceGates else { return addRowBias(weights.inputBias, to: gx, rows: rows, width: width) }
+        for b in 0..<batch { addRowBias(sequenceGates + b * width, to: gx + b * time * width, rows: time, width: width) }
     }
 
     /// Runs `body` with the lengths as the C loops take them: nil when every sequence is full.
@@ -208,14 +216,16 @@ struct SequenceKernel {
     }
 
     /// Backpropagation through time. Takes the gradients of y, h_n and c_n (nil = zero) and
-    /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh.
+    /// returns those of x, h0, c0 (LSTM) and W_ih, W_hh, b_ih, b_hh; with `sequenceSums`, also
+    /// each sequence's sum over its steps of the input part's gate gradients [B, G*H] (the
+    /// gradient of `forward`'s `sequenceGates`).
     ///
     /// The gate gradients are held for one window of steps at a time (`backwardWindows`): each
     /// window's share of the weight gradients and of dL/dx is taken as soon as its steps are
     /// done, so a long sequence never holds [B*T, G*H] of them.
     func backward(x: Tensor, weights: [Tensor], saved: Saved, dY: Tensor?, dHN: Tensor?, dCN: Tensor?,
-                  needsInputGradient: Bool = true)
-        -> (dX: Tensor?, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor])
+                  needsInputGradient: Bool = true, sequenceSums: Bool = false)
+        -> (dX: Tensor?, dH0: Tensor, dC0: Tensor?, dWeights: [Tensor], dSequenceGates: Tensor?)
     {
         let width = gateWidth
         let windows = backwardWindows
@@ -238,6 +248,7 @@ struct SequenceKernel {
         let dBiasHH = cell.separateHiddenGradient ? FloatBuffer(count: width) : dBiasIH
         // The input's gradient (as costly as W_ih's) only when something upstream needs it.
         var dX = needsInputGradient ? Tensor(zeros: [batch, time, input]) : nil
+        let dSequenceGates = sequenceSums ? FloatBuffer(count: batch * width) : nil
         withPointers([x, dY ?? Tensor(zeros: [0]), dHN ?? Tensor(zeros: [0]), dCN ?? Tensor(zeros: [0])] + weights) { p in
             let (xp, dYp, dHNp, dCNp, wIH, wHH) = (p[0], p[1], p[2], p[3], p[4], p[5])
             if dHN != nil { state.hidden.pointer.update(from: dHNp, count: batch * hidden) }
@@ -263,6 +274,11 @@ struct SequenceKernel {
                         cellValues: readsCellValues ? (cw ?? UnsafePointer(saved.cellValues.pointer)) : nil, into: dw.baseAddress!)
                 }
                 Kernels.addColumnSums(dG, rows: rows, width: width, into: dBiasIH.pointer)
+                if let sums = dSequenceGates?.pointer {
+                    for b in 0..<batch {
+                        Kernels.addColumnSums(dG + b * window.length * width, rows: window.length, width: width, into: sums + b * width)
+                    }
+                }
                 if cell.separateHiddenGradient { Kernels.addColumnSums(dGH, rows: rows, width: width, into: dBiasHH.pointer) }
                 dX?.withUnsafeMutableBufferPointer { dx in
                     // The window's rows of dL/dx = dG W_ih, written in place (through xRows when gathering).
@@ -273,7 +289,7 @@ struct SequenceKernel {
             }
         }
         return (dX, state.hidden.tensor([batch, hidden]), state.cell?.tensor([batch, hidden]),
-                [dWeightIH, dWeightHH, dBiasIH.tensor([width]), dBiasHH.tensor([width])])
+                [dWeightIH, dWeightHH, dBiasIH.tensor([width]), dBiasHH.tensor([width])], dSequenceGates?.tensor([batch, width]))
     }
 
     /// Floats a backward window may hold (2 MB): its gate gradients and, when there is more than
@@ -370,6 +386,54 @@ struct SequenceKernel {
     }
 }
 
+/// W_ih [G*H, I + E] split for a sequence input s [B, E] (`RecurrentLayer.run`'s
+/// `sequenceInput`): the steps' columns W_x [G*H, I], the sequence's W_s [G*H, E], and the
+/// gates' input part W_s s + b_ih [B, G*H], which the time loop adds in place of b_ih.
+struct SequenceInputWeights {
+    let stepWeight: Tensor, sequenceWeight: Tensor, sequenceInput: Tensor, gates: Tensor
+
+    init(inputWeight: Tensor, stepColumns: Int, sequenceInput: Tensor, inputBias: Tensor) {
+        let (width, columns) = (inputWeight.shape[0], inputWeight.shape[1])
+        let (batch, size) = (sequenceInput.shape[0], columns - stepColumns), w = inputWeight.scalars
+        stepWeight = Tensor(shape: [width, stepColumns], scalars: (0..<width).flatMap { w[($0 * columns)..<($0 * columns + stepColumns)] })
+        sequenceWeight = Tensor(shape: [width, size], scalars: (0..<width).flatMap { w[($0 * columns + stepColumns)..<(($0 + 1) * columns)] })
+        self.sequenceInput = sequenceInput
+        gates = withPointers([sequenceInput, sequenceWeight, inputBias]) { p in
+            Tensor(shape: [batch, width]) { g in
+                guard let g = g.baseAddress else { return }
+                Kernels.gemm(transB: true, m: batch, n: width, k: size, p[0], lda: size, p[1], ldb: size, g, ldc: width)
+                addRowBias(p[2], to: g, rows: batch, width: width)
+            }
+        }
+    }
+
+    /// W_ih's gradient [G*H, I + E] from the steps' part and each sequence's sum of its gate
+    /// gradients S [B, G*H] (dW_s = S^T s), and the sequence input's, S W_s [B, E].
+    func gradients(stepWeightGradient: Tensor, gateSums: Tensor) -> (inputWeight: Tensor, sequenceInput: Tensor) {
+        let (width, stepColumns) = (stepWeight.shape[0], stepWeight.shape[1])
+        let (batch, size) = (sequenceInput.shape[0], sequenceInput.shape[1]), columns = stepColumns + size
+        return withPointers([gateSums, sequenceInput, sequenceWeight, stepWeightGradient]) { p in
+            let sequenceWeightGradient = Tensor(shape: [width, size]) { d in
+                guard let d = d.baseAddress else { return }
+                Kernels.gemm(transA: true, m: width, n: size, k: batch, p[0], lda: width, p[1], ldb: size, d, ldc: size)
+            }
+            let inputGradient = Tensor(shape: [batch, size]) { d in
+                guard let d = d.baseAddress else { return }
+                Kernels.gemm(m: batch, n: size, k: width, p[0], lda: width, p[2], ldb: size, d, ldc: size)
+            }
+            let inputWeightGradient = sequenceWeightGradient.scalars.withUnsafeBufferPointer { ds in
+                Tensor(shape: [width, columns]) { d in
+                    for r in 0..<width {
+                        for j in 0..<stepColumns { d[r * columns + j] = p[3][r * stepColumns + j] }
+                        for j in 0..<size { d[r * columns + stepColumns + j] = ds[r * size + j] }
+                    }
+                }
+            }
+            return (inputWeightGradient, inputGradient)
+        }
+    }
+}
+
 /// Steps [begin, end) of a sequence whose gate gradients the backward pass holds together, rows
 /// b * length + (t - begin).
 struct StepWindow {
@@ -390,7 +454,10 @@ final class PackedWeightCache: Sendable {
                 quantized: QuantizedWeights? = nil) -> PackedRecurrentWeights? {
         guard kernel.fusedCell != nil else { return nil }
         return entry.withLock { entry -> PackedRecurrentWeights in
-            if let kept = entry, kept.versions == versions { return kept.packed }
+            // A layer with a sequence input packs the steps' columns of W_ih alone.
+            if let kept = entry, kept.versions == versions, kept.packed.input == (kernel.fusesInput ? kernel.input : 0) {
+                return kept.packed
+            }
             let packed = withPointers([weights[0], weights[1]]) { p in
                 kernel.packWeights(inputWeight: p[0], hiddenWeight: p[1], quantized: quantized)
             }

@@ -58,8 +58,8 @@ public struct StrokeNetworkArchitecture: Codable, Equatable, Sendable {
     }
 }
 
-/// Stroke-5 steps [B, T, 5] and each drawing's character -> Embedding [B, E] repeated at every
-/// step and joined to the steps -> recurrent layers -> Dropout -> Dense [B, T, 6M + 3]: the
+/// Stroke-5 steps [B, T, 5] and each drawing's character -> Embedding [B, E], joined to every
+/// step as the recurrent layer's sequence input (its weights multiplied once per drawing) -> recurrent layers -> Dropout -> Dense [B, T, 6M + 3]: the
 /// mixture density head's raw outputs for the next step. With `initialStateFromCharacter`, the
 /// recurrent layers start from h0 = tanh(W_h e + b_h) (and c0 = tanh(W_c e + b_c)) per layer, so
 /// the first offset, which decides where the pen starts, depends on the character through the
@@ -105,15 +105,12 @@ public final class StrokeNetwork: Layer {
     /// drawings: from the characters' initial state, or zeros.
     /// With `lengths`, each drawing stops at its length (outputs past it are not used).
     public func run(_ steps: Tensor, characters ids: [Int], state: RecurrentLayer.State?, lengths: [Int]? = nil) -> (output: Variable, state: RecurrentLayer.State) {
-        var input = Variable(steps)
-        var state = state
+        var state = state, embedded: Variable?
         if let characters {
-            let (b, t) = (steps.shape[0], steps.shape[1])
-            let repeated = Tensor(shape: [b, t], scalars: ids.flatMap { Array(repeating: Float($0), count: t) })
-            input = Variable.concatenateLastAxis([input, characters(Variable(repeated))])
+            embedded = characters(Variable(Tensor(shape: [ids.count, 1], scalars: ids.map(Float.init)))).reshaped([ids.count, architecture.embeddingSize])
             if state == nil { state = initialState(characters: ids) }
         }
-        let result = recurrent.forward(input, initialState: state, lengths: lengths)
+        let result = recurrent.forward(Variable(steps), sequenceInput: embedded, initialState: state, lengths: lengths)
         return (output(dropout(result.output)), result.state)
     }
 
