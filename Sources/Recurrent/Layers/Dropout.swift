@@ -45,10 +45,14 @@ public final class Dropout: Layer {
         let probability = probability
         mask.withUnsafeMutableBufferPointer { values in
             guard let base = values.baseAddress else { return }
-            // Each row from SplitMix64(seed: its key), one draw an element, in C (rk_dropout_mask).
-            for row in 0..<rows {
-                rk_dropout_mask(mixSeeds(callKey, UInt64(truncatingIfNeeded: firstRow + row)), probability, keptScale,
-                                base + row * rowSize, Int64(rowSize))
+            // Each row from SplitMix64(seed: its key), one draw an element, in C (rk_dropout_mask):
+            // the rows split over the threads give the same masks.
+            let pointer = UncheckedSendable(base)
+            Parallel.forEachRange(rows, grain: max(1, Tensor.elementwiseGrain / max(1, rowSize))) { range in
+                for row in range {
+                    rk_dropout_mask(mixSeeds(callKey, UInt64(truncatingIfNeeded: firstRow + row)), probability, keptScale,
+                                    pointer.value + row * rowSize, Int64(rowSize))
+                }
             }
         }
         // The mask is a constant: only the input receives a gradient (dy * mask).

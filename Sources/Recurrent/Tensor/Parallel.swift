@@ -26,6 +26,17 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Runs `body` on ranges that together cover 0..<count, in parts of at least `grain`
+    /// items (at most four a thread) when there are enough of them, else on the calling thread.
+    /// Ranges are a function of the count and the thread count alone; they must touch disjoint memory.
+    static func forEachRange(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let parts = min(4 * threadCount, count / max(1, grain))
+        guard parts > 1 else { return body(0..<count) }
+        forEach(parts: parts) { part in body((part * count / parts)..<((part + 1) * count / parts)) }
+    }
+}
+
 /// Hands a value the compiler cannot prove thread-safe to worker threads that touch disjoint parts.
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value

@@ -1,15 +1,22 @@
 /// Elementwise arithmetic on tensors of equal shape, and a few reductions.
 extension Tensor {
+    /// Values an elementwise operation takes on one thread before it splits over the threads.
+    static let elementwiseGrain = 1 << 16
+
     @inline(__always)
     func zipped(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
         precondition(shape == other.shape, "elementwise shapes differ: \(shape) and \(other.shape)")
-        var result = self
-        result.scalars.withUnsafeMutableBufferPointer { r in
-            other.scalars.withUnsafeBufferPointer { o in
-                for i in r.indices { r[i] = op(r[i], o[i]) }
+        return scalars.withUnsafeBufferPointer { a in
+            other.scalars.withUnsafeBufferPointer { b in
+                Tensor(shape: shape) { r in
+                    let pointers = UncheckedSendable((a, b, r))
+                    Parallel.forEachRange(r.count, grain: Self.elementwiseGrain) { range in
+                        let (a, b, r) = pointers.value
+                        for i in range { r[i] = op(a[i], b[i]) }
+                    }
+                }
             }
         }
-        return result
     }
 
     /// Applies `op` to every value.
@@ -32,7 +39,11 @@ extension Tensor {
         precondition(lhs.shape == rhs.shape, "elementwise shapes differ: \(lhs.shape) and \(rhs.shape)")
         lhs.scalars.withUnsafeMutableBufferPointer { l in
             rhs.scalars.withUnsafeBufferPointer { r in
-                for i in l.indices { l[i] += r[i] }
+                let pointers = UncheckedSendable((l, r))
+                Parallel.forEachRange(l.count, grain: elementwiseGrain) { range in
+                    let (l, r) = pointers.value
+                    for i in range { l[i] += r[i] }
+                }
             }
         }
     }

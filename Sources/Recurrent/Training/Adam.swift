@@ -100,7 +100,7 @@ public class Adam: Optimizer {
             let step = Double(state.step)
             let stepSize = Float(learningRate / (1 - pow(beta1, step)))
             let correction2Root = Float((1 - pow(beta2, step)).squareRoot())
-            var constants = rk_adam_constants(
+            let constants = rk_adam_constants(
                 shrink: shrink, l2: l2, average_share: averageShare, square_decay: squareDecay,
                 square_share: squareShare, step_size: stepSize, correction2_root: correction2Root, epsilon: epsilon)
             var maxExpAvgSq = state.maxExpAvgSq ?? Tensor(zeros: [0])
@@ -112,7 +112,14 @@ public class Adam: Optimizer {
                             maxExpAvgSq.withUnsafeMutableBufferPointer { vMax in
                                 guard let pp = p.baseAddress, let gp = grad.baseAddress, let mp = m.baseAddress,
                                       let vp = v.baseAddress else { return }
-                                rk_adam(pp, gp, mp, vp, amsgrad ? vMax.baseAddress : nil, Int64(p.count), &constants)
+                                // Elementwise: the parameter's values split over the threads give the same values.
+                                let pointers = UncheckedSendable((pp, gp, mp, vp, amsgrad ? vMax.baseAddress : nil, constants))
+                                Parallel.forEachRange(p.count, grain: Tensor.elementwiseGrain) { range in
+                                    let (pp, gp, mp, vp, vMax, shared) = pointers.value
+                                    var constants = shared
+                                    let o = range.lowerBound
+                                    rk_adam(pp + o, gp + o, mp + o, vp + o, vMax.map { $0 + o }, Int64(range.count), &constants)
+                                }
                             }
                         }
                     }

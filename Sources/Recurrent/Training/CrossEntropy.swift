@@ -54,23 +54,32 @@ public func crossEntropy(
         targets[row] == ignoreIndex ? 0 : (mask?.scalars[row] ?? 1)
     }
 
-    // Forward: per-row losses from a log-softmax computed around the row's maximum.
+    // Forward: per-row losses from a log-softmax computed around the row's maximum, the rows
+    // split over the threads (each row computed alone: the same values on any thread count).
     let logitValues = logits.value
     var rowSoftmax = [TrainingMath.ShiftedLogSumExp](repeating: .init(shift: 0, logSum: 0), count: rows)
     var rowLosses = [Float](repeating: 0, count: rows)
     logitValues.withUnsafeBufferPointer { all in
-        for row in 0..<rows where rowFactors[row] != 0 {
-            let z = UnsafeBufferPointer(rebasing: all[(row * classCount)..<((row + 1) * classCount)])
-            let softmax = TrainingMath.shiftedLogSumExp(z)
-            rowSoftmax[row] = softmax
-            let target = targets[row]
-            var loss = keep * weights[target] * softmax.negativeLogProbability(z[target])
-            if smoothing > 0 {
-                var smoothed = 0.0
-                for c in 0..<classCount { smoothed += Double(weights[c]) * Double(softmax.negativeLogProbability(z[c])) }
-                loss += smoothingPerClass * Float(smoothed)
+        rowSoftmax.withUnsafeMutableBufferPointer { softmaxes in
+            rowLosses.withUnsafeMutableBufferPointer { losses in
+                let pointers = UncheckedSendable((all, softmaxes, losses))
+                Parallel.forEachRange(rows, grain: max(1, 16_384 / classCount)) { range in
+                    let (all, softmaxes, losses) = pointers.value
+                    for row in range where rowFactors[row] != 0 {
+                        let z = UnsafeBufferPointer(rebasing: all[(row * classCount)..<((row + 1) * classCount)])
+                        let softmax = TrainingMath.shiftedLogSumExp(z)
+                        softmaxes[row] = softmax
+                        let target = targets[row]
+                        var loss = keep * weights[target] * softmax.negativeLogProbability(z[target])
+                        if smoothing > 0 {
+                            var smoothed = 0.0
+                            for c in 0..<classCount { smoothed += Double(weights[c]) * Double(softmax.negativeLogProbability(z[c])) }
+                            loss += smoothingPerClass * Float(smoothed)
+                        }
+                        losses[row] = loss
+                    }
+                }
             }
-            rowLosses[row] = loss
         }
     }
 
@@ -90,8 +99,12 @@ public func crossEntropy(
         var gradient = Tensor(zeros: shape)
         gradient.withUnsafeMutableBufferPointer { g in
             logitValues.withUnsafeBufferPointer { z in
-                for row in 0..<rows where rowFactors[row] != 0 {
-                    addRowGradient(row, scale: rowScales(row), into: g, logits: z)
+                let pointers = UncheckedSendable((g, z))
+                Parallel.forEachRange(rows, grain: max(1, 16_384 / classCount)) { range in
+                    let (g, z) = pointers.value
+                    for row in range where rowFactors[row] != 0 {
+                        addRowGradient(row, scale: rowScales(row), into: g, logits: z)
+                    }
                 }
             }
         }

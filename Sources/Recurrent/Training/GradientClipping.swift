@@ -47,7 +47,17 @@ public func globalNorm(_ tensors: [Tensor], normType: Float = 2) -> Float {
     for tensor in tensors {
         tensor.withUnsafeBufferPointer { values in
             if p == 2 {
-                for value in values { total += Double(value) * Double(value) }
+                // Eight running sums (in Double) instead of one: the adds no longer wait on each other.
+                var sums = SIMD8<Double>(), i = 0
+                if let base = values.baseAddress {
+                    while i + 8 <= values.count {
+                        let v = SIMD8<Double>(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self))
+                        sums += v * v
+                        i += 8
+                    }
+                }
+                for value in values[i...] { sums[0] += Double(value) * Double(value) }
+                total += sums.sum()
             } else if p == 1 {
                 for value in values { total += Double(abs(value)) }
             } else {

@@ -321,18 +321,20 @@ struct SequenceKernel {
     /// Copies the window's rows of a whole-sequence buffer [B*T, width] into [B * length, width].
     func gather(_ source: UnsafePointer<Float>, width: Int, window: StepWindow,
                 into target: FloatBuffer) -> UnsafePointer<Float> {
-        let span = window.length * width
-        for b in 0..<batch {
-            (target.pointer + b * span).update(from: source + (b * time + window.begin) * width, count: span)
+        let span = window.length * width, pointers = UncheckedSendable((source, target.pointer))
+        Parallel.forEachRange(batch, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
+            let (source, target) = pointers.value
+            for b in range { (target + b * span).update(from: source + (b * time + window.begin) * width, count: span) }
         }
         return UnsafePointer(target.pointer)
     }
 
     /// The reverse of `gather`: writes [B * length, width] into the window's rows of [B*T, width].
     func scatter(_ source: UnsafePointer<Float>, width: Int, window: StepWindow, into target: UnsafeMutablePointer<Float>) {
-        let span = window.length * width
-        for b in 0..<batch {
-            (target + (b * time + window.begin) * width).update(from: source + b * span, count: span)
+        let span = window.length * width, pointers = UncheckedSendable((source, target))
+        Parallel.forEachRange(batch, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
+            let (source, target) = pointers.value
+            for b in range { (target + (b * time + window.begin) * width).update(from: source + b * span, count: span) }
         }
     }
 
