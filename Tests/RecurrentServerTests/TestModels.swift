@@ -35,6 +35,8 @@ enum TestModels {
 
     private static func build() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // The models last for the test process and go with it.
+        atexit { try? FileManager.default.removeItem(at: TestModels.directory) }
         let data = repositoryRoot.appendingPathComponent("Data").path
         let fixtures = repositoryRoot.appendingPathComponent("Tests/RecurrentTests/Fixtures/torch").path
         let dictionary = directory.appendingPathComponent("small.dict").path
