@@ -1,3 +1,9 @@
+/// An elementwise operation on two values, as a type (see `Tensor.combined`).
+protocol ElementwiseOperator { static func apply(_ a: Float, _ b: Float) -> Float }
+enum ElementwiseSum: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+enum ElementwiseDifference: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+enum ElementwiseProduct: ElementwiseOperator { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+
 /// Elementwise arithmetic on tensors of equal shape, and a few reductions.
 extension Tensor {
     /// Values an elementwise operation takes on one thread before it splits over the threads.
@@ -6,13 +12,26 @@ extension Tensor {
     @inline(__always)
     func zipped(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
         precondition(shape == other.shape, "elementwise shapes differ: \(shape) and \(other.shape)")
+        var result = self
+        result.scalars.withUnsafeMutableBufferPointer { r in
+            other.scalars.withUnsafeBufferPointer { o in
+                for i in r.indices { r[i] = op(r[i], o[i]) }
+            }
+        }
+        return result
+    }
+
+    /// `Op.apply` on every pair of values, split over the threads for large tensors (the
+    /// operator a type, so that each loop is compiled for it).
+    func combined<Op: ElementwiseOperator>(_ other: Tensor, _: Op.Type) -> Tensor {
+        precondition(shape == other.shape, "elementwise shapes differ: \(shape) and \(other.shape)")
         return scalars.withUnsafeBufferPointer { a in
             other.scalars.withUnsafeBufferPointer { b in
                 Tensor(shape: shape) { r in
                     let pointers = UncheckedSendable((a, b, r))
                     Parallel.forEachRange(r.count, grain: Self.elementwiseGrain) { range in
                         let (a, b, r) = pointers.value
-                        for i in range { r[i] = op(a[i], b[i]) }
+                        for i in range { r[i] = Op.apply(a[i], b[i]) }
                     }
                 }
             }
@@ -28,9 +47,9 @@ extension Tensor {
         return result
     }
 
-    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, +) }
-    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, -) }
-    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipped(rhs, *) }
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.combined(rhs, ElementwiseSum.self) }
+    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.combined(rhs, ElementwiseDifference.self) }
+    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.combined(rhs, ElementwiseProduct.self) }
     public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs.map { $0 * rhs } }
     public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs.map { $0 * lhs } }
     public static prefix func - (operand: Tensor) -> Tensor { operand.map { -$0 } }
