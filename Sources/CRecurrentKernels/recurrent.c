@@ -271,10 +271,15 @@ int64_t rk_recurrent_packed_floats(int gates, int hidden, int input) {
 
 void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
                        const float *hidden_weight, float *packed) {
+    const int U = rk_recurrent_block_units(gates);
+    rk_recurrent_pack_blocks(gates, hidden, input, input_weight, hidden_weight, packed, 0, (hidden + U - 1) / U);
+}
+
+void rk_recurrent_pack_blocks(int gates, int hidden, int input, const float *input_weight,
+                              const float *hidden_weight, float *packed, int block0, int block1) {
     const int U = rk_recurrent_block_units(gates), K = input + hidden;
     const int64_t ldp = (int64_t)gates * U;
-    const int blocks = (hidden + U - 1) / U;
-    for (int block = 0; block < blocks; block++) {
+    for (int block = block0; block < block1; block++) {
         float *panel = packed + (int64_t)block * K * ldp;
         for (int g = 0; g < gates; g++) {
             for (int u = 0; u < U; u++) {
@@ -413,8 +418,12 @@ int64_t rk_recurrent_backward_packed_floats(int gates, int hidden) {
 }
 
 void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed) {
-    const int K = gates * hidden, blocks = (hidden + 63) / 64;
-    for (int block = 0; block < blocks; block++) {
+    rk_recurrent_pack_backward_blocks(gates, hidden, hidden_weight, packed, 0, (hidden + 63) / 64);
+}
+
+void rk_recurrent_pack_backward_blocks(int gates, int hidden, const float *hidden_weight, float *packed, int block0, int block1) {
+    const int K = gates * hidden;
+    for (int block = block0; block < block1; block++) {
         const int u0 = block * 64, n = hidden - u0 < 64 ? hidden - u0 : 64;
         float *panel = packed + (int64_t)block * K * 64;
         for (int k = 0; k < K; k++) {

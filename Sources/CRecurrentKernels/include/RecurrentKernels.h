@@ -106,6 +106,9 @@ int64_t rk_recurrent_packed_floats(int gates, int hidden, int input);
 /// every gate of its units. The layout is the same for every instruction set.
 void rk_recurrent_pack(int gates, int hidden, int input, const float *input_weight,
                        const float *hidden_weight, float *packed);
+/// rk_recurrent_pack for the blocks [block0, block1) alone (blocks apart may be packed at once).
+void rk_recurrent_pack_blocks(int gates, int hidden, int input, const float *input_weight,
+                              const float *hidden_weight, float *packed, int block0, int block1);
 
 /// Floats of the row scales that rk_recurrent_pack_int8 writes: per block, the G gates' scales of
 /// W_ih's rows then of W_hh's (zero past H).
@@ -171,6 +174,8 @@ int64_t rk_recurrent_backward_packed_floats(int gates, int hidden);
 /// Packs W_hh [G*H, H] for dL/dh = dG W_hh, by blocks of 64 hidden units (columns of W_hh):
 /// block u holds, for each k < G*H, its 64 columns of row k (zero past H).
 void rk_recurrent_pack_backward(int gates, int hidden, const float *hidden_weight, float *packed);
+/// rk_recurrent_pack_backward for the blocks [block0, block1) of 64 units alone.
+void rk_recurrent_pack_backward_blocks(int gates, int hidden, const float *hidden_weight, float *packed, int block0, int block1);
 
 /// Backpropagation through time of one layer in one direction over a window of steps (the
 /// gradients of the gates at those steps, and those of the state entering the window); the

@@ -342,7 +342,11 @@ struct SequenceKernel {
     func backwardPackedWeights(_ hiddenWeight: UnsafePointer<Float>) -> FloatBuffer {
         let gates = Int32(cell.gateCount)
         let packed = FloatBuffer(count: Int(rk_recurrent_backward_packed_floats(gates, Int32(hidden))), zeroed: false)
-        rk_recurrent_pack_backward(gates, Int32(hidden), hiddenWeight, packed.pointer)
+        // Blocks of 64 units, G*H*64 floats each, split over the threads.
+        let pointers = UncheckedSendable((hiddenWeight, packed.pointer)), hidden = Int32(hidden)
+        Parallel.forEachRange((Int(hidden) + 63) / 64, grain: max(1, Tensor.elementwiseGrain / (Int(gates) * Int(hidden) * 64))) { range in
+            rk_recurrent_pack_backward_blocks(gates, hidden, pointers.value.0, pointers.value.1, Int32(range.lowerBound), Int32(range.upperBound))
+        }
         return packed
     }
 
@@ -497,7 +501,14 @@ final class PackedRecurrentWeights: @unchecked Sendable {  // never changed afte
          hiddenWeight: UnsafePointer<Float>) {
         self.input = input
         let buffer = FloatBuffer(count: Int(rk_recurrent_packed_floats(Int32(gates), Int32(hidden), Int32(input))), zeroed: false)
-        rk_recurrent_pack(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, buffer.pointer)
+        // Blocks of units, (I + H) * G * U floats each, split over the threads.
+        let units = Int(rk_recurrent_block_units(Int32(gates)))
+        let pointers = UncheckedSendable((inputWeight, hiddenWeight, buffer.pointer))
+        Parallel.forEachRange((hidden + units - 1) / units, grain: max(1, Tensor.elementwiseGrain / ((input + hidden) * gates * units))) { range in
+            let (inputWeight, hiddenWeight, packed) = pointers.value
+            rk_recurrent_pack_blocks(Int32(gates), Int32(hidden), Int32(input), inputWeight, hiddenWeight, packed,
+                                     Int32(range.lowerBound), Int32(range.upperBound))
+        }
         self.buffer = buffer
         int8 = nil
         bf16 = nil
