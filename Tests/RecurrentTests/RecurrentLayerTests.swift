@@ -191,6 +191,17 @@ final class RecurrentLayerTests: XCTestCase {
                 }
             }
         }
+        // A quantized layer packs its weights whole: the sequence input joins every step there.
+        for kind in [WeightQuantization.int8, .bf16] {
+            let layer = RecurrentLayer(.init(cell: .lstm, inputSize: 5, hiddenSize: 6, output: .sequence), seed: 2)
+            layer.quantize(kind)
+            let x = randomInput([2, 4, 3], seed: 3), s = randomInput([2, 2], seed: 4)
+            let (apart, joined) = GradientMode.withoutRecording {
+                (layer.forward(x, sequenceInput: s, initialState: nil, lengths: [4, 3]).output.value,
+                 layer.forward(Variable.concatenateLastAxis([x, s.repeatedSteps(4)]), initialState: nil, lengths: [4, 3]).output.value)
+            }
+            XCTAssertEqual(apart, joined, "\(kind)")
+        }
         // Finite differences through the split weights, and the check on shapes.
         let layer = RecurrentLayer(.init(cell: .lstm, inputSize: 4, hiddenSize: 3, output: .sequence), seed: 1)
         let x = randomInput([2, 3, 1], seed: 2), s = randomInput([2, 3], seed: 3)
