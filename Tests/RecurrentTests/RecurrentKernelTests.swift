@@ -146,8 +146,10 @@ final class RecurrentKernelTests: XCTestCase {
         defer { SequenceKernel.forcedBackwardWindowSteps = nil }
         FloatBuffer.poisonsUnzeroed = true
         let cells = Self.cells + [("gru reset-before", GRUKernel(resetAfter: false) as CellKernel)]
-        // Varying lengths, and every sequence full (where the fused loops skip zeroing).
-        let cases = [[6, 2, 5, 1, 6, 3, 4], Array(repeating: 6, count: 7)].flatMap { lengths in cells.map { (lengths, $0.0, $0.1) } }
+        // Varying lengths (the last with short sequences first and last, so that a late window's
+        // products take the middle sequences alone), and every sequence full (where the fused
+        // loops skip zeroing).
+        let cases = [[6, 2, 5, 1, 6, 3, 4], [1, 3, 2, 4, 6, 5, 1], Array(repeating: 6, count: 7)].flatMap { lengths in cells.map { (lengths, $0.0, $0.1) } }
         for (lengths, name, cell) in cases {
             for fused in [true, false] {
                 for reverse in [false, true] {

@@ -255,36 +255,47 @@ struct SequenceKernel {
             if let dc = state.cell, dCN != nil { dc.pointer.update(from: dCNp, count: batch * hidden) }
             let packed = fusedCell == nil ? nil : backwardPackedWeights(wHH)
             for window in windows {
-                let rows = batch * window.length
                 clearUnwritten(dGateInputs.pointer, width: width, window: window)
                 if cell.separateHiddenGradient { clearUnwritten(dGateHidden.pointer, width: width, window: window) }
                 runBackwardSteps(window, saved: saved, state: state, dY: dY == nil ? nil : dYp, hiddenWeight: wHH,
                                  packed: packed, dGateInputs: dGateInputs.pointer, dGateHidden: dGateHidden.pointer)
-                let dG = UnsafePointer(dGateInputs.pointer), dGH = UnsafePointer(dGateHidden.pointer)
-                let xw = xRows.map { gather(xp, width: input, window: window, into: $0) } ?? xp
+                // The products over the window take the rows of the sequences that reach it
+                // (b * length + t - begin, contiguous from the first to the last): the others'
+                // gate gradients are zeros, a sorted batch's padding.
+                let reaching = window.sequencesReaching(lengths)
+                guard !reaching.isEmpty else { continue }
+                let first = reaching.lowerBound * window.length, rows = reaching.count * window.length
+                let dG = UnsafePointer(dGateInputs.pointer + first * width), dGH = UnsafePointer(dGateHidden.pointer + first * width)
+                let xw = (xRows.map { gather(xp, width: input, window: window, sequences: reaching, into: $0) } ?? xp) + first * input
                 dWeightIH.withUnsafeMutableBufferPointer { dw in
                     Kernels.gemm(transA: true, m: width, n: input, k: rows, dG, lda: width, xw, ldb: input,
                                  beta: 1, dw.baseAddress!, ldc: input)
                 }
-                let hw = hiddenRows.map { gather(saved.hiddenBefore.pointer, width: hidden, window: window, into: $0) }
-                let cw = cellRows.map { gather(saved.cellValues.pointer, width: cell.savedWidth * hidden, window: window, into: $0) }
+                let savedWidth = cell.savedWidth * hidden
+                let hw = (hiddenRows.map { gather(saved.hiddenBefore.pointer, width: hidden, window: window, sequences: reaching, into: $0) }
+                    ?? UnsafePointer(saved.hiddenBefore.pointer)) + first * hidden
+                let cw = readsCellValues
+                    ? (cellRows.map { gather(saved.cellValues.pointer, width: savedWidth, window: window, sequences: reaching, into: $0) }
+                        ?? UnsafePointer(saved.cellValues.pointer)) + first * savedWidth
+                    : nil
                 dWeightHH.withUnsafeMutableBufferPointer { dw in
-                    cell.accumulateHiddenWeightGradient(
-                        rows: rows, hidden: hidden, dGateHidden: dGH, hiddenBefore: hw ?? UnsafePointer(saved.hiddenBefore.pointer),
-                        cellValues: readsCellValues ? (cw ?? UnsafePointer(saved.cellValues.pointer)) : nil, into: dw.baseAddress!)
+                    cell.accumulateHiddenWeightGradient(rows: rows, hidden: hidden, dGateHidden: dGH, hiddenBefore: hw,
+                                                        cellValues: cw, into: dw.baseAddress!)
                 }
                 Kernels.addColumnSums(dG, rows: rows, width: width, into: dBiasIH.pointer)
+                if cell.separateHiddenGradient { Kernels.addColumnSums(dGH, rows: rows, width: width, into: dBiasHH.pointer) }
                 if let sums = dSequenceGates?.pointer {
-                    for b in 0..<batch {
-                        Kernels.addColumnSums(dG + b * window.length * width, rows: window.length, width: width, into: sums + b * width)
+                    for b in reaching {
+                        Kernels.addColumnSums(dGateInputs.pointer + b * window.length * width, rows: window.length, width: width,
+                                              into: sums + b * width)
                     }
                 }
-                if cell.separateHiddenGradient { Kernels.addColumnSums(dGH, rows: rows, width: width, into: dBiasHH.pointer) }
                 dX?.withUnsafeMutableBufferPointer { dx in
-                    // The window's rows of dL/dx = dG W_ih, written in place (through xRows when gathering).
+                    // The window's rows of dL/dx = dG W_ih, written in place (through xRows when
+                    // gathering); the rows of sequences that do not reach it stay zero.
                     let target = xRows?.pointer ?? dx.baseAddress!
-                    Kernels.gemm(m: rows, n: input, k: width, dG, lda: width, wIH, ldb: input, target, ldc: input)
-                    if xRows != nil { scatter(target, width: input, window: window, into: dx.baseAddress!) }
+                    Kernels.gemm(m: rows, n: input, k: width, dG, lda: width, wIH, ldb: input, target + first * input, ldc: input)
+                    if xRows != nil { scatter(target, width: input, window: window, sequences: reaching, into: dx.baseAddress!) }
                 }
             }
         }
@@ -318,23 +329,30 @@ struct SequenceKernel {
         return reverse ? windows : windows.reversed()
     }
 
-    /// Copies the window's rows of a whole-sequence buffer [B*T, width] into [B * length, width].
-    func gather(_ source: UnsafePointer<Float>, width: Int, window: StepWindow,
+    /// Copies the window's rows of a whole-sequence buffer [B*T, width] into [B * length, width],
+    /// those of `sequences` alone (the others' rows are left as they are).
+    func gather(_ source: UnsafePointer<Float>, width: Int, window: StepWindow, sequences: Range<Int>,
                 into target: FloatBuffer) -> UnsafePointer<Float> {
         let span = window.length * width, pointers = UncheckedSendable((source, target.pointer))
-        Parallel.forEachRange(batch, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
+        Parallel.forEachRange(sequences.count, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
             let (source, target) = pointers.value
-            for b in range { (target + b * span).update(from: source + (b * time + window.begin) * width, count: span) }
+            for b in (range.lowerBound + sequences.lowerBound)..<(range.upperBound + sequences.lowerBound) {
+                (target + b * span).update(from: source + (b * time + window.begin) * width, count: span)
+            }
         }
         return UnsafePointer(target.pointer)
     }
 
-    /// The reverse of `gather`: writes [B * length, width] into the window's rows of [B*T, width].
-    func scatter(_ source: UnsafePointer<Float>, width: Int, window: StepWindow, into target: UnsafeMutablePointer<Float>) {
+    /// The reverse of `gather`: writes `sequences`' rows of [B * length, width] into the
+    /// window's rows of [B*T, width].
+    func scatter(_ source: UnsafePointer<Float>, width: Int, window: StepWindow, sequences: Range<Int>,
+                 into target: UnsafeMutablePointer<Float>) {
         let span = window.length * width, pointers = UncheckedSendable((source, target))
-        Parallel.forEachRange(batch, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
+        Parallel.forEachRange(sequences.count, grain: max(1, Tensor.elementwiseGrain / max(1, span))) { range in
             let (source, target) = pointers.value
-            for b in range { (target + (b * time + window.begin) * width).update(from: source + b * span, count: span) }
+            for b in (range.lowerBound + sequences.lowerBound)..<(range.upperBound + sequences.lowerBound) {
+                (target + (b * time + window.begin) * width).update(from: source + b * span, count: span)
+            }
         }
     }
 
@@ -446,6 +464,15 @@ struct StepWindow {
     let begin: Int, end: Int
     var length: Int { end - begin }
     func row(_ b: Int, _ t: Int) -> Int { b * length + (t - begin) }
+
+    /// The sequences from the first to the last that takes part in a step of the window (its
+    /// length beyond `begin`), empty when none does.
+    func sequencesReaching(_ lengths: [Int]) -> Range<Int> {
+        guard let first = lengths.firstIndex(where: { $0 > begin }), let last = lengths.lastIndex(where: { $0 > begin }) else {
+            return 0..<0
+        }
+        return first..<(last + 1)
+    }
 }
 
 /// The packed weights of one layer and direction (as much memory as W_ih and W_hh), kept
