@@ -96,12 +96,11 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
                     losses.withUnsafeMutableBufferPointer { losses in
                         guard let y = y.baseAddress, let t = t.baseAddress, let g = g.baseAddress, let losses = losses.baseAddress else { return }
                         let pointers = UncheckedSendable((y, t, g, losses))
-                        let parts = min(steps, 8 * Parallel.threadCount)
-                        Parallel.forEach(parts: parts) { part in
+                        Parallel.forEachRange(steps, grain: 1) { range in
                             let (y, t, g, losses) = pointers.value
                             withUnsafeTemporaryAllocation(of: Double.self, capacity: 8 * m) { scratch in
                                 guard let scratch = scratch.baseAddress else { return }
-                                for step in (part * steps / parts)..<((part + 1) * steps / parts) where weights[step] > 0 {
+                                for step in range where weights[step] > 0 {
                                     losses[step] = stepLoss(y: y + step * width, target: t + step * targetWidth,
                                                             gradient: g + step * width, weight: weights[step] * scale, scratch: scratch)
                                 }
