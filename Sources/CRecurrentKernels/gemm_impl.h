@@ -85,6 +85,9 @@ RK_INLINE void FN(micro_body)(const int R, const int W, int kc, const float *res
                               const float *restrict b, int64_t ldbp, float *restrict c,
                               int64_t ldc, float alpha, float beta, int mode, int nr) {
     VF acc[RK_MR][RK_MAXW];
+    // alpha and beta wait in memory during the k loop: with 16 registers, a tile that fills 15
+    // of them would otherwise lose an accumulator to the stack while alpha holds the 16th.
+    float scales[2] = {alpha, beta};
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
@@ -123,8 +126,9 @@ RK_INLINE void FN(micro_body)(const int R, const int W, int kc, const float *res
         a += RK_MR;
         b += ldbp;
     }
+    __asm__ volatile("" : : "r"(scales) : "memory");
 #pragma clang loop unroll(full)
-    for (int i = 0; i < R; i++) FN(store_row)(W, acc[i], c + i * ldc, alpha, beta, mode, nr);
+    for (int i = 0; i < R; i++) FN(store_row)(W, acc[i], c + i * ldc, scales[0], scales[1], mode, nr);
 }
 
 typedef void (*FN(micro_fn))(int, const float *, const float *, int64_t, float *, int64_t, float,
