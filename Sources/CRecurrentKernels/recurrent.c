@@ -184,6 +184,10 @@ struct rk_backward_job {
 #define RK_ROWS4 3
 #define RK_SUB4 1
 #define RK_STEP_KC 128
+// The quantized tiles widen their weights in registers too: 2 rows where the float tile has 3
+// over 4 vectors (8 sums, 2 broadcasts, a vector of weights and one to widen: no spill).
+#define RK_QROWS1 2
+#define RK_QROWS4 2
 #define RK_TILE_UNROLL 1
 #include "activations_impl.h"
 #include "recurrent_impl.h"

@@ -458,6 +458,16 @@ static void FN(backward_blocks)(const rk_backward_job *job, int block0, int bloc
     }
 }
 
+// Rows of the quantized tiles: the float tiles' unless the including file says otherwise.
+#ifndef RK_QROWS1
+#define RK_QROWS1 RK_ROWS1
+#endif
+#ifndef RK_QROWS3
+#define RK_QROWS3 RK_ROWS3
+#endif
+#ifndef RK_QROWS4
+#define RK_QROWS4 RK_ROWS4
+#endif
 #define RK_Q int8
 #define RK_Q_T int8_t
 #define RK_Q_SCALED 1

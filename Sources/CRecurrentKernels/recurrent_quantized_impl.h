@@ -38,9 +38,30 @@ RK_INLINE VF QN(load)(const RK_Q_T *p) {
 
 // FN(accumulate) on stored weights: acc[i][v] += sum over k < K of a[i * lda + k] * b[k * ldp +
 // offset(v)]. Returns b advanced past the K rows.
+// With 16 registers, tiles of several rows take the rows' broadcasts first and widen one vector of
+// weights at a time when that fits (sums, broadcasts, a vector of weights and one to widen it in),
+// and then run their loop without unrolling where RK_TILE_UNROLL says so: with 16 registers,
+// widening all of a row's vectors first kept sums on the stack. One row (streaming) widens the
+// row's vectors first, unrolled.
 RK_INLINE const RK_Q_T *QN(accumulate)(const int R, const int W, const int S, const int U,
                                        VF acc[RK_TILE_MAXR][RK_TILE_MAXW], const float *a, int64_t lda,
                                        int K, const RK_Q_T *b, int64_t ldp) {
+    if (RK_NREGS <= 16 && R > 1 && R * W + R + 2 <= RK_NREGS) {
+        RK_STEP_UNROLL
+        for (int k = 0; k < K; k++) {
+            VF ai[RK_TILE_MAXR];
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) ai[i] = (VF)a[i * lda + k];
+#pragma clang loop unroll(full)
+            for (int v = 0; v < W; v++) {
+                const VF bv = QN(load)(b + (v / S) * U + (v % S) * RK_VL);
+#pragma clang loop unroll(full)
+                for (int i = 0; i < R; i++) acc[i][v] = ai[i] * bv + acc[i][v];
+            }
+            b += ldp;
+        }
+        return b;
+    }
 #pragma clang loop unroll_count(4)
     for (int k = 0; k < K; k++) {
         VF bv[RK_TILE_MAXW];
@@ -170,16 +191,16 @@ RK_INLINE void QN(step_body)(const int CELL, const int G, const int S, const int
 static void QN(step_blocks)(const rk_step_job *job, int block0, int block1) {
     switch (job->s->cell) {
     case RK_CELL_LSTM:
-        QN(step_body)(RK_CELL_LSTM, 4, RK_SUB4, 16, RK_ROWS4, QN(tiles4), job, block0, block1);
+        QN(step_body)(RK_CELL_LSTM, 4, RK_SUB4, 16, RK_QROWS4, QN(tiles4), job, block0, block1);
         break;
     case RK_CELL_GRU:
-        QN(step_body)(RK_CELL_GRU, 3, RK_SUB3, 16, RK_ROWS3, QN(tiles3), job, block0, block1);
+        QN(step_body)(RK_CELL_GRU, 3, RK_SUB3, 16, RK_QROWS3, QN(tiles3), job, block0, block1);
         break;
     case RK_CELL_ELMAN_RELU:
-        QN(step_body)(RK_CELL_ELMAN_RELU, 1, RK_SUB1, 64, RK_ROWS1, QN(tiles1), job, block0, block1);
+        QN(step_body)(RK_CELL_ELMAN_RELU, 1, RK_SUB1, 64, RK_QROWS1, QN(tiles1), job, block0, block1);
         break;
     default:
-        QN(step_body)(RK_CELL_ELMAN_TANH, 1, RK_SUB1, 64, RK_ROWS1, QN(tiles1), job, block0, block1);
+        QN(step_body)(RK_CELL_ELMAN_TANH, 1, RK_SUB1, 64, RK_QROWS1, QN(tiles1), job, block0, block1);
     }
 }
 

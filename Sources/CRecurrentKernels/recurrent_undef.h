@@ -8,6 +8,9 @@
 #undef RK_SUB3
 #undef RK_ROWS4
 #undef RK_SUB4
+#undef RK_QROWS1
+#undef RK_QROWS3
+#undef RK_QROWS4
 #undef RK_STEP_KC
 #undef RK_SCALEF
 #undef RK_TILE_UNROLL
