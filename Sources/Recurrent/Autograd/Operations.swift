@@ -186,18 +186,22 @@ extension Variable {
                 }
             }
         }
+        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
+        // In inference every row gets the same arithmetic whatever the number of rows, so that a
+        // sequence fed a step at a time (one row) scores as the whole sequence does (many).
+        let inference = !Variable.willRecord(inputs: inputs)
         input.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { out in
                     // Empty operands have no storage and nothing to multiply.
                     guard let x = x.baseAddress, let w = w.baseAddress, let result = out.baseAddress else { return }
                     Kernels.gemm(transB: true, m: rows, n: outputSize, k: inputSize,
-                                 x, lda: inputSize, w, ldb: inputSize, beta: 1, result, ldc: outputSize)
+                                 x, lda: inputSize, w, ldb: inputSize, beta: 1, result, ldc: outputSize,
+                                 rowsAlike: inference)
                 }
             }
         }
         let needs = (requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
-        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return Variable.record(output, inputs: inputs) { grad in
             let grad2D = grad.reshaped([rows, outputSize])
             // dx = dy W [N, I]; dW = dy^T x [O, I]; db = column sums of dy.

@@ -49,14 +49,17 @@ enum Kernels {
         return .none
     }
 
-    /// C[m,n] = alpha * op(A) op(B) + beta * C.
+    /// C[m,n] = alpha * op(A) op(B) + beta * C. With `rowsAlike`, an element's bits do not depend
+    /// on m either (see rk_sgemm_rows_alike): for inference, where one step at a time must give
+    /// what the whole sequence gives.
     static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int, rowsAlike: Bool = false
     ) {
         if m == 0 || n == 0 { return }
         let ta: Int32 = transA ? 1 : 0, tb: Int32 = transB ? 1 : 0
+        let rk_sgemm = rowsAlike ? rk_sgemm_rows_alike : CRecurrentKernels.rk_sgemm
         switch split(m: m, n: n, k: k, threads: Parallel.threadCount) {
         case .none:
             rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
