@@ -61,8 +61,6 @@
 enum { RK_STORE_SET = 0, RK_STORE_ADD = 1, RK_STORE_SCALE = 2 };
 // The ways a product can be computed (see the path function in gemm_impl.h).
 enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2, RK_PATH_GEMV = 3 };
-// B up to this many floats counts as cached for the dot products on every instruction set.
-#define RK_DOT_CACHED_ALL (256 * 1024)
 
 // ---- Instances of gemm_impl.h, one per instruction set ----
 
@@ -182,7 +180,7 @@ enum { RK_PATH_PACKED = 0, RK_PATH_STREAM = 1, RK_PATH_DOT = 2, RK_PATH_GEMV = 3
 #include "gemm_undef.h"
 
 typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int64_t, const float *,
-                        int64_t, float, float *, int64_t, int, int, float *);
+                        int64_t, float, float *, int64_t, int, int, int, float *);
 
 // ---- Per-thread packing buffers ----
 
@@ -227,8 +225,9 @@ static void scale_columns(int M, float beta, float *C, int64_t ldc, int n0, int 
     }
 }
 
-void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
+// rk_sgemm, or with `alike` rk_sgemm_rows_alike (see the path function in gemm_impl.h).
+static void sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1, int alike) {
     if (n1 <= n0 || M <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_columns(M, beta, C, ldc, n0, n1);
@@ -241,44 +240,28 @@ void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 #if RK_X86
     case RK_ISA_AVX512:
         fn = gemm_avx512;
-        need = work_floats_avx512(transB, M, N, K);
+        need = work_floats_avx512(transA, transB, M, N, K, alike);
         break;
     case RK_ISA_AVX2:
         fn = gemm_avx2;
-        need = work_floats_avx2(transB, M, N, K);
+        need = work_floats_avx2(transA, transB, M, N, K, alike);
         break;
 #endif
     default:
         fn = gemm_generic;
-        need = work_floats_generic(transB, M, N, K);
+        need = work_floats_generic(transA, transB, M, N, K, alike);
         break;
     }
     float *work = thread_work(need);
-    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
+    fn(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, alike, work);
+}
+
+void rk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
+    sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, 0);
 }
 
 void rk_sgemm_rows_alike(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
-    // The dot products' tiles give every element the same arithmetic for any number of rows (one
-    // accumulator per dot product, the same lane tree) while B stays in cache; beyond that their
-    // streaming tiles split the sums differently for different row counts.
-    if (!transB || (int64_t)N * K > RK_DOT_CACHED_ALL || n1 <= n0 || M <= 0 || K <= 0 || alpha == 0.0f) {
-        rk_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1);
-        return;
-    }
-    const size_t need = transA ? (size_t)M * (size_t)K : 1;
-    float *work = thread_work(need);
-    switch (rk_isa_level()) {
-#if RK_X86
-    case RK_ISA_AVX512:
-        gemm_dot_avx512(transA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
-        break;
-    case RK_ISA_AVX2:
-        gemm_dot_avx2(transA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
-        break;
-#endif
-    default:
-        gemm_dot_generic(transA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, work);
-        break;
-    }
+    sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, 1);
 }

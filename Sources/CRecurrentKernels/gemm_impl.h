@@ -772,8 +772,11 @@ static void FN(gemv)(int ta, int tb, int M, int K, float alpha, const float *A, 
 }
 
 // Which of the ways computes this product. Depends only on the shape and transposes, never on
-// the column range, so splitting the columns across threads does not change any result.
-static int FN(path)(int tb, int M, int N) {
+// the column range, so splitting the columns across threads does not change any result. `alike`
+// (rk_sgemm_rows_alike): A * B^T with B in cache takes the dot products for any M, whose tiles
+// give every row the same arithmetic, so the result does not depend on M either.
+static int FN(path)(int tb, int M, int N, int K, int alike) {
+    if (alike && tb && (int64_t)N * K <= RK_DOT_CACHED) return RK_PATH_DOT;
     if (N == 1) return RK_PATH_GEMV;
     if (tb && M <= RK_DOT_M) return RK_PATH_DOT;
     if (!tb && M <= RK_STREAM_M) return RK_PATH_STREAM;
@@ -781,10 +784,10 @@ static int FN(path)(int tb, int M, int N) {
 }
 
 // Floats of work space a product with M rows and depth K needs.
-static size_t FN(work_floats)(int tb, int M, int N, int K) {
-    switch (FN(path)(tb, M, N)) {
+static size_t FN(work_floats)(int ta, int tb, int M, int N, int K, int alike) {
+    switch (FN(path)(tb, M, N, K, alike)) {
     case RK_PATH_GEMV: return (size_t)M + (size_t)K;
-    case RK_PATH_DOT: return (size_t)M * (size_t)K;
+    case RK_PATH_DOT: return ta ? (size_t)M * (size_t)K : 0;  // op(A)'s rows copied out
     case RK_PATH_STREAM: return (size_t)RK_MR * RK_KC + (size_t)RK_NR * RK_KC + 4 * RK_ROWS_CB;
     default: {
         int mb = M < RK_MB ? M : RK_MB;
@@ -796,8 +799,8 @@ static size_t FN(work_floats)(int tb, int M, int N, int K) {
 
 static void FN(gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int n0, int n1,
-                     float *work) {
-    switch (FN(path)(tb, M, N)) {
+                     int alike, float *work) {
+    switch (FN(path)(tb, M, N, K, alike)) {
     case RK_PATH_GEMV:
         FN(gemv)(ta, tb, M, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
         break;

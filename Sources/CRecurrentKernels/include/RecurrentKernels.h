@@ -29,6 +29,7 @@ const char *rk_isa_name(void);
 /// restores the automatic choice), for tests and benchmarks. Returns 0, or -1 when this CPU
 /// cannot run it or the name is unknown.
 int rk_force_isa(const char *name);
+
 /// rk_sgemm for op(A) * B^T computed so that an element of C gets the same bits whatever M is:
 /// while B (N x K) fits in cache (N * K <= 262,144 floats) every row goes through the dot
 /// products of the few-rows path (one accumulator per dot product, a fixed tree over the lanes);
@@ -36,7 +37,6 @@ int rk_force_isa(const char *name);
 /// at a time (M = 1) must give the bits of the whole sequence at once.
 void rk_sgemm_rows_alike(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1);
-
 
 /// Asks the C library's allocator (glibc) to keep freed blocks of up to 32 MB on its heap for
 /// reuse, and up to 256 MB of free heap, instead of returning them to the system at once: a

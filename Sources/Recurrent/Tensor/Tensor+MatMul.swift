@@ -59,10 +59,10 @@ enum Kernels {
     ) {
         if m == 0 || n == 0 { return }
         let ta: Int32 = transA ? 1 : 0, tb: Int32 = transB ? 1 : 0
-        let rk_sgemm = rowsAlike ? rk_sgemm_rows_alike : CRecurrentKernels.rk_sgemm
+        let product = rowsAlike ? rk_sgemm_rows_alike : rk_sgemm
         switch split(m: m, n: n, k: k, threads: Parallel.threadCount) {
         case .none:
-            rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+            product(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                      beta, c, Int32(ldc), 0, Int32(n))
         case let .columns(parts):
             let pointers = UncheckedSendable((a, b, c))
@@ -70,7 +70,7 @@ enum Kernels {
                 let (a, b, c) = pointers.value
                 let n0 = cut(part, of: n, parts: parts, grain: columnGrain)
                 let n1 = cut(part + 1, of: n, parts: parts, grain: columnGrain)
-                rk_sgemm(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                product(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                          beta, c, Int32(ldc), Int32(n0), Int32(n1))
             }
         case let .rows(parts):
@@ -81,7 +81,7 @@ enum Kernels {
                 let rows = cut(part + 1, of: m, parts: parts, grain: rowGrain) - m0
                 // Rows m0..<m0+rows of op(A) start at row m0 of A, or at column m0 of A^T.
                 let aPart = transA ? a + m0 : a + m0 * lda
-                rk_sgemm(ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aPart, Int32(lda), b,
+                product(ta, tb, Int32(rows), Int32(n), Int32(k), alpha, aPart, Int32(lda), b,
                          Int32(ldb), beta, c + m0 * ldc, Int32(ldc), 0, Int32(n))
             }
         }
