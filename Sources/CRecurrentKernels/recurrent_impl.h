@@ -35,6 +35,13 @@
 #define RK_STEP_KC 0
 #endif
 #define RK_STEP_ROWS 64
+// RK_PAIRS4 (where the including file sets it): LSTM's step in two passes of two gates by the
+// block's 16 units, instead of one pass of four gates by part of them: each pass reads whole
+// cache lines of the packed rows (AVX2: a 3 x 4 tile of 8 lanes covers 8 of 16 units of four gates,
+// half of each line it fetches; from L2 that halves its speed).
+#ifndef RK_PAIRS4
+#define RK_PAIRS4 0
+#endif
 
 RK_INLINE VF FN(rload)(const float *p) {
     VF v;
@@ -115,20 +122,20 @@ RK_INLINE const float *FN(accumulate)(const int R, const int W, const int S, con
 // the same order, as in one pass). GRU's candidate (G = 3, gate 2) needs its input part apart
 // from its hidden part: its accumulators sum x W_in over k < I into preX ([R][S] vectors), then
 // start afresh on h W_hn for pre.
-RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U, const float *x,
+RK_INLINE void FN(tile_body)(const int R, const int G, const int GT, const int S, const int U, const float *x,
                              int64_t ldx, int I, const float *h, int64_t ldh, const float *panel,
                              float *restrict pre, float *restrict preX, int k0, int k1) {
-    const int W = G * S;
+    const int W = GT * S, ldpre = G * S * RK_VL;
     const int64_t ldp = (int64_t)G * U;
     VF acc[RK_TILE_MAXR][RK_TILE_MAXW];
-#define RK_APART(v) (G == 3 && (v) / S == 2)
+#define RK_APART(v) (G == 3 && GT == 3 && (v) / S == 2)
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < W; v++)
             acc[i][v] = k0 == 0                      ? (VF)0.0f
                         : RK_APART(v) && k0 < I ? FN(rload)(preX + (i * S + v % S) * RK_VL)
-                                                  : FN(rload)(pre + (i * W + v) * RK_VL);
+                                                  : FN(rload)(pre + i * ldpre + v * RK_VL);
     const float *b = panel + k0 * ldp;
     if (k0 < I) {
         b = FN(accumulate)(R, W, S, U, acc, x + k0, ldx, (k1 < I ? k1 : I) - k0, b, ldp);
@@ -151,32 +158,38 @@ RK_INLINE void FN(tile_body)(const int R, const int G, const int S, const int U,
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < W; v++) FN(rstore)(pre + (i * W + v) * RK_VL, acc[i][v]);
+        for (int v = 0; v < W; v++) FN(rstore)(pre + i * ldpre + v * RK_VL, acc[i][v]);
 }
 
 typedef void (*FN(tile_fn))(const float *, int64_t, int, const float *, int64_t, const float *, float *,
                             float *, int, int);
-#define RK_TILE(NAME, G, S, U, R)                                                                  \
+#define RK_TILE(NAME, G, GT, S, U, R)                                                              \
     static void FN(NAME##_##R)(const float *x, int64_t ldx, int I, const float *h, int64_t ldh,   \
                                const float *panel, float *pre, float *preX, int k0, int k1) {      \
-        FN(tile_body)(R, G, S, U, x, ldx, I, h, ldh, panel, pre, preX, k0, k1);                    \
+        FN(tile_body)(R, G, GT, S, U, x, ldx, I, h, ldh, panel, pre, preX, k0, k1);                \
     }
-#define RK_TILES(NAME, G, S, U)                                                                    \
-    RK_TILE(NAME, G, S, U, 1)                                                                      \
-    RK_TILE(NAME, G, S, U, 2)                                                                      \
-    RK_TILE(NAME, G, S, U, 3)                                                                      \
-    RK_TILE(NAME, G, S, U, 4)                                                                      \
-    RK_TILE(NAME, G, S, U, 5)                                                                      \
-    RK_TILE(NAME, G, S, U, 6)                                                                      \
-    RK_TILE(NAME, G, S, U, 7)                                                                      \
-    RK_TILE(NAME, G, S, U, 8)                                                                      \
+#define RK_TILES_OF(NAME, G, GT, S, U)                                                             \
+    RK_TILE(NAME, G, GT, S, U, 1)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 2)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 3)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 4)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 5)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 6)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 7)                                                                  \
+    RK_TILE(NAME, G, GT, S, U, 8)                                                                  \
     static const FN(tile_fn) FN(NAME)[RK_TILE_MAXR + 1] = {                                        \
         0, FN(NAME##_1), FN(NAME##_2), FN(NAME##_3), FN(NAME##_4),                                 \
         FN(NAME##_5), FN(NAME##_6), FN(NAME##_7), FN(NAME##_8)};
+#define RK_TILES(NAME, G, S, U) RK_TILES_OF(NAME, G, G, S, U)
 RK_TILES(tiles1, 1, RK_SUB1, 64)
 RK_TILES(tiles3, 3, RK_SUB3, 16)
 RK_TILES(tiles4, 4, RK_SUB4, 16)
+#if RK_PAIRS4
+// LSTM tiles of two gates by the block's 16 units, for the step in two passes (see step_body).
+RK_TILES_OF(pairs4, 4, 2, 16 / RK_VL, 16)
+#endif
 #undef RK_TILES
+#undef RK_TILES_OF
 #undef RK_TILE
 
 // The cell on units [j, j + m) of one row's chunk (see finish); m is RK_VL but for a layer's
@@ -259,7 +272,7 @@ RK_INLINE void FN(finish)(const int CELL, const int chunk, const rk_recurrent_se
 }
 
 // One step for the blocks [block0, block1) of units: every batch row, R rows at a time.
-RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int U, const int RMAX,
+RK_INLINE void FN(step_body)(const int CELL, const int G, const int GT, const int S, const int U, const int RMAX,
                              const FN(tile_fn) *tiles, const rk_step_job *job, int block0,
                              int block1) {
     const rk_recurrent_sequence *s = job->s;
@@ -292,17 +305,21 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
                     const int n = H - uc < chunk ? H - uc : chunk;
                     float *chunkPre = pre + (int64_t)((uc - u0) / chunk) * RK_STEP_ROWS * rowFloats;
                     float *chunkPreX = preX + (int64_t)((uc - u0) / chunk) * RK_STEP_ROWS * chunk;
-                    for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
-                        const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
-                        const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
-                        float *tilePre = chunkPre + (b0 - r0) * rowFloats;
-                        float *tilePreX = chunkPreX + (b0 - r0) * chunk;
-                        tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel, tilePre, tilePreX, k0, k1);
-                        if (last)
-                            for (int i = 0; i < R; i++)
-                                FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, tilePre + i * rowFloats,
-                                           inputApart ? tilePreX + i * chunk : 0);
-                        b0 += R;
+                    // Tiles of GT < G gates take the gates GT at a time, a pass over the rows each.
+                    for (int gate = 0; gate < G; gate += GT) {
+                        for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
+                            const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
+                            const float *x = I > 0 ? s->x + b0 * s->x_batch_stride + t * s->x_time_stride : 0;
+                            float *tilePre = chunkPre + (b0 - r0) * rowFloats;
+                            float *tilePreX = chunkPreX + (b0 - r0) * chunk;
+                            tiles[R](x, s->x_batch_stride, I, job->h_prev + (int64_t)b0 * H, H, panel + gate * U,
+                                     tilePre + gate * chunk, tilePreX, k0, k1);
+                            if (last && gate + GT == G)
+                                for (int i = 0; i < R; i++)
+                                    FN(finish)(CELL, chunk, s, job, b0 + i, uc, n, tilePre + i * rowFloats,
+                                               inputApart ? tilePreX + i * chunk : 0);
+                            b0 += R;
+                        }
                     }
                 }
             }
@@ -313,16 +330,20 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int S, const int
 static void FN(step_blocks)(const rk_step_job *job, int block0, int block1) {
     switch (job->s->cell) {
     case RK_CELL_LSTM:
-        FN(step_body)(RK_CELL_LSTM, 4, RK_SUB4, 16, RK_ROWS4, FN(tiles4), job, block0, block1);
+#if RK_PAIRS4
+        FN(step_body)(RK_CELL_LSTM, 4, 2, 16 / RK_VL, 16, RK_ROWS4, FN(pairs4), job, block0, block1);
+#else
+        FN(step_body)(RK_CELL_LSTM, 4, 4, RK_SUB4, 16, RK_ROWS4, FN(tiles4), job, block0, block1);
+#endif
         break;
     case RK_CELL_GRU:
-        FN(step_body)(RK_CELL_GRU, 3, RK_SUB3, 16, RK_ROWS3, FN(tiles3), job, block0, block1);
+        FN(step_body)(RK_CELL_GRU, 3, 3, RK_SUB3, 16, RK_ROWS3, FN(tiles3), job, block0, block1);
         break;
     case RK_CELL_ELMAN_RELU:
-        FN(step_body)(RK_CELL_ELMAN_RELU, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
+        FN(step_body)(RK_CELL_ELMAN_RELU, 1, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
         break;
     default:
-        FN(step_body)(RK_CELL_ELMAN_TANH, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
+        FN(step_body)(RK_CELL_ELMAN_TANH, 1, 1, RK_SUB1, 64, RK_ROWS1, FN(tiles1), job, block0, block1);
     }
 }
 

@@ -14,3 +14,4 @@
 #undef RK_STEP_KC
 #undef RK_SCALEF
 #undef RK_TILE_UNROLL
+#undef RK_PAIRS4
