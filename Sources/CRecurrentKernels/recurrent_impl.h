@@ -17,6 +17,11 @@
 #define RK_TILE_MAXR 8
 #define RK_TILE_MAXW 4
 #define RK_BACKWARD_KC 1024
+// How many rows of k the backward pass's row tiles take at a time within a part of
+// RK_BACKWARD_KC (the whole part unless the including file says otherwise).
+#ifndef RK_BACKWARD_DEPTH
+#define RK_BACKWARD_DEPTH RK_BACKWARD_KC
+#endif
 // Where the including file sets RK_STEP_KC, the forward step goes through a block's packed rows
 // RK_STEP_KC at a time, for RK_STEP_ROWS batch rows at once, whose partial sums wait in memory:
 // every row tile finds those rows in L1 instead of streaming the whole block from L2 once per
@@ -430,37 +435,50 @@ RK_INLINE void FN(prefetch_backward_row)(const int CELL, const rk_backward_job *
 // every row, then the cell's derivatives at t_cell on the same units.
 RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int block0, int block1) {
     const rk_recurrent_backward_sequence *s = job->s;
-    const int H = s->hidden, B = s->batch, T = s->time;
+    const int H = s->hidden;
     const int G = gate_count(CELL);
     const int K = G * H, chunk = RK_SUB1 * RK_VL;
-    float pre[RK_TILE_MAXR * RK_TILE_MAXW * RK_VL];
+    // The sums of RK_STEP_ROWS rows for one chunk of units, continued from one depth to the next.
+    float pre[RK_STEP_ROWS * RK_SUB1 * RK_VL];
     for (int block = block0; block < block1; block++) {
         const int u0 = block * 64;
         for (int uc = u0; uc < u0 + 64 && uc < H; uc += chunk) {
             const int n = H - uc < chunk ? H - uc : chunk;
             if (job->t_product >= 0) {
-                // Depth in chunks whose part of the block (RK_BACKWARD_KC x 64 floats, 256 KB)
-                // stays in L2 across the row tiles; dL/dh takes each chunk's sum in turn.
+                // The sum runs in parts of RK_BACKWARD_KC (RK_BACKWARD_KC x 64 floats of the
+                // block, 256 KB, stay in L2 across the row tiles); dL/dh takes each part's sum in
+                // turn. Within a part, the row tiles go RK_BACKWARD_DEPTH rows of k at a time,
+                // their sums waiting in `pre`, so that they find those rows in L1 (the same sums
+                // in the same order as in one pass).
                 const float *dG = s->hidden_gate_gradient + (int64_t)(job->t_product - job->begin) * job->time_stride;
                 // Rows past their length at t_product have no gate gradients (zeros): skipped.
-                const int lo = job->product_lo, rows = job->product_hi - lo;
-                const int tileCount = (rows + RK_ROWS1 - 1) / RK_ROWS1;
-                for (int k0 = 0; k0 < K; k0 += RK_BACKWARD_KC) {
-                    const int kc = K - k0 < RK_BACKWARD_KC ? K - k0 : RK_BACKWARD_KC;
-                    const float *panel = s->packed + ((int64_t)block * K + k0) * 64 + (uc - u0);
-                    for (int tile = 0, b0 = lo; tile < tileCount; tile++) {
-                        const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
-                        if (job->t_cell >= 0 && k0 + kc == K)
-                            for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
-                        FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + k0, job->batch_stride, panel, pre, 0, 0, kc);
-                        for (int i = 0; i < R; i++) {
-                            float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
-                            for (int j = 0; j < n; j += RK_VL) {
-                                const int m = n - j < RK_VL ? n - j : RK_VL;
-                                FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(pre + i * chunk + j), m);
+                for (int r0 = job->product_lo; r0 < job->product_hi; r0 += RK_STEP_ROWS) {
+                    const int rows = job->product_hi - r0 < RK_STEP_ROWS ? job->product_hi - r0 : RK_STEP_ROWS;
+                    const int tileCount = (rows + RK_ROWS1 - 1) / RK_ROWS1;
+                    for (int c0 = 0; c0 < K; c0 += RK_BACKWARD_KC) {
+                        const int kc = K - c0 < RK_BACKWARD_KC ? K - c0 : RK_BACKWARD_KC;
+                        const float *panel = s->packed + ((int64_t)block * K + c0) * 64 + (uc - u0);
+                        const int depth = tileCount > 1 ? RK_BACKWARD_DEPTH : kc;
+                        for (int k0 = 0; k0 < kc; k0 += depth) {
+                            const int k1 = kc - k0 < depth ? kc : k0 + depth, last = k1 == kc;
+                            for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
+                                const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
+                                float *tilePre = pre + (b0 - r0) * chunk;
+                                if (job->t_cell >= 0 && last && c0 + kc == K)
+                                    for (int i = 0; i < R; i++) FN(prefetch_backward_row)(CELL, job, b0 + i, job->t_cell, uc, n);
+                                FN(tiles1)[R](0, 0, 0, dG + (int64_t)b0 * job->batch_stride + c0, job->batch_stride, panel,
+                                              tilePre, 0, k0, k1);
+                                if (last)
+                                    for (int i = 0; i < R; i++) {
+                                        float *dh = s->hidden_gradient + (int64_t)(b0 + i) * H + uc;
+                                        for (int j = 0; j < n; j += RK_VL) {
+                                            const int m = n - j < RK_VL ? n - j : RK_VL;
+                                            FN(store_n)(dh + j, FN(load_n)(dh + j, m) + FN(rload)(tilePre + i * chunk + j), m);
+                                        }
+                                    }
+                                b0 += R;
                             }
                         }
-                        b0 += R;
                     }
                 }
             }

@@ -15,3 +15,4 @@
 #undef RK_SCALEF
 #undef RK_TILE_UNROLL
 #undef RK_PAIRS4
+#undef RK_BACKWARD_DEPTH
