@@ -8,8 +8,10 @@
 //   nonlinearities and the state update run on sums still in registers, and a thread that owns a
 //   range of blocks does a whole step for its units without waiting for anyone: one parallel
 //   region (one synchronization) per step.
-// * The register tile: R batch rows by G gates x S vectors of units (recurrent_impl.h); the rows'
-//   values of h are broadcast from the state itself (no packing), and the block's weights
+// * The register tile: R batch rows by G gates x S vectors of units (recurrent_impl.h; with
+//   AVX2's 16 registers, LSTM takes two gates by all 16 units in each of two passes, so that a
+//   tile reads whole cache lines of the block); the rows' values of h are broadcast from the
+//   state itself (no packing), and the block's weights
 //   (H x G x 16 floats: 256 KB at H = 1024, LSTM) stay in L2 across the rows of the batch.
 // * One body per instruction set, chosen at run time like the matrix product; the packed layout
 //   is the same for all of them.

@@ -303,8 +303,11 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int GT, const in
             const int tileCount = (rows + RMAX - 1) / RMAX;
             // One tile of rows reuses nothing: it goes through the block in one pass.
             const int depth = tileCount > 1 && RK_STEP_KC > 0 ? RK_STEP_KC : K;
-            for (int k0 = 0; k0 < K; k0 += depth) {
-                const int k1 = K - k0 < depth ? K : k0 + depth, last = k1 == K;
+            // A short last part joins the one before (a call per tile and part costs the sums'
+            // loads and stores: forecast-small's 65 rows are one part, not 64 and 1).
+            for (int k0 = 0, k1; k0 < K; k0 = k1) {
+                k1 = K - k0 < depth + depth / 2 ? K : k0 + depth;
+                const int last = k1 == K;
                 for (int uc = u0; uc < u0 + U && uc < H; uc += chunk) {
                     const float *panel = s->packed + block * blockFloats + (uc - u0);
                     const int n = H - uc < chunk ? H - uc : chunk;
@@ -459,8 +462,9 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                         const int kc = K - c0 < RK_BACKWARD_KC ? K - c0 : RK_BACKWARD_KC;
                         const float *panel = s->packed + ((int64_t)block * K + c0) * 64 + (uc - u0);
                         const int depth = tileCount > 1 ? RK_BACKWARD_DEPTH : kc;
-                        for (int k0 = 0; k0 < kc; k0 += depth) {
-                            const int k1 = kc - k0 < depth ? kc : k0 + depth, last = k1 == kc;
+                        for (int k0 = 0, k1; k0 < kc; k0 = k1) {
+                            k1 = kc - k0 < depth + depth / 2 ? kc : k0 + depth;
+                            const int last = k1 == kc;
                             for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
                                 const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
                                 float *tilePre = pre + (b0 - r0) * chunk;
