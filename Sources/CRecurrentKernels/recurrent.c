@@ -104,6 +104,13 @@ static int next_block(rk_block_range *ranges, int parts, int part, int *q) {
     return -1;
 }
 
+// The end of the part of a sum over k in [k0, K) that goes `depth` rows at a time: k0 + depth,
+// or K when fewer than depth + depth / 2 rows are left, so that a short last part joins the one
+// before (a call per row tile and part costs the tile's sums' loads and stores: forecast-small's
+// 65 rows are one part, not 64 and 1). Where the parts end never changes the sums (each tile
+// continues its sums from one part to the next), only how often they wait in memory.
+static inline int part_end(int k0, int K, int depth) { return K - k0 < depth + depth / 2 ? K : k0 + depth; }
+
 // Gates per unit and values saved per unit of each cell (also used, with a constant cell, by
 // the per-instruction-set bodies in recurrent_impl.h).
 static inline int gate_count(int cell) {

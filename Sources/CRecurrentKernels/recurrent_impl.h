@@ -303,10 +303,8 @@ RK_INLINE void FN(step_body)(const int CELL, const int G, const int GT, const in
             const int tileCount = (rows + RMAX - 1) / RMAX;
             // One tile of rows reuses nothing: it goes through the block in one pass.
             const int depth = tileCount > 1 && RK_STEP_KC > 0 ? RK_STEP_KC : K;
-            // A short last part joins the one before (a call per tile and part costs the sums'
-            // loads and stores: forecast-small's 65 rows are one part, not 64 and 1).
             for (int k0 = 0, k1; k0 < K; k0 = k1) {
-                k1 = K - k0 < depth + depth / 2 ? K : k0 + depth;
+                k1 = part_end(k0, K, depth);
                 const int last = k1 == K;
                 for (int uc = u0; uc < u0 + U && uc < H; uc += chunk) {
                     const float *panel = s->packed + block * blockFloats + (uc - u0);
@@ -463,7 +461,7 @@ RK_INLINE void FN(backward_body)(const int CELL, const rk_backward_job *job, int
                         const float *panel = s->packed + ((int64_t)block * K + c0) * 64 + (uc - u0);
                         const int depth = tileCount > 1 ? RK_BACKWARD_DEPTH : kc;
                         for (int k0 = 0, k1; k0 < kc; k0 = k1) {
-                            k1 = kc - k0 < depth + depth / 2 ? kc : k0 + depth;
+                            k1 = part_end(k0, kc, depth);
                             const int last = k1 == kc;
                             for (int tile = 0, b0 = r0; tile < tileCount; tile++) {
                                 const int R = rows / tileCount + (tile < rows % tileCount ? 1 : 0);
