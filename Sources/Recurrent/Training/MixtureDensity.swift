@@ -98,7 +98,7 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
                         let pointers = UncheckedSendable((y, t, g, losses))
                         Parallel.forEachRange(steps, grain: 1) { range in
                             let (y, t, g, losses) = pointers.value
-                            withUnsafeTemporaryAllocation(of: Double.self, capacity: 8 * m) { scratch in
+                            withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 * m) { scratch in
                                 guard let scratch = scratch.baseAddress else { return }
                                 for step in range where weights[step] > 0 {
                                     losses[step] = stepLoss(y: y + step * width, target: t + step * targetWidth,
@@ -118,7 +118,7 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
     }
 
     /// One step's loss; writes its gradient with respect to the raw outputs, times `weight`.
-    /// `scratch` holds 8M Doubles.
+    /// `scratch` holds 9M Doubles.
     private func stepLoss(y: UnsafePointer<Float>, target: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
                           weight: Double, scratch: UnsafeMutablePointer<Double>) -> Double {
         let m = componentCount
@@ -126,31 +126,41 @@ public struct MixtureDensityHead: Codable, Equatable, Sendable {
         var loss = 0.0
         let offsetsCount = penStates == .endOfStroke || target[4] < 0.5
         if offsetsCount {
-            // scratch: log weights | log terms | zx | zy | rho | q | sx | sy, M each.
+            // scratch: log weights | log terms | zx | zy | rho | q | sx | sy | π, M each. Six
+            // transcendental functions a component: e^(log σ) twice, u = e^(-2|ρ̂|) and log1p(u)
+            // give ρ, 1 - ρ² and its log; the two log-sum-exps' exponentials give the mixture
+            // weights and the responsibilities.
             let logWeights = scratch, logTerms = scratch + m
             let zxs = scratch + 2 * m, zys = scratch + 3 * m, rhos = scratch + 4 * m, qs = scratch + 5 * m
-            let sxs = scratch + 6 * m, sys = scratch + 7 * m
+            let sxs = scratch + 6 * m, sys = scratch + 7 * m, weights = scratch + 8 * m
             for j in 0..<m { logWeights[j] = Double(y[j]) }
-            let logNormalizer = logSumExp(logWeights, count: m)
+            // The mixture weights π (softmax) and log π.
+            let logNormalizer = logSumExp(logWeights, count: m, exponentials: weights)
             for j in 0..<m { logWeights[j] -= logNormalizer }
             for j in 0..<m {
                 let logSx = Double(y[3 * m + j]), logSy = Double(y[4 * m + j]), rhoHat = Double(y[5 * m + j])
-                let zx = (x1 - Double(y[m + j])) * exp(-logSx), zy = (x2 - Double(y[2 * m + j])) * exp(-logSy)
-                let rho = Foundation.tanh(rhoHat)
-                // log(1 - tanh²) = log(4) - 2 log(e^r + e^-r), exact where 1 - ρ² would round to 0.
-                let logQ = 2 * M_LN2 - 2 * (abs(rhoHat) + log1p(exp(-2 * abs(rhoHat))))
-                let q = exp(logQ)
+                let sx = exp(logSx), sy = exp(logSy)
+                let zx = (x1 - Double(y[m + j])) / sx, zy = (x2 - Double(y[2 * m + j])) / sy
+                // tanh(r) = sign(r) (1 - u) / (1 + u) and 1 - tanh²(r) = 4u / (1 + u)² with
+                // u = e^(-2|r|); log(1 - tanh²) = log 4 - 2 (|r| + log1p(u)), exact where 1 - ρ²
+                // would round to 0.
+                let a = abs(rhoHat), u = exp(-2 * a), onePlusU = 1 + u
+                let rho = (rhoHat < 0 ? -1 : 1) * (1 - u) / onePlusU
+                let logQ = 2 * M_LN2 - 2 * (a + log1p(u))
+                let q = 4 * u / (onePlusU * onePlusU)
                 let z = zx * zx + zy * zy - 2 * rho * zx * zy
                 logTerms[j] = logWeights[j] - log(2 * Double.pi) - logSx - logSy - 0.5 * logQ - z / (2 * q)
-                (zxs[j], zys[j], rhos[j], qs[j], sxs[j], sys[j]) = (zx, zy, rho, q, exp(logSx), exp(logSy))
+                (zxs[j], zys[j], rhos[j], qs[j], sxs[j], sys[j]) = (zx, zy, rho, q, sx, sy)
             }
-            let logDensity = logSumExp(logTerms, count: m)
+            // Responsibilities γ_j = e^(logTerms_j - logDensity), from the log-sum-exp's own
+            // exponentials (in the logWeights slots, no longer needed).
+            let logDensity = logSumExp(logTerms, count: m, exponentials: logWeights)
             loss -= logDensity
             for j in 0..<m {
                 let (zx, zy, rho, q, sx, sy) = (zxs[j], zys[j], rhos[j], qs[j], sxs[j], sys[j])
-                let responsibility = exp(logTerms[j] - logDensity)
+                let responsibility = logWeights[j]
                 let z = zx * zx + zy * zy - 2 * rho * zx * zy
-                g[j] = Float(weight * (exp(logWeights[j]) - responsibility))
+                g[j] = Float(weight * (weights[j] - responsibility))
                 g[m + j] = Float(weight * -responsibility * (zx - rho * zy) / (sx * q))
                 g[2 * m + j] = Float(weight * -responsibility * (zy - rho * zx) / (sy * q))
                 g[3 * m + j] = Float(weight * -responsibility * (zx * (zx - rho * zy) / q - 1))
@@ -214,13 +224,26 @@ public struct StrokeDistribution: Sendable {
     }
 }
 
-/// log(sum(exp(values))) of `count` values, around the maximum so that nothing overflows.
-private func logSumExp(_ values: UnsafePointer<Double>, count: Int) -> Double {
+/// log(sum(exp(values))) of `count` values, around the maximum so that nothing overflows; with
+/// `exponentials`, also each exp(value - result) there (the softmax), from the same exponentials.
+private func logSumExp(_ values: UnsafePointer<Double>, count: Int, exponentials: UnsafeMutablePointer<Double>? = nil) -> Double {
     guard count > 0 else { return -.infinity }
     var largest = values[0]
     for j in 1..<count where values[j] > largest { largest = values[j] }
-    guard largest.isFinite else { return largest }
+    guard largest.isFinite else {
+        // Diverged outputs: no distribution to give (the loss is not finite either).
+        if let exponentials { for j in 0..<count { exponentials[j] = .nan } }
+        return largest
+    }
     var sum = 0.0
-    for j in 0..<count { sum += exp(values[j] - largest) }
+    if let exponentials {
+        for j in 0..<count {
+            exponentials[j] = exp(values[j] - largest)
+            sum += exponentials[j]
+        }
+        for j in 0..<count { exponentials[j] /= sum }
+    } else {
+        for j in 0..<count { sum += exp(values[j] - largest) }
+    }
     return largest + log(sum)
 }
