@@ -161,18 +161,39 @@ final class InferenceProtocolTests: XCTestCase {
     /// on any instruction set (4 on AVX2, 6 on AVX-512), so the dense layer's rows must get the
     /// same arithmetic at one row and at nine.
     func testLanguageModelSessionOneTokenAtATime() throws {
-        let ids: [Double] = [3, 9, 1, 4, 4, 2, 7, 0, 5]
-        let whole = try server.post("/v2/models/bard/infer", json: ["inputs": [["name": "x", "datatype": "FP32", "shape": [1, ids.count], "data": ids]]])
-        XCTAssertEqual(whole.status, 200, whole.text)
+        try assertSessionScoresAsTheWholeText(server, model: "bard", ids: [3, 9, 1, 4, 4, 2, 7, 0, 5])
+    }
+
+    /// The same for a word-level model whose output layer (about 1,100 x 256) is beyond the dot
+    /// products' cache bound: inference multiplies by its kept transpose, one row as many.
+    func testWordLanguageModelSessionOneTokenAtATime() throws {
+        let words = try ServerProcess([TestModels.words])
+        let vocabulary = try XCTUnwrap((try words.get("/v2/models/words").json()["outputs"] as? [[String: Any]])?
+            .first { $0["name"] as? String == "y" }?["shape"] as? [Int]).last ?? 0
+        XCTAssertGreaterThan(vocabulary * 256, 262_144, "the output layer should be beyond the cache bound")
+        try assertSessionScoresAsTheWholeText(words, model: "words", ids: [3, 900, 1, 40, 40, 2, 700, 0, 5, 1000, 12])
+        XCTAssertEqual(words.stop(), 0)
+    }
+
+    private func assertSessionScoresAsTheWholeText(_ server: ServerProcess, model: String, ids: [Double],
+                                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let whole = try server.post("/v2/models/\(model)/infer", json: ["inputs": [["name": "x", "datatype": "FP32", "shape": [1, ids.count], "data": ids]]])
+        XCTAssertEqual(whole.status, 200, whole.text, file: file, line: line)
         var streamed: [Float] = []
         for (index, id) in ids.enumerated() {
-            let reply = try server.post("/v2/models/bard/infer", json: [
+            let reply = try server.post("/v2/models/\(model)/infer", json: [
                 "parameters": ["sequence_id": 77, "sequence_start": index == 0, "sequence_end": index == ids.count - 1],
                 "inputs": [["name": "x", "datatype": "FP32", "shape": [1, 1], "data": [id]]], "outputs": [["name": "y"]],
             ])
+            XCTAssertEqual(reply.status, 200, reply.text, file: file, line: line)
             streamed += try floats(reply, "y")
         }
-        XCTAssertEqual(streamed.map(\.bitPattern), try floats(whole, "y").map(\.bitPattern))
+        let expected = try floats(whole, "y")
+        XCTAssertEqual(streamed.count, expected.count, "\(model)", file: file, line: line)
+        if let index = zip(streamed, expected).map({ $0.bitPattern == $1.bitPattern }).firstIndex(of: false) {
+            XCTFail("\(model): value \(index) of y (token \(index / max(1, expected.count / ids.count))) is \(streamed[index]) one token at a time, \(expected[index]) in one call",
+                    file: file, line: line)
+        }
     }
 }
 

@@ -17,6 +17,9 @@ enum TestModels {
     static var g2p: String { path("g2p") }
     static var digits: String { path("digits") }
     static var all: [String] { [lstm, bigru, airline, bard, sentiment, g2p, digits] }
+    /// A word-level language model whose output layer (about 1,100 words x 256 units) is beyond
+    /// the dot products' cache bound (262,144 floats), served on its own.
+    static var words: String { path("words") }
     /// A model of many series (the M3 monthly sample, horizon 12), served on its own.
     static var m3: String { path("m3") }
 
@@ -52,6 +55,8 @@ enum TestModels {
             ["forecast", "train", "\(data)/airline-passengers.csv", "--column", "Passengers", "--epochs", "2", "--hidden", "16", "-o", airline],
             ["text", "train", "\(data)/shakespeare", "--level", "char", "--max-steps", "8", "--hidden", "32", "--layers", "1",
              "--batch-size", "8", "--seq-len", "32", "-o", bard],
+            ["text", "train", "\(data)/shakespeare", "--level", "word", "--max-vocabulary", "1100", "--max-steps", "2", "--hidden", "256",
+             "--layers", "1", "--batch-size", "4", "--seq-len", "8", "-o", words],
             ["classify", "train", "\(data)/rotten-tomatoes-sentences.csv", "--label-column", "category", "--text-column", "text",
              "--exclude-label", "plot", "--max-steps", "6", "--hidden", "16", "-o", sentiment],
             ["seq2seq", "train", dictionary, "--format", "cmudict", "--epochs", "1", "--hidden", "32", "-o", g2p],

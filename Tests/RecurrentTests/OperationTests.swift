@@ -1,3 +1,4 @@
+import CRecurrentKernels
 import Foundation
 import XCTest
 @testable import Recurrent
@@ -118,6 +119,54 @@ final class OperationTests: XCTestCase {
         checkGradients(of: [matrix, weight, bias]) { matrix.linear(weight: weight, bias: bias) }
         checkGradients(of: [sequence, weight, bias]) { sequence.linear(weight: weight, bias: bias) }
         checkGradients(of: [sequence, weight]) { sequence.linear(weight: weight) }
+    }
+
+    /// In inference a linear layer gives every row the same bits whatever the number of rows (a
+    /// sequence fed one step at a time scores as the whole sequence), on every instruction set,
+    /// also for weights beyond the dot products' cache bound (a word vocabulary's output layer,
+    /// multiplied by its kept transpose), and the kept transpose follows changes of the weight.
+    func testLinearInferenceGivesEveryRowCountTheSameBits() {
+        for isa in KernelTests.instructionSets {
+            XCTAssertEqual(rk_force_isa(isa), 0)
+            defer { rk_force_isa(nil) }
+            for (outputs, inputs) in [(1_100, 256), (300, 200), (5, 60_000), (700, 400)] {
+                let weight = randomVariable([outputs, inputs], seed: 20), bias = randomVariable([outputs], seed: 21)
+                let x = randomVariable([9, inputs], seed: 22)
+                let whole = GradientMode.withoutRecording { x.linear(weight: weight, bias: bias).value.scalars }
+                let xs = x.value.scalars
+                GradientMode.withoutRecording {
+                    for rows in [1, 2, 4, 5, 7] {
+                        for first in stride(from: 0, to: 9, by: rows) {
+                            let count = min(rows, 9 - first)
+                            let part = Variable(Tensor(shape: [count, inputs], scalars: Array(xs[(first * inputs)..<((first + count) * inputs)])))
+                            let got = part.linear(weight: weight, bias: bias).value.scalars
+                            let expected = Array(whole[(first * outputs)..<((first + count) * outputs)])
+                            XCTAssertTrue(zip(got, expected).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                          "\(isa) \(outputs)x\(inputs): rows \(first)..<\(first + count) alone differ from the whole batch")
+                        }
+                    }
+                }
+                // Recorded (training) and inference agree to rounding.
+                let recorded = x.linear(weight: weight, bias: bias).value.scalars
+                XCTAssertLessThan(zip(recorded, whole).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 1, 1e-5)
+                // A changed weight is multiplied as it now is, not as it was kept.
+                weight.value = weight.value.map { $0 * -0.5 }
+                GradientMode.withoutRecording {
+                    let changed = x.linear(weight: weight, bias: bias).value
+                    let (ws, bs) = (weight.value.scalars, bias.value.scalars)
+                    var expected = [Float](repeating: 0, count: 9 * outputs)
+                    for row in 0..<9 {
+                        for unit in 0..<outputs {
+                            var sum = Double(bs[unit])
+                            for k in 0..<inputs { sum += Double(xs[row * inputs + k]) * Double(ws[unit * inputs + k]) }
+                            expected[row * outputs + unit] = Float(sum)
+                        }
+                    }
+                    XCTAssertLessThan(zip(changed.scalars, expected).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 1, 1e-4,
+                                      "\(isa) \(outputs)x\(inputs) after the weight changed")
+                }
+            }
+        }
     }
 
     func testLinearOnEmptyBatch() {

@@ -190,14 +190,25 @@ extension Variable {
         // In inference every row gets the same arithmetic whatever the number of rows, so that a
         // sequence fed a step at a time (one row) scores as the whole sequence does (many).
         let inference = !Variable.willRecord(inputs: inputs)
+        // x W^T gives every row the same arithmetic for any row count only while W fits the dot
+        // products' cache bound (rk_sgemm_rows_alike); beyond it, inference multiplies by W^T
+        // itself (kept with the weight), as x (W^T) without a transposed operand does for any
+        // row count: the same bits as the packed x W^T, one row or many.
+        let transposed = inference && outputSize > 1 && outputSize * inputSize > Kernels.rowsAlikeDotFloats
+            ? weight.transposedValue() : nil
         input.withUnsafeBufferPointer { x in
-            weights.withUnsafeBufferPointer { w in
+            (transposed ?? weights).withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { out in
                     // Empty operands have no storage and nothing to multiply.
                     guard let x = x.baseAddress, let w = w.baseAddress, let result = out.baseAddress else { return }
-                    Kernels.gemm(transB: true, m: rows, n: outputSize, k: inputSize,
-                                 x, lda: inputSize, w, ldb: inputSize, beta: 1, result, ldc: outputSize,
-                                 rowsAlike: inference)
+                    if transposed != nil {
+                        Kernels.gemm(m: rows, n: outputSize, k: inputSize, x, lda: inputSize, w, ldb: outputSize,
+                                     beta: 1, result, ldc: outputSize)
+                    } else {
+                        Kernels.gemm(transB: true, m: rows, n: outputSize, k: inputSize,
+                                     x, lda: inputSize, w, ldb: inputSize, beta: 1, result, ldc: outputSize,
+                                     rowsAlike: inference)
+                    }
                 }
             }
         }

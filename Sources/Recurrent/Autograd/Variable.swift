@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A tensor in a computation that can be differentiated: the value, the operation that made it,
 /// and, after `backward()`, the gradient of a scalar with respect to it.
 ///
@@ -11,6 +13,8 @@ public final class Variable {
     /// Counts the changes of `value` (assignments and in-place mutations alike), so that what is
     /// derived from it (a recurrent layer's packed weights) knows when to derive it again.
     private(set) var valueVersion = 0
+    /// value^T of a rank-2 value and the version it was made from (see `transposedValue`).
+    private let transposeCache = Mutex<(version: Int, tensor: Tensor)?>(nil)
     /// The accumulated gradient; kept for leaves (parameters, inputs that asked for it).
     public var grad: Tensor?
     public let requiresGrad: Bool
@@ -33,6 +37,19 @@ public final class Variable {
     }
 
     public var shape: [Int] { value.shape }
+
+    /// value^T of a rank-2 value, kept while the value stays as it is (the version counts every
+    /// change), so that inference can multiply by a large weight's transpose without making it
+    /// at every call (see `linear`). Safe to call from several threads.
+    func transposedValue() -> Tensor {
+        let version = valueVersion
+        return transposeCache.withLock { entry in
+            if let kept = entry, kept.version == version { return kept.tensor }
+            let transposed = value.transposedMatrix()
+            entry = (version, transposed)
+            return transposed
+        }
+    }
 }
 
 /// One recorded operation: its inputs and how to turn the gradients of its outputs into the

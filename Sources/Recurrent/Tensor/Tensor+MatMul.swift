@@ -15,6 +15,9 @@ enum Kernels {
     /// (columns: 32 = the widest tile; rows: 24, a multiple of every tile's row count).
     static let columnGrain = 32
     static let rowGrain = 24
+    /// The largest B (N x K floats) for which rk_sgemm_rows_alike takes the dot products for
+    /// A * B^T at any row count (RK_DOT_CACHED in gemm.c).
+    static let rowsAlikeDotFloats = 262_144
 
     /// How a product is divided between threads: `parts` ranges of columns or of rows, part p
     /// covering [cut(p), cut(p + 1)) (see `cut`).
@@ -103,6 +106,26 @@ enum Kernels {
 }
 
 extension Tensor {
+    /// The transpose [n, m] of a rank-2 tensor [m, n], in blocks that stay in cache.
+    func transposedMatrix() -> Tensor {
+        precondition(rank == 2, "transposedMatrix needs a matrix, got \(shape)")
+        let (m, n) = (shape[0], shape[1])
+        var result = Tensor(zeros: [n, m])
+        withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { target in
+                let block = 32
+                for i0 in stride(from: 0, to: m, by: block) {
+                    for j0 in stride(from: 0, to: n, by: block) {
+                        for i in i0..<min(i0 + block, m) {
+                            for j in j0..<min(j0 + block, n) { target[j * m + i] = source[i * n + j] }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
     /// The matrix product of two rank-2 tensors, optionally transposing either.
     public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
         precondition(rank == 2 && other.rank == 2, "matmul needs matrices, got \(shape) and \(other.shape)")
