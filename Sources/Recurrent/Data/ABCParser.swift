@@ -17,12 +17,7 @@ public enum ABCReader {
     /// With `skippingUnreadable`, tunes that do not read are left out and their errors returned
     /// (one line each); otherwise the first error is thrown.
     public static func read(path: String, skippingUnreadable: Bool = false) throws -> (tunes: [ABCTune], skipped: [String]) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw RecurrentError.io(path: path, reason: "cannot read the file (\((error as NSError).localizedDescription))")
-        }
+        let data = try FileContents.read(path)
         let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) ?? ""
         return try parse(text, path: path, skippingUnreadable: skippingUnreadable)
     }

@@ -43,7 +43,10 @@ final class ONNXCommandTests: ScratchDirectoryTestCase {
         let truncated = path("truncated.onnx")
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: truncated))
         try assertImportRefused(truncated, "its protobuf does not decode")
-        try assertImportRefused(path("missing.onnx"), "cannot read")
+        try assertImportRefused(path("missing.onnx"), "cannot read: No such file or directory")
+        let folder = path("folder.onnx")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try assertImportRefused(folder, "cannot read: Is a directory")
 
         var proto = try fixtureProto("lstm_o14")
         proto.opsetImport[0].version = 18

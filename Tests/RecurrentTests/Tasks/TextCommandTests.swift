@@ -134,6 +134,8 @@ final class TextCommandTests: ScratchDirectoryTestCase {
         try assertFails(["text", "generate", model, "--prompt", "\u{1F600}\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "complete", model, "\u{1F600}"], mentioning: ["knows none of its characters"])
         try assertFails(["text", "evaluate", model, path("latin.txt")], mentioning: ["latin.txt", "not UTF-8"])
+        // A folder where a file is asked for: said so, not a system error number.
+        try assertFails(["text", "evaluate", model, path("notes")], mentioning: ["notes", "Is a directory"])
         try assertFails(["text", "evaluate", path("plays/hamlet.txt"), path("plays/hamlet.txt")], mentioning: ["hamlet.txt"])
     }
 }

@@ -42,12 +42,7 @@ public enum ONNXImport {
 
     /// Reads and decodes the file, checking that it is an ONNX model of a supported opset.
     static func decode(_ path: String) throws -> Onnx_ModelProto {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw RecurrentError.io(path: path, reason: "cannot read: \(error.localizedDescription)")
-        }
+        let data = try FileContents.read(path)
         let proto: Onnx_ModelProto
         do {
             proto = try Onnx_ModelProto(serializedBytes: data)

@@ -45,12 +45,7 @@ public struct TextCorpus: Sendable {
     /// The file's text. A byte-order mark is dropped and CR LF line ends become LF, so a text
     /// reads the same whichever system wrote it.
     public static func readUTF8(_ path: String) throws -> String {
-        let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw RecurrentError.io(path: path, reason: "cannot read: \(error.localizedDescription)")
-        }
+        let bytes = Array(try FileContents.read(path))
         guard var text = String(validating: bytes, as: UTF8.self) else {
             throw RecurrentError.invalidFile(path: path, reason: describeFirstInvalidUTF8(bytes))
         }
