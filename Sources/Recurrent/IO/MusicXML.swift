@@ -81,15 +81,7 @@ public struct MusicXMLScore: Sendable {
     /// Parses MusicXML text; `path` names the source in errors.
     public init(xml: Data, path: String) throws {
         let reader = MusicXMLReader()
-        let parser = XMLParser(data: xml)
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = reader
-        let parsed = parser.parse()
-        if let failure = reader.failure { throw RecurrentError.invalidFile(path: path, reason: failure) }
-        guard parsed else {
-            let reason = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "unknown error"
-            throw RecurrentError.invalidFile(path: path, reason: "not well-formed XML at line \(parser.lineNumber), column \(parser.columnNumber): \(reason)")
-        }
+        try WellFormedXML.parse(xml, path: path, kind: "XML", delegate: reader, failure: { reader.failure })
         guard let root = reader.root else { throw RecurrentError.invalidFile(path: path, reason: "not a MusicXML score: the file is empty") }
         guard root == "score-partwise" else {
             let why = root == "score-timewise" ? "timewise MusicXML is not read; export the score partwise"

@@ -87,6 +87,9 @@ final class MusicChoraleTests: ScratchDirectoryTestCase {
         XCTAssertEqual(error(Data("<html><body/></html>".utf8), "b.xml"),
                        "b.xml: not a MusicXML score: its root element is <html>, expected <score-partwise>")
         XCTAssertEqual(error(Data("<score-partwise><part-list/></score-partwise>".utf8), "c.xml"), "c.xml: the score has no parts with notes")
+        // A score cut short is refused, not read as far as it goes.
+        let cut = String(Self.score.prefix(Self.score.count * 2 / 3))
+        XCTAssertTrue(error(Data(cut.utf8), "g.xml").hasPrefix("g.xml: not well-formed XML"), error(Data(cut.utf8), "g.xml"))
         let noSATB = Self.score.replacingOccurrences(of: "Soprano", with: "Flute")
         XCTAssertEqual(error(Data(noSATB.utf8), "d.xml"), "d.xml: not a four-part score: its parts are Flute, Bass")
         let mxl = try Data(contentsOf: URL(fileURLWithPath: repositoryFile("Data/music/bach/bwv66.6.mxl")))

@@ -72,6 +72,15 @@ final class StrokesTests: ScratchDirectoryTestCase {
         XCTAssertEqual(error("<html/>", "b.svg"), "b.svg: not an SVG file: its root element is <html>")
         XCTAssertEqual(error("<svg><g><text>1</text></g></svg>", "c.svg"), "c.svg: the SVG has no stroke paths (<path d=...>)")
         XCTAssertTrue(error("<svg>\n<path d=\"M1,2 L3\"/></svg>", "d.svg").hasPrefix("d.svg: line 2: "), error("<svg>\n<path d=\"M1,2 L3\"/></svg>", "d.svg"))
+        // A file cut short, and elements closed out of order: refused (Linux's XMLParser calls
+        // both a success), naming the line.
+        let cut = "<svg>\n<g id=\"strokes\">\n<path d=\"M1,2 L3,4\"/>\n"
+        XCTAssertEqual(error(cut, "e.svg"), "e.svg: not well-formed SVG: <g> at line 2 is never closed (is the file cut short?)")
+        let crossed = "<svg>\n<g>\n<path d=\"M1,2 L3,4\"/>\n</svg>\n</g>\n"
+        XCTAssertTrue(error(crossed, "f.svg").hasPrefix("f.svg: not well-formed SVG at line 4, column "), error(crossed, "f.svg"))
+        XCTAssertTrue(error(crossed, "f.svg").hasSuffix("an end tag that does not match its start tag"), error(crossed, "f.svg"))
+        let unquoted = "<svg><path d=M1,2/></svg>"
+        XCTAssertTrue(error(unquoted, "h.svg").hasPrefix("h.svg: not well-formed SVG"), error(unquoted, "h.svg"))
     }
 
     func testTrainsEvaluatesSavesAndGenerates() throws {

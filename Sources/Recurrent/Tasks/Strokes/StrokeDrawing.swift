@@ -29,13 +29,7 @@ public struct StrokeDrawing: Sendable {
     public init(contentsOf path: String, epsilon: Double = 1) throws {
         let data = Self.blankingDocumentType(try FileContents.read(path))
         let collector = PathCollector()
-        let parser = XMLParser(data: data)
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = collector
-        guard parser.parse() else {
-            let reason = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "unknown error"
-            throw RecurrentError.invalidFile(path: path, reason: "not well-formed SVG at line \(parser.lineNumber), column \(parser.columnNumber): \(reason)")
-        }
+        try WellFormedXML.parse(data, path: path, kind: "SVG", delegate: collector)
         guard collector.root == "svg" else {
             throw RecurrentError.invalidFile(path: path, reason: "not an SVG file: its root element is <\(collector.root ?? "none")>")
         }
