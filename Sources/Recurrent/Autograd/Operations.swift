@@ -201,14 +201,10 @@ extension Variable {
                 output.withUnsafeMutableBufferPointer { out in
                     // Empty operands have no storage and nothing to multiply.
                     guard let x = x.baseAddress, let w = w.baseAddress, let result = out.baseAddress else { return }
-                    if transposed != nil {
-                        Kernels.gemm(m: rows, n: outputSize, k: inputSize, x, lda: inputSize, w, ldb: outputSize,
-                                     beta: 1, result, ldc: outputSize)
-                    } else {
-                        Kernels.gemm(transB: true, m: rows, n: outputSize, k: inputSize,
-                                     x, lda: inputSize, w, ldb: inputSize, beta: 1, result, ldc: outputSize,
-                                     rowsAlike: inference)
-                    }
+                    // W [out, in] is B^T; its kept transpose [in, out] is B itself.
+                    Kernels.gemm(transB: transposed == nil, m: rows, n: outputSize, k: inputSize,
+                                 x, lda: inputSize, w, ldb: transposed == nil ? inputSize : outputSize, beta: 1,
+                                 result, ldc: outputSize, rowsAlike: inference)
                 }
             }
         }

@@ -117,7 +117,7 @@ extension ONNXGraphReader {
         }
         guard let features = try headRows(node, try symbol(node, 0)) else { throw fail(node, "input A must be the model's rows [batch, features]") }
         var weight = try constant(node, 1, "B").floatTensor("node \"\(node.name)\" B")
-        if intAttribute(node, "transB", default: 0) == 0 { weight = weight.rank == 2 ? weight.transposed2D() : weight }
+        if intAttribute(node, "transB", default: 0) == 0 { weight = weight.rank == 2 ? weight.transposedMatrix() : weight }
         let bias = try symbol(node, 2) == nil ? nil : try constant(node, 2, "C").floatTensor("node \"\(node.name)\" C")
         try appendDense(node, weight: weight, bias: bias, features: features)
         set(node, .rows(features: weight.shape[0]))
@@ -127,7 +127,7 @@ extension ONNXGraphReader {
         let input = try symbol(node, 0)
         var weight = try constant(node, 1, "B").floatTensor("node \"\(node.name)\" B")
         guard weight.rank == 2 else { throw fail(node, "B is \(weight.shape), expected a matrix [in, out]") }
-        weight = weight.transposed2D()
+        weight = weight.transposedMatrix()
         if let features = try headRows(node, input) {
             try appendDense(node, weight: weight, bias: nil, features: features)
             set(node, .rows(features: weight.shape[0]))
@@ -200,15 +200,5 @@ extension ONNXGraphReader.Symbol {
         case .rows(let features): return features
         default: return nil
         }
-    }
-}
-
-extension Tensor {
-    /// [R, C] -> [C, R].
-    func transposed2D() -> Tensor {
-        let (rows, columns) = (shape[0], shape[1])
-        var result = [Float](repeating: 0, count: count)
-        for r in 0..<rows { for c in 0..<columns { result[c * rows + r] = scalars[r * columns + c] } }
-        return Tensor(shape: [columns, rows], scalars: result)
     }
 }
