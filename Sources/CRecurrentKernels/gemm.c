@@ -265,3 +265,13 @@ void rk_sgemm_rows_alike(int transA, int transB, int M, int N, int K, float alph
                          const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1) {
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, n0, n1, 1);
 }
+
+int64_t rk_sgemm_rows_alike_cached_floats(void) {
+    switch (rk_isa_level()) {
+#if RK_X86
+    case RK_ISA_AVX512: return dot_cached_floats_avx512();
+    case RK_ISA_AVX2: return dot_cached_floats_avx2();
+#endif
+    default: return dot_cached_floats_generic();
+    }
+}

@@ -783,6 +783,9 @@ static int FN(path)(int tb, int M, int N, int K, int alike) {
     return RK_PATH_PACKED;
 }
 
+// The largest B (N x K floats) whose A * B^T rk_sgemm_rows_alike computes by dot products.
+static int64_t FN(dot_cached_floats)(void) { return RK_DOT_CACHED; }
+
 // Floats of work space a product with M rows and depth K needs.
 static size_t FN(work_floats)(int ta, int tb, int M, int N, int K, int alike) {
     switch (FN(path)(tb, M, N, K, alike)) {

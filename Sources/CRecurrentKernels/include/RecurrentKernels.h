@@ -38,6 +38,10 @@ int rk_force_isa(const char *name);
 void rk_sgemm_rows_alike(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                          const float *B, int ldb, float beta, float *C, int ldc, int n0, int n1);
 
+/// The bound above for the instruction set in use: the largest N * K for which
+/// rk_sgemm_rows_alike with transB gives every row count the same bits.
+int64_t rk_sgemm_rows_alike_cached_floats(void);
+
 /// Asks the C library's allocator (glibc) to keep freed blocks of up to 32 MB on its heap for
 /// reuse, and up to 256 MB of free heap, instead of returning them to the system at once: a
 /// training step frees and allocates the same tens of MB at every iteration. Does nothing when

@@ -16,8 +16,8 @@ enum Kernels {
     static let columnGrain = 32
     static let rowGrain = 24
     /// The largest B (N x K floats) for which rk_sgemm_rows_alike takes the dot products for
-    /// A * B^T at any row count (RK_DOT_CACHED in gemm.c).
-    static let rowsAlikeDotFloats = 262_144
+    /// A * B^T at any row count, for the instruction set in use (RK_DOT_CACHED in gemm.c).
+    static var rowsAlikeDotFloats: Int { Int(rk_sgemm_rows_alike_cached_floats()) }
 
     /// How a product is divided between threads: `parts` ranges of columns or of rows, part p
     /// covering [cut(p), cut(p + 1)) (see `cut`).
