@@ -20,12 +20,13 @@ enum ScalerArgument: String, ExpressibleByArgument, CaseIterable {
     var kind: Scaler.Kind { self == .standard ? .standard : .minMax }
 }
 
-/// `--reference last-value|seasonal-naive|seasonal-change|theta|none|auto`.
+/// `--reference last-value|seasonal-naive|seasonal-change|theta|theta-seasonal-naive|none|auto`.
 enum ReferenceArgument: String, ExpressibleByArgument, CaseIterable {
     case lastValue = "last-value"
     case seasonalNaive = "seasonal-naive"
     case seasonalChange = "seasonal-change"
     case theta
+    case thetaSeasonalNaive = "theta-seasonal-naive"
     case none
     case auto
     /// nil for `auto`: one series chooses its reference by default; many choose when asked.
@@ -36,6 +37,7 @@ enum ReferenceArgument: String, ExpressibleByArgument, CaseIterable {
         case .seasonalNaive: return .seasonalNaive
         case .seasonalChange: return .seasonalChange
         case .theta: return .theta
+        case .thetaSeasonalNaive: return .thetaSeasonalNaive
         case .none: return .none
         }
     }

@@ -42,7 +42,7 @@ struct ForecastTrainCommand: ParsableCommand {
     @Option(help: "Reaching several steps: direct (one output per step) or recursive (one step at a time, fed back).")
     var strategy: ForecastStrategy = .direct
 
-    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series), none, or auto (the default; one series: the one with the smallest error on the training part; many series: the one of theta, seasonal-naive and last-value with the lowest MASE on the held-out last horizon).")
+    @Option(help: "What the network's outputs are changes from: last-value, seasonal-naive, seasonal-change (the last value plus last season's change; one series), theta (the Theta method; many series), theta-seasonal-naive (the mean of those two; many series), none, or auto (the default; one series: the one with the smallest error on the training part; many series: the one of theta, seasonal-naive, theta-seasonal-naive and last-value with the lowest MASE on the held-out last horizon).")
     var reference: ReferenceArgument?
 
     @Option(help: "Season length in steps for the seasonal naive forecast (default: detected from the dates; 1: none).")

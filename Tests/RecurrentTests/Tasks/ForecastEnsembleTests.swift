@@ -130,22 +130,28 @@ final class ForecastEnsembleTests: XCTestCase {
         configuration.hiddenSize = 4
         configuration.season = 4
         let errors = GlobalForecaster.referenceErrors(panel, configuration: configuration, holdout: 4)
-        XCTAssertEqual(errors.map(\.reference), [.theta, .seasonalNaive, .lastValue])
+        XCTAssertEqual(errors.map(\.reference), [.theta, .seasonalNaive, .thetaSeasonalNaive, .lastValue])
         XCTAssertEqual(errors[1].mase, 0, accuracy: 1e-12)
-        // The Theta method and the last value forecast from the first five years alone.
+        // The Theta method and the last value forecast from the first five years alone; their
+        // mean: half of Theta's miss of the year that the seasonal naive forecast hits.
         let scale: Double = (0.4 + 0.6 + 0.8 + 0.4) / 16
-        let theta: [Double] = panel.series.map { series -> Double in
+        var theta = 0.0, mean = 0.0
+        for series in panel.series {
             let level: Double = series.values[0]
             let forecast: [Double] = ThetaMethod.forecast(series.values[..<20], horizon: 4, season: 4)
-            var error = 0.0
-            for k in 0..<4 { error += abs(series.values[20 + k] - forecast[k]) }
-            return error / 4 / (scale * level)
+            for k in 0..<4 {
+                let truth = series.values[20 + k]
+                theta += abs(truth - forecast[k]) / 4 / (scale * level) / 2
+                mean += abs(truth - (forecast[k] + series.values[16 + k]) / 2) / 4 / (scale * level) / 2
+            }
         }
-        XCTAssertEqual(errors[0].mase, theta.reduce(0, +) / 2, accuracy: 1e-9)
+        XCTAssertEqual(errors[0].mase, theta, accuracy: 1e-9)
+        XCTAssertEqual(errors[2].mase, mean, accuracy: 1e-9)
+        XCTAssertEqual(errors[2].mase, errors[0].mase / 2, accuracy: 1e-9)
         XCTAssertGreaterThan(errors[0].mase, 0.05)
         // Year five ends at 1.0 level; year six is 0.6, 0.8, 1.6, 1.0: errors 0.4, 0.2, 0.6, 0.
         // The scale: the mean |y(t) - y(t - 4)| over the first 20 values, 0.4 + 0.6 + 0.8 + 0.4 in 16.
-        XCTAssertEqual(errors[2].mase, (1.2 / 4) / scale, accuracy: 1e-9)
+        XCTAssertEqual(errors[3].mase, (1.2 / 4) / scale, accuracy: 1e-9)
         configuration.chooseReference = true
         var options = TrainingOptions()
         options.epochs = 1

@@ -125,7 +125,7 @@ final class ForecastPanelCommandTests: ScratchDirectoryTestCase {
         var configuration = GlobalForecastConfiguration()
         configuration.horizon = 6
         configuration.season = 12
-        let name: [ForecastReference: String] = [.theta: "theta", .seasonalNaive: "seasonal-naive", .lastValue: "last-value"]
+        let name: [ForecastReference: String] = [.theta: "theta", .seasonalNaive: "seasonal-naive", .thetaSeasonalNaive: "theta-seasonal-naive", .lastValue: "last-value"]
         let chosen = try XCTUnwrap(GlobalForecaster.referenceErrors(panel, configuration: configuration, holdout: 6).min { $0.mase < $1.mase })
         XCTAssertTrue(trained.stdout.contains("Model: 2 x LSTM 1x8, reference \(name[chosen.reference] ?? ""),"), trained.stdout)
         let predicted = try runCLI(["forecast", "predict", model, train])

@@ -84,6 +84,37 @@ final class ForecastPanelTests: XCTestCase {
         XCTAssertEqual(ThetaMethod.forecast(seasonal[...], horizon: 4, season: 4).map { ($0 * 1e6).rounded() / 1e6 }, [80, 100, 130, 90])
         XCTAssertNil(ThetaMethod.seasonalIndices(seasonal.map { $0 - 80 }, season: 4), "not positive: no multiplicative season")
         XCTAssertNil(ThetaMethod.seasonalIndices(Array(seasonal.prefix(11)), season: 4), "shorter than three seasons")
+        XCTAssertEqual(ThetaMethod.season(seasonal, season: 4)?.multiplicative, true)
+    }
+
+    func testThetaMethodTakesAnAdditiveSeasonOutOfSeriesWithZeros() {
+        // A season with a zero in it (a closed month) on a flat level: statsforecast's Theta
+        // switches to an additive decomposition; the season comes back whole.
+        let pattern = [0.0, 20, 50, 10]
+        let withZeros = (0..<24).map { pattern[$0 % 4] }
+        let season = ThetaMethod.season(withZeros, season: 4)
+        XCTAssertEqual(season?.multiplicative, false)
+        for (component, expected) in zip(season?.components ?? [], [-20.0, 0, 30, -10]) { XCTAssertEqual(component, expected, accuracy: 1e-9) }
+        XCTAssertEqual(season?.components.count, 4)
+        let forecast = ThetaMethod.forecast(withZeros[...], horizon: 6, season: 4)
+        for (value, expected) in zip(forecast, [0.0, 20, 50, 10, 0, 20]) { XCTAssertEqual(value, expected, accuracy: 1e-6) }
+        // Model files written before keep the old rule: no season for such a series, the
+        // forecast a straight line.
+        let line = ThetaMethod.forecast(withZeros[...], horizon: 4, season: 4, additiveSeasons: false)
+        for k in 2..<4 { XCTAssertEqual(line[k] - line[k - 1], line[1] - line[0], accuracy: 1e-9, "\(line)") }
+        // Positive, but one index below 0.01: additive too; a season on a rising level is kept
+        // in the forecast around the trend.
+        let tiny = (0..<24).map { $0 % 4 == 0 ? 0.001 : 100 + Double($0) }
+        XCTAssertEqual(ThetaMethod.season(tiny, season: 4)?.multiplicative, false)
+        let rising = ThetaMethod.forecast(tiny[...], horizon: 4, season: 4)
+        XCTAssertLessThan(rising[0], rising[1] - 50, "the low quarter stays low: \(rising)")
+        // Noise has no season to take out.
+        var state: UInt64 = 7
+        let noise = (0..<48).map { _ -> Double in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) - 0.5
+        }
+        XCTAssertNil(ThetaMethod.season(noise, season: 4))
     }
 
     func testScoresMatchHandComputedValues() {

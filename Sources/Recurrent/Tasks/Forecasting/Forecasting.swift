@@ -21,6 +21,9 @@ public enum ForecastReference: String, Codable, Sendable, CaseIterable {
     case seasonalChange
     /// The standard Theta method's forecast from the whole history (models of many series only).
     case theta
+    /// The mean of the Theta method's and the seasonal naive forecasts: a combination of two
+    /// methods that err differently (models of many series only).
+    case thetaSeasonalNaive
 }
 
 /// What a forecaster is made of and how it reads its data. Stored in the model file.
@@ -73,7 +76,7 @@ public struct ForecastConfiguration: Codable, Sendable {
         let window = self.window ?? 1, season = self.season ?? 1
         let seasonal = window - season + step % season
         switch reference ?? .lastValue {
-        case .none, .theta: return []
+        case .none, .theta, .thetaSeasonalNaive: return []
         case .lastValue: return [(window - 1, 1)]
         case .seasonalNaive where season > 1 && season < window: return [(seasonal, 1)]
         case .seasonalChange where season > 1 && season < window: return [(window - 1, 1), (seasonal, 1), (window - 1 - season, -1)]
@@ -309,8 +312,8 @@ struct ForecastSplit {
         guard c.horizon > 0, c.window ?? 1 > 0, c.season ?? 1 > 0 else {
             throw RecurrentError.invalidArgument("window, horizon and season must be positive")
         }
-        guard c.reference != .theta else {
-            throw RecurrentError.invalidArgument("the theta reference is for models of many series; one series takes last-value, seasonal-naive, seasonal-change or none")
+        guard c.reference != .theta, c.reference != .thetaSeasonalNaive else {
+            throw RecurrentError.invalidArgument("the theta and theta-seasonal-naive references are for models of many series; one series takes last-value, seasonal-naive, seasonal-change or none")
         }
         guard c.validationFraction >= 0, c.testFraction > 0, c.validationFraction + c.testFraction < 0.9 else {
             throw RecurrentError.invalidArgument("test fraction \(c.testFraction) and validation fraction \(c.validationFraction) "

@@ -118,13 +118,19 @@ extension GlobalForecaster {
     /// (the Theta method reads the whole history).
     func referenceForecast(_ values: [Double], origin: Int, context: Int) -> [Double] {
         Self.referenceForecast(configuration.resolvedReference, values, origin: origin, context: context,
-                               season: configuration.season, horizon: configuration.horizon)
+                               season: configuration.season, horizon: configuration.horizon,
+                               additiveSeasons: configuration.thetaAdditiveSeasons ?? false)
     }
 
     static func referenceForecast(_ reference: ForecastReference, _ values: [Double], origin: Int, context: Int,
-                                  season: Int, horizon: Int) -> [Double] {
+                                  season: Int, horizon: Int, additiveSeasons: Bool) -> [Double] {
         switch reference {
-        case .theta: return ThetaMethod.forecast(values[..<origin], horizon: horizon, season: season)
+        case .theta: return ThetaMethod.forecast(values[..<origin], horizon: horizon, season: season, additiveSeasons: additiveSeasons)
+        case .thetaSeasonalNaive:
+            let theta = ThetaMethod.forecast(values[..<origin], horizon: horizon, season: season, additiveSeasons: additiveSeasons)
+            let naive = referenceForecast(.seasonalNaive, values, origin: origin, context: context, season: season, horizon: horizon,
+                                          additiveSeasons: additiveSeasons)
+            return zip(theta, naive).map { ($0 + $1) / 2 }
         case .none: return Array(repeating: 0, count: horizon)
         case .seasonalNaive where season > 1 && context >= season: return (0..<horizon).map { values[origin - season + $0 % season] }
         default: return Array(repeating: values[origin - 1], count: horizon)

@@ -118,7 +118,7 @@ extension GlobalForecaster {
     /// over series of the MAE over the in-sample MAE of the seasonal naive forecast.
     public static func referenceErrors(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, holdout: Int)
         -> [(reference: ForecastReference, mase: Double)] {
-        let candidates: [ForecastReference] = [.theta] + (panel.season > 1 ? [.seasonalNaive] : []) + [.lastValue]
+        let candidates: [ForecastReference] = [.theta] + (panel.season > 1 ? [.seasonalNaive, .thetaSeasonalNaive] : []) + [.lastValue]
         var totals = [Double](repeating: 0, count: candidates.count), counted = 0
         let horizon = min(holdout, c.horizon)
         for series in panel.series where series.count - holdout >= 2 {
@@ -129,7 +129,8 @@ extension GlobalForecaster {
             counted += 1
             for (i, reference) in candidates.enumerated() {
                 let forecast = referenceForecast(reference, known, origin: origin, context: min(c.resolvedWindow, origin),
-                                                 season: panel.season, horizon: c.horizon)
+                                                 season: panel.season, horizon: c.horizon,
+                                                 additiveSeasons: c.thetaAdditiveSeasons ?? true)
                 let error = (0..<horizon).reduce(0) { $0 + abs(series.values[origin + $1] - forecast[$1]) } / Double(horizon)
                 totals[i] += error / scale
             }

@@ -43,7 +43,11 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     /// What the outputs add to: the last value, the value one season before, or the Theta
     /// method's forecast (nil: Theta, measured best on the M3 monthly series).
     public var reference: ForecastReference? = nil
-    /// True: training sets `reference` to the candidate (Theta, seasonal naive, last value) with
+    /// Set by training: the Theta reference takes an additive season out of a series that has
+    /// no multiplicative one (not all positive, or an index below 0.01), as statsforecast does;
+    /// nil in model files written before, whose Theta forecasts leave such a season in.
+    public var thetaAdditiveSeasons: Bool? = nil
+    /// True: training sets `reference` to the candidate (Theta, seasonal naive, their mean, last value) with
     /// the lowest MASE on the held-out last horizon of the training series (`referenceErrors`).
     public var chooseReference: Bool? = nil
     /// How the windows' losses are weighed (nil: `level`).
@@ -214,6 +218,7 @@ public final class GlobalForecaster {
         c.knownCovariates = panel.knownCovariateNames
         c.pastCovariates = panel.pastCovariateNames
         c.seriesIDs = panel.series.map(\.id)
+        c.thetaAdditiveSeasons = true
         try c.validate()
         let holdout = c.horizon
         let trainingParts = panel.series.map { Array($0.values.prefix(max(1, $0.count - holdout))) }

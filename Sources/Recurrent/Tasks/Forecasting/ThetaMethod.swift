@@ -2,41 +2,84 @@ import Foundation
 
 /// The standard Theta method (Assimakopoulos and Nikolopoulos 2000, the M3 competition's best),
 /// in the form of Hyndman and Billah (2003): simple exponential smoothing with a drift of half
-/// the series' linear trend, on the series deseasonalized by classical multiplicative
-/// decomposition when its autocorrelation at the season passes the 90% test. A global model can
-/// forecast its changes from this reference (`ForecastReference.theta`).
+/// the series' linear trend, on the series deseasonalized by classical decomposition when its
+/// autocorrelation at the season passes the 90% test: multiplicative, or, as statsforecast does,
+/// additive for a series that is not all positive or whose multiplicative indices fall below 0.01.
+/// A global model can forecast its changes from this reference (`ForecastReference.theta`).
 enum ThetaMethod {
-    /// The next `horizon` values after `values`.
-    static func forecast(_ values: ArraySlice<Double>, horizon: Int, season: Int) -> [Double] {
+    /// A season taken out of a series: divided out (multiplicative) or subtracted (additive), by
+    /// position modulo its length.
+    struct Season: Equatable {
+        var components: [Double]
+        var multiplicative: Bool
+
+        func removed(_ value: Double, at t: Int) -> Double {
+            let c = components[t % components.count]
+            return multiplicative ? value / c : value - c
+        }
+
+        func restored(_ value: Double, at t: Int) -> Double {
+            let c = components[t % components.count]
+            return multiplicative ? value * c : value + c
+        }
+    }
+
+    /// The next `horizon` values after `values`. `additiveSeasons` false leaves the season in a
+    /// series that has no multiplicative one (how model files written before it forecast).
+    static func forecast(_ values: ArraySlice<Double>, horizon: Int, season: Int, additiveSeasons: Bool = true) -> [Double] {
         let y = Array(values), n = y.count
         guard let last = y.last else { return Array(repeating: 0, count: horizon) }
         guard n >= 3 else { return Array(repeating: last, count: horizon) }
-        let indices = seasonalIndices(y, season: season)
-        let x = indices.map { index in y.indices.map { y[$0] / index[$0 % season] } } ?? y
+        let found = additiveSeasons ? Self.season(y, season: season) : seasonalIndices(y, season: season).map { Season(components: $0, multiplicative: true) }
+        let x = found.map { s in y.indices.map { s.removed(y[$0], at: $0) } } ?? y
         let alpha = smoothingParameter(x)
         var level = x[0]
         for value in x.dropFirst() { level += alpha * (value - level) }
         let drift = slope(x) / 2, memory = (1 - pow(1 - alpha, Double(n))) / alpha
         return (0..<horizon).map { k in
             let deseasonalized = level + drift * (Double(k) + memory)
-            return indices.map { deseasonalized * $0[(n + k) % season] } ?? deseasonalized
+            return found.map { $0.restored(deseasonalized, at: n + k) } ?? deseasonalized
         }
     }
 
+    /// The season to take out of `y`, or nil when the season is 1, the series is shorter than
+    /// three seasons or constant, or its autocorrelation at the season is within the 90% band of
+    /// a white noise's. Multiplicative (indices of mean 1) for a positive series whose indices
+    /// are all at least 0.01; additive (components of mean 0) otherwise.
+    static func season(_ y: [Double], season: Int) -> Season? {
+        guard isSeasonal(y, season: season) else { return nil }
+        if y.allSatisfy({ $0 > 0 }) {
+            let indices = classicalComponents(y, season: season, multiplicative: true)
+            if indices.allSatisfy({ $0 >= 0.01 }) { return Season(components: indices, multiplicative: true) }
+        }
+        return Season(components: classicalComponents(y, season: season, multiplicative: false), multiplicative: false)
+    }
+
     /// Multiplicative seasonal indices by position modulo `season` (mean 1), or nil when the
-    /// season is 1, the series is shorter than three seasons or not positive, or the
-    /// autocorrelation at the season is within the 90% band of a white noise's.
+    /// series has no season by `season(_:season:)`'s test or is not positive.
     static func seasonalIndices(_ y: [Double], season: Int) -> [Double]? {
+        guard y.allSatisfy({ $0 > 0 }), isSeasonal(y, season: season) else { return nil }
+        return classicalComponents(y, season: season, multiplicative: true)
+    }
+
+    /// The 90% test of the autocorrelation at the season (Assimakopoulos and Nikolopoulos), on a
+    /// series of at least three seasons that is not constant.
+    static func isSeasonal(_ y: [Double], season: Int) -> Bool {
         let n = y.count
-        guard season > 1, n >= 3 * season, y.allSatisfy({ $0 > 0 }) else { return nil }
+        guard season > 1, n >= 3 * season else { return false }
         let mean = y.reduce(0, +) / Double(n)
         let variance = y.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        guard variance > 0 else { return nil }
+        guard variance > 0 else { return false }
         let r = (1...season).map { lag in (lag..<n).reduce(0) { $0 + (y[$1] - mean) * (y[$1 - lag] - mean) } / variance }
         let limit = 1.645 * ((1 + 2 * r.dropLast().reduce(0) { $0 + $1 * $1 }) / Double(n)).squareRoot()
-        guard abs(r[season - 1]) > limit else { return nil }
-        // Centered moving average of order `season` (2 x season for an even season).
-        let half = season / 2
+        return abs(r[season - 1]) > limit
+    }
+
+    /// Classical decomposition's seasonal components: the mean by position of each value over
+    /// (multiplicative) or minus (additive) its centered moving average of order `season` (2 x
+    /// season for an even season), normalized to mean 1 or 0.
+    static func classicalComponents(_ y: [Double], season: Int, multiplicative: Bool) -> [Double] {
+        let n = y.count, half = season / 2
         var sums = [Double](repeating: 0, count: season), counts = [Double](repeating: 0, count: season)
         for t in half..<(n - half) {
             var average: Double
@@ -47,12 +90,13 @@ enum ThetaMethod {
                 average = y[(t - half)...(t + half)].reduce(0, +)
             }
             average /= Double(season)
-            sums[t % season] += y[t] / average
+            sums[t % season] += multiplicative ? y[t] / average : y[t] - average
             counts[t % season] += 1
         }
-        let raw = zip(sums, counts).map { $1 > 0 ? $0 / $1 : 1 }
-        let norm = raw.reduce(0, +) / Double(season)
-        return raw.map { $0 / norm }
+        let neutral = multiplicative ? 1.0 : 0.0
+        let raw = zip(sums, counts).map { $1 > 0 ? $0 / $1 : neutral }
+        let mean = raw.reduce(0, +) / Double(season)
+        return raw.map { multiplicative ? $0 / mean : $0 - mean }
     }
 
     /// The smoothing parameter in [0.05, 0.99] with the least squared one-step error
