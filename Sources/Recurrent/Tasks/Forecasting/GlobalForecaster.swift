@@ -45,7 +45,8 @@ public struct GlobalForecastConfiguration: Codable, Sendable, RecurrentHyperpara
     public var reference: ForecastReference? = nil
     /// Set by training: the Theta reference takes an additive season out of a series that has
     /// no multiplicative one (not all positive, or an index below 0.01), as statsforecast does;
-    /// nil in model files written before, whose Theta forecasts leave such a season in.
+    /// nil in model files written before, whose Theta method smooths such a series season and
+    /// all (its forecast has no season).
     public var thetaAdditiveSeasons: Bool? = nil
     /// True: training sets `reference` to the candidate (Theta, seasonal naive, their mean, last value) with
     /// the lowest MASE on the held-out last horizon of the training series (`referenceErrors`).

@@ -24,8 +24,9 @@ enum ThetaMethod {
         }
     }
 
-    /// The next `horizon` values after `values`. `additiveSeasons` false leaves the season in a
-    /// series that has no multiplicative one (how model files written before it forecast).
+    /// The next `horizon` values after `values`. `additiveSeasons` false smooths a series that
+    /// has no multiplicative season as it is, season and all, and forecasts no season for it
+    /// (how model files written before additive seasons forecast).
     static func forecast(_ values: ArraySlice<Double>, horizon: Int, season: Int, additiveSeasons: Bool = true) -> [Double] {
         let y = Array(values), n = y.count
         guard let last = y.last else { return Array(repeating: 0, count: horizon) }
