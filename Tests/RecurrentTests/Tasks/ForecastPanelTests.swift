@@ -78,12 +78,12 @@ final class ForecastPanelTests: XCTestCase {
         // A multiplicative season on a flat level comes back whole.
         let pattern = [0.8, 1.0, 1.3, 0.9]
         let seasonal = (0..<24).map { 100 * pattern[$0 % 4] }
-        let indices = ThetaMethod.seasonalIndices(seasonal, season: 4)
+        let indices = ThetaMethod.season(seasonal, season: 4)?.components
         XCTAssertEqual(indices?.count, 4)
         for (index, expected) in zip(indices ?? [], pattern) { XCTAssertEqual(index, expected, accuracy: 1e-9) }
         XCTAssertEqual(ThetaMethod.forecast(seasonal[...], horizon: 4, season: 4).map { ($0 * 1e6).rounded() / 1e6 }, [80, 100, 130, 90])
-        XCTAssertNil(ThetaMethod.seasonalIndices(seasonal.map { $0 - 80 }, season: 4), "not positive: no multiplicative season")
-        XCTAssertNil(ThetaMethod.seasonalIndices(Array(seasonal.prefix(11)), season: 4), "shorter than three seasons")
+        XCTAssertNil(ThetaMethod.season(seasonal.map { $0 - 80 }, season: 4, additiveSeasons: false), "not positive: no multiplicative season")
+        XCTAssertNil(ThetaMethod.season(Array(seasonal.prefix(11)), season: 4), "shorter than three seasons")
         XCTAssertEqual(ThetaMethod.season(seasonal, season: 4)?.multiplicative, true)
     }
 

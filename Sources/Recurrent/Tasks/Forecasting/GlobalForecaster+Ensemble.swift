@@ -115,7 +115,8 @@ extension GlobalForecaster {
     /// Each candidate reference's MASE on the held-out last `holdout` values of every series
     /// with at least two values before them, forecast from those values alone (the same split
     /// that chooses the epoch: nothing after a series' training part is read). MASE: the mean
-    /// over series of the MAE over the in-sample MAE of the seasonal naive forecast.
+    /// over series of the MAE over the in-sample MAE of the seasonal naive forecast. The Theta
+    /// method is the one training gives the configuration (additive seasons unless it says not).
     public static func referenceErrors(_ panel: SeriesPanel, configuration c: GlobalForecastConfiguration, holdout: Int)
         -> [(reference: ForecastReference, mase: Double)] {
         let candidates: [ForecastReference] = [.theta] + (panel.season > 1 ? [.seasonalNaive, .thetaSeasonalNaive] : []) + [.lastValue]

@@ -9,7 +9,7 @@ import Foundation
 enum ThetaMethod {
     /// A season taken out of a series: divided out (multiplicative) or subtracted (additive), by
     /// position modulo its length.
-    struct Season: Equatable {
+    struct Season {
         var components: [Double]
         var multiplicative: Bool
 
@@ -31,7 +31,7 @@ enum ThetaMethod {
         let y = Array(values), n = y.count
         guard let last = y.last else { return Array(repeating: 0, count: horizon) }
         guard n >= 3 else { return Array(repeating: last, count: horizon) }
-        let found = additiveSeasons ? Self.season(y, season: season) : seasonalIndices(y, season: season).map { Season(components: $0, multiplicative: true) }
+        let found = Self.season(y, season: season, additiveSeasons: additiveSeasons)
         let x = found.map { s in y.indices.map { s.removed(y[$0], at: $0) } } ?? y
         let alpha = smoothingParameter(x)
         var level = x[0]
@@ -46,21 +46,17 @@ enum ThetaMethod {
     /// The season to take out of `y`, or nil when the season is 1, the series is shorter than
     /// three seasons or constant, or its autocorrelation at the season is within the 90% band of
     /// a white noise's. Multiplicative (indices of mean 1) for a positive series whose indices
-    /// are all at least 0.01; additive (components of mean 0) otherwise.
-    static func season(_ y: [Double], season: Int) -> Season? {
+    /// are all at least 0.01; additive (components of mean 0) otherwise. `additiveSeasons` false
+    /// (the rule of model files written before): multiplicative for any positive series, nil for
+    /// the others.
+    static func season(_ y: [Double], season: Int, additiveSeasons: Bool = true) -> Season? {
         guard isSeasonal(y, season: season) else { return nil }
         if y.allSatisfy({ $0 > 0 }) {
             let indices = classicalComponents(y, season: season, multiplicative: true)
-            if indices.allSatisfy({ $0 >= 0.01 }) { return Season(components: indices, multiplicative: true) }
+            if !additiveSeasons || indices.allSatisfy({ $0 >= 0.01 }) { return Season(components: indices, multiplicative: true) }
         }
+        guard additiveSeasons else { return nil }
         return Season(components: classicalComponents(y, season: season, multiplicative: false), multiplicative: false)
-    }
-
-    /// Multiplicative seasonal indices by position modulo `season` (mean 1), or nil when the
-    /// series has no season by `season(_:season:)`'s test or is not positive.
-    static func seasonalIndices(_ y: [Double], season: Int) -> [Double]? {
-        guard y.allSatisfy({ $0 > 0 }), isSeasonal(y, season: season) else { return nil }
-        return classicalComponents(y, season: season, multiplicative: true)
     }
 
     /// The 90% test of the autocorrelation at the season (Assimakopoulos and Nikolopoulos), on a
