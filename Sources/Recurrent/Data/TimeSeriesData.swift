@@ -70,6 +70,30 @@ public struct TimeSeriesData: Sendable {
         }
     }
 
+    /// The columns that can hold the series: every cell a number or a missing marker, at least
+    /// one number, none of `excluding`. When several do, those that read as increasing dates
+    /// (a year column such as 1700, 1701, ...; 19580329) are left out. A one-series forecast
+    /// without a column named takes the column when one is left.
+    public static func valueColumns(in table: CSVTable, excluding: Set<String> = []) -> [String] {
+        let numeric = table.header.enumerated().filter { index, name in
+            guard !excluding.contains(name) else { return false }
+            var numbers = 0
+            for row in table.rows {
+                let cell = row[index].trimmingCharacters(in: .whitespaces)
+                if let value = Double(cell), value.isFinite {
+                    numbers += 1
+                } else if !CSVTable.missingMarkers.contains(cell.lowercased()) {
+                    return false
+                }
+            }
+            return numbers > 0
+        }.map(\.element)
+        guard numeric.count > 1 else { return numeric }
+        let rows = Array(table.rows.indices)
+        // A column that starts as dates but does not go on as increasing dates (an error) is values.
+        return numeric.filter { (try? dates(in: table, column: $0, rows: rows, required: false)) == nil }
+    }
+
     /// The column's dates over `rows`, or nil when its first cell is no date (and it was not
     /// asked for by name). A column that starts as dates must continue as dates, increasing.
     static func dates(in table: CSVTable, column name: String, rows: [Int], required: Bool) throws -> DateAxis? {

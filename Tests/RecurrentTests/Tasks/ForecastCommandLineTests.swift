@@ -74,9 +74,15 @@ final class ForecastCommandLineTests: ScratchDirectoryTestCase {
         let headerOnly = try write("v\n", to: "header.csv")
         try fails(["forecast", "train", headerOnly, "--column", "v", "-o", output], ["header.csv", "no data rows"])
 
+        // Without --column: the one column of values is taken (the year column reads as dates);
+        // with two, the error names them.
+        let two = try write("date,a,b\n2001-01,1,5\n2001-02,2,4\n2001-03,3,3\n", to: "two.csv")
+        try fails(["forecast", "train", two, "-o", output], ["two.csv", "give --column NAME", "the columns of numbers are \"a\", \"b\""])
         let model = path("sunspots.model")
-        let trained = try runCLI(["forecast", "train", sunspots, "--column", "SUNACTIVITY", "--epochs", "1", "-o", model])
+        let trained = try runCLI(["forecast", "train", sunspots, "--epochs", "1", "-o", model])
         XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stderr.contains("forecasting \"SUNACTIVITY\", the file's one column of values"), trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("309 rows of \"SUNACTIVITY\" from 1700 to 2008"), trained.stdout)
         let other = try write("YEAR,spots\n1700,5\n", to: "other.csv")
         try assertFails(["forecast", "predict", model, other], mentioning: ["other.csv", "no column \"SUNACTIVITY\""])
         let few = try write("YEAR,SUNACTIVITY\n1700,5\n1701,11\n", to: "few.csv")
