@@ -75,11 +75,17 @@ public enum ForecastBaselines {
         return best.0
     }
 
-    static func autocorrelation(_ values: [Double], lag: Int) -> Double {
+    static func autocorrelation(_ values: [Double], lag: Int) -> Double { autocorrelations(values, lags: lag...lag)[0] }
+
+    /// The sample autocorrelation at each of `lags` (0 for a constant series or a lag past its
+    /// end), the mean and variance computed once for all of them.
+    static func autocorrelations(_ values: [Double], lags: ClosedRange<Int>) -> [Double] {
         let mean = values.reduce(0, +) / Double(max(values.count, 1))
         let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        guard variance > 0, lag < values.count else { return 0 }
-        return (lag..<values.count).reduce(0) { $0 + (values[$1] - mean) * (values[$1 - lag] - mean) } / variance
+        return lags.map { lag in
+            guard variance > 0, lag < values.count else { return 0 }
+            return (lag..<values.count).reduce(0) { $0 + (values[$1] - mean) * (values[$1 - lag] - mean) } / variance
+        }
     }
 }
 

@@ -64,10 +64,8 @@ enum ThetaMethod {
     static func isSeasonal(_ y: [Double], season: Int) -> Bool {
         let n = y.count
         guard season > 1, n >= 3 * season else { return false }
-        let mean = y.reduce(0, +) / Double(n)
-        let variance = y.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        guard variance > 0 else { return false }
-        let r = (1...season).map { lag in (lag..<n).reduce(0) { $0 + (y[$1] - mean) * (y[$1 - lag] - mean) } / variance }
+        // A constant series has every autocorrelation 0: below any limit.
+        let r = ForecastBaselines.autocorrelations(y, lags: 1...season)
         let limit = 1.645 * ((1 + 2 * r.dropLast().reduce(0) { $0 + $1 * $1 }) / Double(n)).squareRoot()
         return abs(r[season - 1]) > limit
     }
