@@ -69,6 +69,20 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// The file's one column of values, for a command of one signal or series run without --column
+/// (a date column and a value column, as most such files are), said on standard error; when
+/// there is none or several, an error whose reason is `otherwise` given the columns of numbers
+/// (" (the columns of numbers are ...)", or nothing).
+func valueColumn(of table: CSVTable, excluding: Set<String>, otherwise: (String) -> String) throws -> String {
+    let candidates = TimeSeriesData.valueColumns(in: table, excluding: excluding)
+    guard candidates.count == 1 else {
+        let which = candidates.isEmpty ? "" : " (the columns of numbers are \(candidates.map { "\"\($0)\"" }.joined(separator: ", ")))"
+        throw RecurrentError.invalidFile(path: table.path, reason: otherwise(which))
+    }
+    note("reading \"\(candidates[0])\", the file's one column of values (--column names another)")
+    return candidates[0]
+}
+
 /// Lines for standard error: progress and notes, so standard output stays for results.
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

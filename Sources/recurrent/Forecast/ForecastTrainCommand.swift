@@ -96,7 +96,9 @@ struct ForecastTrainCommand: ParsableCommand {
             if panel.ensemble != 1 { throw RecurrentError.invalidArgument("--ensemble trains a model of many series; one series takes one network") }
             if panel.lossScale != nil { throw RecurrentError.invalidArgument("--loss-scale weighs the windows of many series; a model of one series has one scale") }
             let covariateNames = (covariates ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            let column = try self.column ?? onlyValueColumn(table, excluding: Set(covariateNames + [dateColumn].compactMap { $0 }))
+            let column = try self.column ?? valueColumn(of: table, excluding: Set(covariateNames + [dateColumn].compactMap { $0 }),
+                                                        otherwise: { "give --column NAME (one series)\($0), --columns A,B (a series per column), "
+                                                            + "or a long file with the columns unique_id, ds, y" })
             let series = try TimeSeriesData(table: table, target: column, covariates: covariateNames, dateColumn: dateColumn, missing: missing)
             var configuration = ForecastConfiguration()
             configuration.window = window
@@ -126,19 +128,6 @@ struct ForecastTrainCommand: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-    }
-
-    /// The file's one column of values when --column is not given (a date column and a value
-    /// column, as most single-series files are); otherwise what to give instead.
-    func onlyValueColumn(_ table: CSVTable, excluding: Set<String>) throws -> String {
-        let candidates = TimeSeriesData.valueColumns(in: table, excluding: excluding)
-        guard candidates.count == 1 else {
-            let which = candidates.isEmpty ? "" : " (the columns of numbers are \(candidates.map { "\"\($0)\"" }.joined(separator: ", ")))"
-            throw RecurrentError.invalidFile(path: data, reason: "give --column NAME (one series)\(which), --columns A,B (a series per column), "
-                + "or a long file with the columns unique_id, ds, y")
-        }
-        note("forecasting \"\(candidates[0])\", the file's one column of values (--column names another)")
-        return candidates[0]
     }
 
     func printTable(_ series: TimeSeriesData, _ column: String, _ forecaster: Forecaster, _ report: ForecastReport) {

@@ -27,8 +27,8 @@ struct AnomalyTrainCommand: ParsableCommand {
     @Argument(help: "The CSV with the signal (with a header).")
     var data: String
 
-    @Option(help: "The column of the signal.")
-    var column: String
+    @Option(help: "The column of the signal (default: the file's one column of values, besides --labels).")
+    var column: String?
 
     @Option(help: "A column of 0 (normal) and 1 (anomalous): only steps labelled 0 train.")
     var labels: String?
@@ -53,7 +53,10 @@ struct AnomalyTrainCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             training.applyThreads()
-            let signal = try LabelledSignal(table: CSVTable(path: data), column: column, labelColumn: labels)
+            let table = try CSVTable(path: data)
+            let column = try self.column ?? valueColumn(of: table, excluding: Set([labels].compactMap { $0 }),
+                                                        otherwise: { "give --column NAME, the signal\($0)" })
+            let signal = try LabelledSignal(table: table, column: column, labelColumn: labels)
             let normal = signal.values.indices.map { t in
                 (trainUntil.map { t < $0 } ?? true) && (signal.labels?[t] ?? 0) == 0
             }

@@ -81,7 +81,7 @@ final class ForecastCommandLineTests: ScratchDirectoryTestCase {
         let model = path("sunspots.model")
         let trained = try runCLI(["forecast", "train", sunspots, "--epochs", "1", "-o", model])
         XCTAssertEqual(trained.status, 0, trained.stderr)
-        XCTAssertTrue(trained.stderr.contains("forecasting \"SUNACTIVITY\", the file's one column of values"), trained.stderr)
+        XCTAssertTrue(trained.stderr.contains("reading \"SUNACTIVITY\", the file's one column of values"), trained.stderr)
         XCTAssertTrue(trained.stdout.contains("309 rows of \"SUNACTIVITY\" from 1700 to 2008"), trained.stdout)
         let other = try write("YEAR,spots\n1700,5\n", to: "other.csv")
         try assertFails(["forecast", "predict", model, other], mentioning: ["other.csv", "no column \"SUNACTIVITY\""])

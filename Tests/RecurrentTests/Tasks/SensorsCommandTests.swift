@@ -49,8 +49,15 @@ final class SensorsCommandTests: ScratchDirectoryTestCase {
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("bad.csv") && refused.stderr.contains("line 3"), refused.stderr)
         let short = try write("data\n" + (0..<50).map { "\($0 % 5)" }.joined(separator: "\n") + "\n", to: "short.csv")
-        let tooShort = try runCLI(["anomaly", "train", short, "--column", "data", "-o", path("short.model")])
+        // Without --column: the file's one column of values is the signal (read, then too short).
+        let tooShort = try runCLI(["anomaly", "train", short, "-o", path("short.model")])
         XCTAssertEqual(tooShort.status, 1)
+        XCTAssertTrue(tooShort.stderr.contains("reading \"data\", the file's one column of values"), tooShort.stderr)
         XCTAssertTrue(tooShort.stderr.contains("short.csv") && tooShort.stderr.contains("--window"), tooShort.stderr)
+        // Two columns of numbers and no --labels to set one aside: the error names both.
+        let ambiguous = try runCLI(["anomaly", "train", data, "-o", path("ambiguous.model")])
+        XCTAssertEqual(ambiguous.status, 1)
+        XCTAssertTrue(ambiguous.stderr.contains("give --column NAME, the signal (the columns of numbers are \"data\", \"label\")"), ambiguous.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("ambiguous.model")))
     }
 }
