@@ -22,7 +22,7 @@ struct ForecastTrainCommand: ParsableCommand {
     @Argument(help: "The CSV file: a header, then one row per time step (or per series and step), oldest first.")
     var data: String
 
-    @Option(help: "The column to forecast (one series), or the target column of a long file (default y).")
+    @Option(help: "The column to forecast (one series; default: the file's one column of values), or the target column of a long file (default y).")
     var column: String?
 
     @OptionGroup var panel: ForecastPanelOptions
