@@ -14,6 +14,16 @@ public enum MissingValuePolicy: String, Codable, Sendable, CaseIterable {
 extension CSVTable {
     static let missingMarkers: Set<String> = ["", "na", "nan", "n/a", "null", "none", "?", "-"]
 
+    /// The number in a cell (surrounding spaces ignored), nil for a missing marker; any other
+    /// text is an error naming the file, line and column. The one rule every numeric reader of
+    /// a table follows.
+    func numericCell(row: Int, column: Int) throws -> Double? {
+        let cell = rows[row][column].trimmingCharacters(in: .whitespaces)
+        if let value = Double(cell), value.isFinite { return value }
+        if Self.missingMarkers.contains(cell.lowercased()) { return nil }
+        throw RecurrentError.invalidFile(path: path, reason: "\(location(row: row, column: column)): \"\(cell)\" is not a number")
+    }
+
     /// The values of numeric columns, one row per kept data row, under `policy` for gaps.
     /// A cell that is neither a number nor a missing marker is always an error.
     public func numericColumns(_ names: [String], missing policy: MissingValuePolicy = .refuse) throws -> [[Double]] {
@@ -26,21 +36,14 @@ extension CSVTable {
         -> (columns: [[Double]], rows: [Int]) {
         let indices = try names.map(columnIndex)
         var columns: [[Double?]] = Array(repeating: [], count: names.count)
-        for (rowIndex, row) in rows.enumerated() {
+        for rowIndex in rows.indices {
             for (k, column) in indices.enumerated() {
-                let cell = row[column].trimmingCharacters(in: .whitespaces)
-                if let value = Double(cell), value.isFinite {
-                    columns[k].append(value)
-                } else if Self.missingMarkers.contains(cell.lowercased()) {
-                    if policy == .refuse {
-                        throw RecurrentError.invalidFile(path: path,
-                            reason: "\(location(row: rowIndex, column: column)): missing value (choose a policy: interpolate or drop)")
-                    }
-                    columns[k].append(nil)
-                } else {
+                let value = try numericCell(row: rowIndex, column: column)
+                if value == nil, policy == .refuse {
                     throw RecurrentError.invalidFile(path: path,
-                        reason: "\(location(row: rowIndex, column: column)): \"\(cell)\" is not a number")
+                        reason: "\(location(row: rowIndex, column: column)): missing value (choose a policy: interpolate or drop)")
                 }
+                columns[k].append(value)
             }
         }
         switch policy {

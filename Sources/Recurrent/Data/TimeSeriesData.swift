@@ -76,17 +76,9 @@ public struct TimeSeriesData: Sendable {
     /// without a column named takes the column when one is left.
     public static func valueColumns(in table: CSVTable, excluding: Set<String> = []) -> [String] {
         let numeric = table.header.enumerated().filter { index, name in
-            guard !excluding.contains(name) else { return false }
-            var numbers = 0
-            for row in table.rows {
-                let cell = row[index].trimmingCharacters(in: .whitespaces)
-                if let value = Double(cell), value.isFinite {
-                    numbers += 1
-                } else if !CSVTable.missingMarkers.contains(cell.lowercased()) {
-                    return false
-                }
-            }
-            return numbers > 0
+            guard !excluding.contains(name), let cells = try? table.rows.indices.map({ try table.numericCell(row: $0, column: index) })
+            else { return false }
+            return cells.contains { $0 != nil }
         }.map(\.element)
         guard numeric.count > 1 else { return numeric }
         let rows = Array(table.rows.indices)

@@ -99,16 +99,10 @@ public struct SeriesPanel: Sendable {
                 throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: later, column: dateColumn)): "
                     + "series \"\(id)\" has a second row for \"\(table.rows[later][dateColumn])\" (line \(table.lineNumbers[min(a, b)]))")
             }
-            func number(_ row: Int, _ column: Int) throws -> Double? {
-                let cell = table.rows[row][column].trimmingCharacters(in: .whitespaces)
-                if let value = Double(cell), value.isFinite { return value }
-                if CSVTable.missingMarkers.contains(cell.lowercased()) { return nil }
-                throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: column)): \"\(cell)\" is not a number")
-            }
             var values: [Double] = [], known: [[Double]] = Array(repeating: [], count: knownColumns.count)
             var past: [[Double]] = Array(repeating: [], count: pastColumns.count)
             for row in rows {
-                let value = try number(row, targetColumn)
+                let value = try table.numericCell(row: row, column: targetColumn)
                 if let value {
                     guard values.count == known.first?.count ?? values.count else {
                         throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: targetColumn)): "
@@ -116,7 +110,7 @@ public struct SeriesPanel: Sendable {
                     }
                     values.append(value)
                     for (k, column) in pastColumns.enumerated() {
-                        guard let p = try number(row, column) else {
+                        guard let p = try table.numericCell(row: row, column: column) else {
                             throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: column)): missing value")
                         }
                         past[k].append(p)
@@ -125,7 +119,7 @@ public struct SeriesPanel: Sendable {
                     throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: targetColumn)): missing value")
                 }
                 for (k, column) in knownColumns.enumerated() {
-                    guard let v = try number(row, column) else {
+                    guard let v = try table.numericCell(row: row, column: column) else {
                         throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: column)): missing value")
                     }
                     known[k].append(v)
@@ -168,15 +162,11 @@ public struct SeriesPanel: Sendable {
         for (name, column) in zip(columns, indices) {
             var rows: [Int] = [], values: [Double] = []
             for row in table.rows.indices {
-                let cell = table.rows[row][column].trimmingCharacters(in: .whitespaces)
-                if let value = Double(cell), value.isFinite {
-                    if let last = rows.last, last != row - 1 {
-                        throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: last + 1, column: column)): missing value inside the series")
-                    }
-                    rows.append(row); values.append(value)
-                } else if !CSVTable.missingMarkers.contains(cell.lowercased()) {
-                    throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: row, column: column)): \"\(cell)\" is not a number")
+                guard let value = try table.numericCell(row: row, column: column) else { continue }
+                if let last = rows.last, last != row - 1 {
+                    throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: last + 1, column: column)): missing value inside the series")
                 }
+                rows.append(row); values.append(value)
             }
             var entry = PanelSeries(id: name, values: values, ordinals: rows.map { steps.ordinals[$0] })
             entry.lines = rows.map { table.lineNumbers[$0] }
