@@ -2,8 +2,12 @@ import Foundation
 
 /// A table read from a CSV file (RFC 4180: quoted fields, doubled quotes inside them, CRLF or LF
 /// line ends). Every cell remembers where it came from, so errors can name file, line and column.
+/// Fields are separated by commas, or by the tab, semicolon or bar that the file's first records
+/// agree on (as spreadsheets in many locales write them; see `detectDelimiter`).
 public struct CSVTable: Sendable {
     public let path: String
+    /// The character between fields: `,`, tab, `;` or `|`.
+    public let delimiter: Unicode.Scalar
     public let header: [String]
     /// Data rows, without the header; each has `header.count` fields.
     public let rows: [[String]]
@@ -24,10 +28,13 @@ public struct CSVTable: Sendable {
         try self.init(text: text, path: path)
     }
 
-    /// Parses CSV text; `path` is only used in error messages.
-    public init(text: String, path: String = "<text>") throws {
+    /// Parses CSV text; `path` is only used in error messages. `delimiter` nil: the one the
+    /// first records agree on (`detectDelimiter`).
+    public init(text: String, path: String = "<text>", delimiter: Unicode.Scalar? = nil) throws {
         self.path = path
-        var records = try Self.parse(text, path: path)
+        let delimiter = delimiter ?? Self.detectDelimiter(text)
+        self.delimiter = delimiter
+        var records = try Self.parse(text, path: path, delimiter: delimiter)
         // A trailing empty line is not a record.
         records.removeAll { $0.fields == [""] }
         guard let first = records.first else {
@@ -38,7 +45,8 @@ public struct CSVTable: Sendable {
         for record in records.dropFirst() {
             guard record.fields.count == header.count else {
                 throw RecurrentError.invalidFile(path: path,
-                    reason: "line \(record.line): \(record.fields.count) fields, but the header has \(header.count)")
+                    reason: "line \(record.line): \(record.fields.count) fields, but the header has \(header.count)"
+                        + (delimiter == "," ? "" : " (fields separated by \(Self.describe(delimiter)))"))
             }
             rows.append(record.fields)
             lines.append(record.line)
@@ -54,6 +62,7 @@ public struct CSVTable: Sendable {
             throw RecurrentError.invalidFile(path: path, reason: "row \(bad + 1): \(rows[bad].count) cells, but the header has \(header.count)")
         }
         self.path = path
+        self.delimiter = ","
         self.header = header
         self.rows = rows
         self.lineNumbers = lineNumbers ?? rows.indices.map { $0 + 2 }
@@ -75,7 +84,36 @@ public struct CSVTable: Sendable {
 
     struct Record { var fields: [String]; var line: Int }
 
-    static func parse(_ text: String, path: String) throws -> [Record] {
+    /// The separators a file may use, in the order they are preferred when several fit.
+    public static let delimiters: [Unicode.Scalar] = [",", "\t", ";", "|"]
+
+    /// The separator of `text`: the first of `delimiters` that splits the header into two or
+    /// more fields and every one of the next records (up to 50, quotes respected) into as many.
+    /// When none does (a ragged line early on), the one giving the header the most fields, so
+    /// that the error names that line; a file of one column is read with commas.
+    public static func detectDelimiter(_ text: String) -> Unicode.Scalar {
+        var best: (delimiter: Unicode.Scalar, fields: Int) = (",", 1)
+        for candidate in delimiters {
+            // A record cut by the limit or an unclosed quote in the prefix still counts as read.
+            guard let records = try? parse(text, path: "", delimiter: candidate, limit: 51, lenient: true)
+                .filter({ $0.fields != [""] }), let header = records.first else { continue }
+            let width = header.fields.count
+            guard width > 1 else { continue }
+            if records.allSatisfy({ $0.fields.count == width }) { return candidate }
+            if width > best.fields { best = (candidate, width) }
+        }
+        return best.delimiter
+    }
+
+    /// A separator as error messages name it.
+    public static func describe(_ delimiter: Unicode.Scalar) -> String {
+        delimiter == "\t" ? "tabs" : "\"\(delimiter)\""
+    }
+
+    /// The records of `text`; `limit` stops after that many, `lenient` ends a quoted field left
+    /// open at the end instead of failing (for reading a file's first lines only).
+    static func parse(_ text: String, path: String, delimiter: Unicode.Scalar = ",", limit: Int = .max,
+                      lenient: Bool = false) throws -> [Record] {
         var records: [Record] = []
         var fields: [String] = [], field = ""
         var line = 1, recordLine = 1
@@ -103,7 +141,7 @@ public struct CSVTable: Sendable {
                 inQuotes = true; wasQuoted = true
             case "\"":
                 throw RecurrentError.invalidFile(path: path, reason: "line \(line): a quote inside an unquoted field")
-            case ",":
+            case delimiter:
                 fields.append(field); field = ""; wasQuoted = false
             case "\r":
                 continue
@@ -113,11 +151,12 @@ public struct CSVTable: Sendable {
                 fields = []
                 line += 1
                 recordLine = line
+                if records.count >= limit { return records }
             default:
                 field.unicodeScalars.append(c)
             }
         }
-        if inQuotes { throw RecurrentError.invalidFile(path: path, reason: "line \(recordLine): a quoted field is never closed") }
+        if inQuotes && !lenient { throw RecurrentError.invalidFile(path: path, reason: "line \(recordLine): a quoted field is never closed") }
         if !field.isEmpty || !fields.isEmpty || wasQuoted {
             fields.append(field)
             records.append(Record(fields: fields, line: recordLine))

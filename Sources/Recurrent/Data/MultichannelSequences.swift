@@ -73,12 +73,11 @@ public struct MultichannelSequences: Sendable {
 }
 
 extension CSVTable {
-    /// The number in a cell; an empty cell or other text is an error naming the line and column.
+    /// The number in a cell (`numericCell`'s rule); a missing marker is an error here too,
+    /// naming the line and column.
     func number(row: Int, column: Int) throws -> Float {
-        let cell = rows[row][column].trimmingCharacters(in: .whitespaces)
-        guard let value = Double(cell), value.isFinite else {
-            let problem = cell.isEmpty ? "missing value" : "\"\(cell)\" is not a number"
-            throw RecurrentError.invalidFile(path: path, reason: "\(location(row: row, column: column)): \(problem)")
+        guard let value = try numericCell(row: row, column: column) else {
+            throw RecurrentError.invalidFile(path: path, reason: "\(location(row: row, column: column)): missing value")
         }
         return Float(value)
     }

@@ -16,10 +16,13 @@ extension CSVTable {
 
     /// The number in a cell (surrounding spaces ignored), nil for a missing marker; any other
     /// text is an error naming the file, line and column. The one rule every numeric reader of
-    /// a table follows.
+    /// a table follows. In a file whose fields are not separated by commas, a decimal comma
+    /// ("315,71", as spreadsheets in many locales write) is read as a decimal point.
     func numericCell(row: Int, column: Int) throws -> Double? {
         let cell = rows[row][column].trimmingCharacters(in: .whitespaces)
         if let value = Double(cell), value.isFinite { return value }
+        if delimiter != ",", !cell.contains("."), cell.filter({ $0 == "," }).count == 1,
+           let value = Double(cell.replacingOccurrences(of: ",", with: ".")), value.isFinite { return value }
         if Self.missingMarkers.contains(cell.lowercased()) { return nil }
         throw RecurrentError.invalidFile(path: path, reason: "\(location(row: row, column: column)): \"\(cell)\" is not a number")
     }

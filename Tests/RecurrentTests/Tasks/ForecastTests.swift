@@ -54,6 +54,38 @@ final class ForecastTests: XCTestCase {
         }
     }
 
+    func testSemicolonTabAndBarSeparatedFilesReadAsTheCommaFileDoes() throws {
+        let comma = "date,level,note\n2020-01,1.5,\"a; b\"\n2020-02,-2.25,c\n2020-03,3,\"d, e\"\n"
+        let reference = try TimeSeriesData(table: CSVTable(text: comma, path: "c.csv"), target: "level")
+        XCTAssertEqual(reference.target, [1.5, -2.25, 3])
+        // Spreadsheets in many locales write semicolons and decimal commas.
+        let semicolon = "date;level;note\n2020-01;1,5;\"a; b\"\n2020-02;-2,25;c\n2020-03;3;d, e\n"
+        let tab = comma.replacingOccurrences(of: ",", with: "\t")
+            .replacingOccurrences(of: "\"a; b\"", with: "a; b").replacingOccurrences(of: "\"d\te\"", with: "d, e")
+        let bar = "date|level|note\n2020-01|1.5|a\n2020-02|-2.25|c\n2020-03|3|d\n"
+        for (text, expected) in [(semicolon, ";"), (tab, "\t"), (bar, "|")] as [(String, Unicode.Scalar)] {
+            let table = try CSVTable(text: text, path: "s.csv")
+            XCTAssertEqual(table.delimiter, expected)
+            XCTAssertEqual(table.header, ["date", "level", "note"])
+            let series = try TimeSeriesData(table: table, target: "level")
+            XCTAssertEqual(series.target, reference.target)
+            XCTAssertEqual(series.dates?.ordinals, reference.dates?.ordinals)
+        }
+        XCTAssertEqual(try CSVTable(text: semicolon, path: "s.csv").rows[2][2], "d, e")
+        // A comma file keeps its commas even where every text cell holds a semicolon; a decimal
+        // comma there is a quoted text, not a number.
+        XCTAssertEqual(try CSVTable(text: "a,b\n1,x;y\n2,z;w\n", path: "c.csv").delimiter, ",")
+        let quoted = try CSVTable(text: "a,b\n\"1,5\",2\n", path: "q.csv")
+        XCTAssertThrowsError(try TimeSeriesData(table: quoted, target: "a")) { error in
+            XCTAssertEqual("\(error)", "q.csv: line 2, column 1 (\"a\"): \"1,5\" is not a number")
+        }
+        // One column: no separator needed. A ragged semicolon file names its line and separator.
+        XCTAssertEqual(try CSVTable(text: "v\n1\n2\n", path: "one.csv").rows, [["1"], ["2"]])
+        XCTAssertThrowsError(try CSVTable(text: "d;v\n1;2\n3;4;5\n", path: "r.csv")) { error in
+            XCTAssertEqual("\(error)", "r.csv: line 3: 3 fields, but the header has 2 (fields separated by \";\")")
+        }
+    }
+
     func testBaselinesAndScoresMatchHandComputedValues() {
         let series: [Double] = [1, 5, 2, 6, 3, 7]
         // Season 2: after index 3 the next step (index 4) repeats index 2, the one after index 3.
