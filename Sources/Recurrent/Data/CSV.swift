@@ -14,17 +14,13 @@ public struct CSVTable: Sendable {
     /// The 1-based file line where each data row starts.
     public let lineNumbers: [Int]
 
-    /// Reads and parses `path`. The first record is the header.
+    /// Reads (`TextFile`: UTF-8, or UTF-16 with a byte-order mark) and parses `path`. The first
+    /// record is the header.
     public init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw RecurrentError.io(path: path, reason: "no such file")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecurrentError.io(path: path, reason: "cannot be read")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw RecurrentError.invalidFile(path: path, reason: "is not UTF-8 text")
-        }
+        let text = try TextFile.read(path)
         try self.init(text: text, path: path)
     }
 

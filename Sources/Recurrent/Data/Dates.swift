@@ -6,41 +6,72 @@ import Foundation
 public enum DateFormat: String, Codable, Sendable, CaseIterable {
     /// 1949-01 or 1949/01: ordinal in months.
     case yearMonth
-    /// 2012-01-01 or 2012/01/01: ordinal in days (in months when every day is the 1st).
+    /// 2012-01-01 or 2012/01/01 (or, by `DateAxis.order`, 1/31/2012 or 31.01.2012): ordinal in
+    /// days (in months when every day is the 1st).
     case yearMonthDay
     /// 19580329: ordinal in days.
     case compactYearMonthDay
-    /// 2010/01/01 00:00:00 (or a "T" between, seconds optional): ordinal in seconds.
+    /// 2010/01/01 00:00:00 (or a "T" between, seconds optional; the date in any `DateOrder`):
+    /// ordinal in seconds.
     case dateTime
     /// 1700, 1958.5: ordinal in years.
     case decimalYear
+}
+
+/// The order of a date's year, month and day: 2012-01-31; 1/31/2012 (as in the United States);
+/// 31.01.2012 or 31/01/2012 (as in most of Europe). Only the day-level forms take the latter two,
+/// always with a four-digit year.
+public enum DateOrder: String, Codable, Sendable, CaseIterable {
+    case yearMonthDay, monthDayYear, dayMonthYear
 }
 
 /// A parsed date column: one ordinal per row, in the unit of `format` (`monthly` switches a
 /// day format whose days are all the 1st to months).
 public struct DateAxis: Codable, Sendable, Equatable {
     public var format: DateFormat
-    /// "-" or "/" for the separated forms.
+    /// "-", "/" or "." for the separated forms.
     public var separator: String
+    /// Year, month and day's order in the separated day-level forms; nil (as in files written
+    /// before there was a choice) is year first.
+    public var order: DateOrder?
+    /// Month and day written with two digits (01/05/2012) rather than as few as needed (1/5/2012),
+    /// for the orders with the year last: two where a cell writes a leading zero; nil is two.
+    public var padded: Bool?
     public var monthly: Bool
     /// One per row, in months, days, seconds or years.
     public var ordinals: [Double]
 
-    /// Reads `cells` in the first format that fits them all; nil when none does.
+    /// Reads `cells` in the first format that fits them all; nil when none does. Year first is
+    /// tried first; with the year last, month first (as pandas reads "1/2/2012") unless the
+    /// separator is a dot or a month would pass 12.
     public init?(cells: [String]) {
         let trimmed = cells.map { $0.trimmingCharacters(in: .whitespaces) }
         guard let first = trimmed.first else { return nil }
-        let separator = first.contains("/") ? "/" : "-"
-        for format in DateFormat.allCases {
-            let parsed = trimmed.map { Self.parse($0, format: format, separator: separator) }
-            guard parsed.allSatisfy({ $0 != nil }) else { continue }
-            let dates = parsed.compactMap { $0 }
-            let monthly = (format == .yearMonthDay || format == .compactYearMonthDay) && dates.allSatisfy { $0.day == 1 }
-            self.format = format
-            self.separator = separator
-            self.monthly = monthly
-            ordinals = dates.map { $0.ordinal(format: format, monthly: monthly) }
-            return
+        let separator = first.contains("/") ? "/" : first.split(separator: " ").first.map { $0.filter { $0 == "." }.count == 2 } == true ? "." : "-"
+        let orders: [DateOrder] = separator == "." ? [.dayMonthYear, .monthDayYear] : [.yearMonthDay, .monthDayYear, .dayMonthYear]
+        for order in orders {
+            for format in DateFormat.allCases {
+                var dates: [Parsed] = []
+                dates.reserveCapacity(trimmed.count)
+                for cell in trimmed {
+                    guard let date = Self.parse(cell, format: format, separator: separator, order: order) else { break }
+                    dates.append(date)
+                }
+                guard dates.count == trimmed.count else { continue }
+                let monthly = (format == .yearMonthDay || format == .compactYearMonthDay) && dates.allSatisfy { $0.day == 1 }
+                self.format = format
+                self.separator = separator
+                if order != .yearMonthDay {
+                    self.order = order
+                    // Two digits where some month or day is written with a leading zero.
+                    padded = trimmed.contains { cell in
+                        cell.split(separator: Character(separator)).prefix(2).contains { $0.count == 2 && $0.first == "0" }
+                    }
+                }
+                self.monthly = monthly
+                ordinals = dates.map { $0.ordinal(format: format, monthly: monthly) }
+                return
+            }
         }
         return nil
     }
@@ -86,6 +117,16 @@ public struct DateAxis: Codable, Sendable, Equatable {
         }
     }
 
+    /// Year, month and day in this column's order, separator and padding.
+    func written(_ y: Int, _ m: Int, _ d: Int) -> String {
+        let s = separator
+        switch order ?? .yearMonthDay {
+        case .yearMonthDay: return String(format: "%04d\(s)%02d\(s)%02d", y, m, d)
+        case .monthDayYear: return String(format: padded == false ? "%d\(s)%d\(s)%04d" : "%02d\(s)%02d\(s)%04d", m, d, y)
+        case .dayMonthYear: return String(format: padded == false ? "%d\(s)%d\(s)%04d" : "%02d\(s)%02d\(s)%04d", d, m, y)
+        }
+    }
+
     /// Writes an ordinal back in this column's form.
     public func format(ordinal: Double) -> String {
         let s = separator
@@ -98,18 +139,18 @@ public struct DateAxis: Codable, Sendable, Equatable {
         case (_, true):
             let months = Int(ordinal.rounded())
             let (year, month) = (Self.floorDivide(months, 12), Self.floorModulo(months, 12) + 1)
-            return format == .compactYearMonthDay ? String(format: "%04d%02d01", year, month) : String(format: "%04d\(s)%02d\(s)01", year, month)
+            return format == .compactYearMonthDay ? String(format: "%04d%02d01", year, month) : written(year, month, 1)
         case (.compactYearMonthDay, _):
             let (y, m, d) = Self.civil(fromDays: Int(ordinal.rounded()))
             return String(format: "%04d%02d%02d", y, m, d)
         case (.yearMonthDay, _):
             let (y, m, d) = Self.civil(fromDays: Int(ordinal.rounded()))
-            return String(format: "%04d\(s)%02d\(s)%02d", y, m, d)
+            return written(y, m, d)
         case (.dateTime, _):
             let seconds = Int(ordinal.rounded())
             let (y, m, d) = Self.civil(fromDays: Self.floorDivide(seconds, 86400))
             let time = Self.floorModulo(seconds, 86400)
-            return String(format: "%04d\(s)%02d\(s)%02d %02d:%02d:%02d", y, m, d, time / 3600, time / 60 % 60, time % 60)
+            return written(y, m, d) + String(format: " %02d:%02d:%02d", time / 3600, time / 60 % 60, time % 60)
         }
     }
 
@@ -126,19 +167,23 @@ public struct DateAxis: Codable, Sendable, Equatable {
         }
     }
 
-    static func parse(_ cell: String, format: DateFormat, separator: String) -> Parsed? {
+    static func parse(_ cell: String, format: DateFormat, separator: String, order: DateOrder? = nil) -> Parsed? {
+        let order = order ?? .yearMonthDay
         func number(_ text: Substring, digits: ClosedRange<Int>) -> Int? {
             guard digits.contains(text.count), text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber) else { return nil }
             return Int(text)
         }
         func date(_ text: Substring) -> Parsed? {
             let parts = text.split(separator: Character(separator), omittingEmptySubsequences: false)
-            guard parts.count == 3, let y = number(parts[0], digits: 4...4), let m = number(parts[1], digits: 1...2),
-                  let d = number(parts[2], digits: 1...2), valid(y, m, d) else { return nil }
+            guard parts.count == 3 else { return nil }
+            let (yi, mi, di) = order == .yearMonthDay ? (0, 1, 2) : order == .monthDayYear ? (2, 0, 1) : (2, 1, 0)
+            guard let y = number(parts[yi], digits: 4...4), let m = number(parts[mi], digits: 1...2),
+                  let d = number(parts[di], digits: 1...2), valid(y, m, d) else { return nil }
             return Parsed(year: y, month: m, day: d, seconds: 0)
         }
         switch format {
         case .yearMonth:
+            guard order == .yearMonthDay, separator != "." else { return nil }
             let parts = cell.split(separator: Character(separator), omittingEmptySubsequences: false)
             guard parts.count == 2, let y = number(parts[0], digits: 4...4), let m = number(parts[1], digits: 1...2),
                   (1...12).contains(m) else { return nil }
@@ -146,6 +191,7 @@ public struct DateAxis: Codable, Sendable, Equatable {
         case .yearMonthDay:
             return date(Substring(cell))
         case .compactYearMonthDay:
+            guard order == .yearMonthDay else { return nil }
             let text = Substring(cell)
             guard number(text, digits: 8...8) != nil, let y = Int(text.prefix(4)), let m = Int(text.dropFirst(4).prefix(2)),
                   let d = Int(text.suffix(2)), valid(y, m, d) else { return nil }
@@ -161,7 +207,7 @@ public struct DateAxis: Codable, Sendable, Equatable {
             parsed.seconds = Double(h * 3600 + minute * 60) + second
             return parsed
         case .decimalYear:
-            guard let value = Double(cell), value.isFinite, (1000..<3000).contains(value),
+            guard order == .yearMonthDay, let value = Double(cell), value.isFinite, (1000..<3000).contains(value),
                   cell.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
             return Parsed(year: Int(value), month: 1, day: 1, seconds: value)
         }

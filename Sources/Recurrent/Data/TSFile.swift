@@ -22,12 +22,8 @@ public struct TSFile: Sendable {
     public var sequences: MultichannelSequences
 
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecurrentError.io(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw RecurrentError.invalidFile(path: path, reason: "is not UTF-8 text")
-        }
+        guard FileManager.default.fileExists(atPath: path) else { throw RecurrentError.io(path: path, reason: "no such file") }
+        let text = try TextFile.read(path)
         try self.init(text: text, path: path)
     }
 

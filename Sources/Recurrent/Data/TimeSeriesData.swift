@@ -100,7 +100,7 @@ public struct TimeSeriesData: Sendable {
         }
         guard let axis = DateAxis(cells: cells), axis.format == firstFormat.format else {
             let bad = zip(rows, cells).first { DateAxis.parse($0.1.trimmingCharacters(in: .whitespaces), format: firstFormat.format,
-                                                                separator: firstFormat.separator) == nil }
+                                                                separator: firstFormat.separator, order: firstFormat.order) == nil }
             throw fail(bad?.0 ?? firstRow, "\"\(bad?.1 ?? cells[0])\" is not a date written like the first row's \"\(cells[0])\"")
         }
         for k in 1..<max(rows.count, 1) where axis.ordinals[k] <= axis.ordinals[k - 1] {

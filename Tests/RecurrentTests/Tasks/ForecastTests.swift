@@ -18,6 +18,16 @@ final class ForecastTests: XCTestCase {
             (["2010/12/31 22:00:00", "2010/12/31 23:00:00"], .dateTime, ["2011/01/01 00:00:00"]),
             (["1700", "1701", "1702"], .decimalYear, ["1703", "1704"]),
             (["1958.0", "1958.5"], .decimalYear, ["1959"]),
+            // The year last: month first unless a month would pass 12 or the separator is a dot;
+            // written back with the column's padding.
+            (["1/1/1949", "2/1/1949", "12/1/1949"], .yearMonthDay, ["1/1/1950", "2/1/1950"]),
+            (["12/30/2019", "12/31/2019"], .yearMonthDay, ["1/1/2020"]),
+            (["30/12/2019", "31/12/2019"], .yearMonthDay, ["1/1/2020"]),
+            (["30/12/2019", "31/12/2019", "01/01/2020"], .yearMonthDay, ["02/01/2020"]),
+            (["28.02.2012", "29.02.2012"], .yearMonthDay, ["01.03.2012"]),
+            (["01-31-2012", "02-01-2012"], .yearMonthDay, ["02-02-2012"]),
+            (["31.12.2010 23:00", "01.01.2011 00:00"], .dateTime, ["01.01.2011 01:00:00"]),
+            (["3/13/2011 1:00", "3/13/2011 2:00"], .dateTime, ["3/13/2011 03:00:00"]),
         ]
         for (cells, format, expected) in cases {
             let axis = try XCTUnwrap(DateAxis(cells: cells), "\(cells)")
@@ -26,6 +36,13 @@ final class ForecastTests: XCTestCase {
         }
         XCTAssertNil(DateAxis(cells: ["112", "118"]), "passenger counts are no dates")
         XCTAssertNil(DateAxis(cells: ["2012/02/30"]), "no 30 February")
+        XCTAssertNil(DateAxis(cells: ["13/13/2012"]), "no month 13 either way round")
+        XCTAssertNil(DateAxis(cells: ["1/2/49"]), "two-digit years are not read")
+        XCTAssertEqual(DateAxis(cells: ["1/2/2012", "1/3/2012"])?.order, .monthDayYear)
+        XCTAssertEqual(DateAxis(cells: ["1/2/2012", "13/2/2012"])?.order, .dayMonthYear)
+        XCTAssertNil(DateAxis(cells: ["2012-01-02"])?.order, "year first is the form files always had")
+        XCTAssertEqual(DateAxis(cells: ["1/1/1949", "2/1/1949"])?.calendarSeasons, [12])
+        XCTAssertEqual(DateAxis(cells: ["30.12.2019", "31.12.2019"])?.calendarSeasons, [7, 365])
         XCTAssertEqual(DateAxis(cells: ["1949-01", "1949-02"])?.calendarSeasons, [12])
         XCTAssertEqual(DateAxis(cells: ["19580329", "19580405"])?.calendarSeasons, [52])
         XCTAssertEqual(DateAxis(cells: ["1700", "1701"])?.calendarSeasons, [])
@@ -78,6 +95,27 @@ final class ForecastTests: XCTestCase {
         let quoted = try CSVTable(text: "a,b\n\"1,5\",2\n", path: "q.csv")
         XCTAssertThrowsError(try TimeSeriesData(table: quoted, target: "a")) { error in
             XCTAssertEqual("\(error)", "q.csv: line 2, column 1 (\"a\"): \"1,5\" is not a number")
+        }
+        // Spreadsheets' "Unicode text": UTF-16 with a byte-order mark, tab-separated. A file in
+        // another encoding names the line, column and byte where it stops being UTF-8.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, bigEndian) in [("le.csv", false), ("be.csv", true)] {
+            var bytes: [UInt8] = bigEndian ? [0xFE, 0xFF] : [0xFF, 0xFE]
+            for unit in tab.replacingOccurrences(of: "\n", with: "\r\n").utf16 {
+                bytes += bigEndian ? [UInt8(unit >> 8), UInt8(unit & 0xFF)] : [UInt8(unit & 0xFF), UInt8(unit >> 8)]
+            }
+            let url = folder.appendingPathComponent(name)
+            try Data(bytes).write(to: url)
+            let table = try CSVTable(path: url.path)
+            XCTAssertEqual(table.header, ["date", "level", "note"], name)
+            XCTAssertEqual(try TimeSeriesData(table: table, target: "level").target, reference.target, name)
+        }
+        let latin1 = folder.appendingPathComponent("latin1.csv")
+        try Data("city,v\nZ\u{FC}rich,1\n".data(using: .isoLatin1)!).write(to: latin1)
+        XCTAssertThrowsError(try CSVTable(path: latin1.path)) { error in
+            XCTAssertTrue("\(error)".contains("line 2, column 2 (byte offset 8): byte 0xFC is not UTF-8"), "\(error)")
         }
         // One column: no separator needed. A ragged semicolon file names its line and separator.
         XCTAssertEqual(try CSVTable(text: "v\n1\n2\n", path: "one.csv").rows, [["1"], ["2"]])

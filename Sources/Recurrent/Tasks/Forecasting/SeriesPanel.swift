@@ -236,7 +236,7 @@ public struct SeriesPanel: Sendable {
         // Name the first cell that breaks the form of the first one.
         let first = DateAxis(cells: [cells[0]])
         let bad = cells.indices.first { row in
-            first.map { DateAxis.parse(cells[row], format: $0.format, separator: $0.separator) == nil } ?? (Int(cells[row]) == nil)
+            first.map { DateAxis.parse(cells[row], format: $0.format, separator: $0.separator, order: $0.order) == nil } ?? (Int(cells[row]) == nil)
         } ?? 0
         throw RecurrentError.invalidFile(path: table.path, reason: "\(table.location(row: bad, column: column)): \"\(cells[bad])\" "
             + (first == nil ? "is neither a date nor a step number" : "is not a date written like the first row's \"\(cells[0])\""))

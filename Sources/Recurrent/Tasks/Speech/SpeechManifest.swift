@@ -22,10 +22,7 @@ public struct SpeechManifest: Sendable {
     public let utterances: [Utterance]
 
     public init(contentsOf path: String, audioRoot: String? = nil) throws {
-        let data = try FileContents.read(path)
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw RecurrentError.invalidFile(path: path, reason: "is not UTF-8 text")
-        }
+        let text = try TextFile.read(path)
         let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
         let (header, rows) = path.lowercased().hasSuffix(".tsv") || firstLine.contains("\t")
             ? Self.tabSeparated(text) : try Self.commaSeparated(text, path: path)

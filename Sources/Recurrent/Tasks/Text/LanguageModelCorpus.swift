@@ -42,32 +42,12 @@ public struct TextCorpus: Sendable {
         return files
     }
 
-    /// The file's text. A byte-order mark is dropped and CR LF line ends become LF, so a text
-    /// reads the same whichever system wrote it.
+    /// The file's text (`TextFile`: UTF-8, or UTF-16 with a byte-order mark). CR LF line ends
+    /// become LF, so a text reads the same whichever system wrote it.
     public static func readUTF8(_ path: String) throws -> String {
-        let bytes = Array(try FileContents.read(path))
-        guard var text = String(validating: bytes, as: UTF8.self) else {
-            throw RecurrentError.invalidFile(path: path, reason: describeFirstInvalidUTF8(bytes))
-        }
-        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
-        return text.replacingOccurrences(of: "\r\n", with: "\n")
+        try TextFile.read(path).replacingOccurrences(of: "\r\n", with: "\n")
     }
 
-    /// "line L, column C: byte 0xXY is not UTF-8", columns counted in characters.
-    static func describeFirstInvalidUTF8(_ bytes: [UInt8]) -> String {
-        var line = 1, column = 1, index = 0
-        while index < bytes.count {
-            // The shortest prefix (1 to 4 bytes) that decodes is the next scalar.
-            let length = (1...4).first { index + $0 <= bytes.count && String(validating: bytes[index..<index + $0], as: UTF8.self) != nil }
-            guard let length else {
-                return String(format: "line %d, column %d (byte offset %d): byte 0x%02X is not UTF-8; save the file as UTF-8",
-                              line, column, index, bytes[index])
-            }
-            if bytes[index] == 0x0A { line += 1; column = 1 } else { column += 1 }
-            index += length
-        }
-        return "the file is not UTF-8"
-    }
 
     /// Whole documents set apart for validation, spread evenly through the name order: document
     /// i is held out when floor((i + 1) F) > floor(i F), so F = 0.1 holds out every tenth. A
