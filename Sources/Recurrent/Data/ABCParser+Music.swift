@@ -15,6 +15,8 @@ extension ABCTuneParser {
                 let text = String(String.UnicodeScalarView(s[(i + 1)..<close]))
                 if let first = text.unicodeScalars.first, !"^_<>@".unicodeScalars.contains(first) { append(.chordSymbol(text), line, column) }
                 i = close + 1
+            case "!" where Self.decorationEnd(s, from: i) == nil:
+                i += 1  // older ABC's line break (ABC 1.6), not a decoration
             case "{", "!", "+":
                 let closing: Unicode.Scalar = c == "{" ? "}" : c
                 guard let close = s[(i + 1)...].firstIndex(of: closing) else {
@@ -45,6 +47,7 @@ extension ABCTuneParser {
             case "^", "_", "=", "A"..."G", "a"..."g":
                 append(.note(try readNote(s, &i, line: line)), line, column)
             case "&":
+                guard inFirstVoice else { i += 1; continue }
                 throw fail(line, column, "voice overlay (&) is not read; keep one voice per tune")
             default:
                 throw fail(line, column, "unreadable note or symbol \"\(Character(c))\"")
@@ -167,7 +170,7 @@ extension ABCTuneParser {
             if c == "]" { i += 1; break }
             if "^_=CDEFGABcdefgab".unicodeScalars.contains(c) {
                 notes.append(try readNote(s, &i, line: line))
-            } else if " .~-".unicodeScalars.contains(c) || ("H"..."W").contains(c) || ("h"..."w").contains(c) {
+            } else if " .~-()".unicodeScalars.contains(c) || ("H"..."W").contains(c) || ("h"..."w").contains(c) {
                 i += 1
             } else if c == "!" || c == "+", let close = s[(i + 1)...].firstIndex(of: c) {
                 i = close + 1
@@ -213,11 +216,29 @@ extension ABCTuneParser {
 
     /// An ending number belongs to the bar line just read.
     mutating func startEnding(_ ending: Int, line: Int, column: Int) throws {
+        guard inFirstVoice else { return }
         guard let last = elements.indices.last, case .bar(var bar) = elements[last], bar.ending == nil else {
-            throw fail(line, column, "an ending [\(ending) that follows no bar line")
+            // Collections start an ending after notes where a line ended without its bar line.
+            guard elements.contains(where: { if case .note = $0 { return true } else { return false } }) else {
+                throw fail(line, column, "an ending [\(ending) before any note")
+            }
+            append(.bar(ABCBar(kind: .single, ending: ending)), line, column)
+            return
         }
         bar.ending = ending
         elements[last] = .bar(bar)
+    }
+
+    /// Where the decoration `!name!` opened at `start` closes: a name of letters, digits and
+    /// `+-.<>()/^_` up to the next `!`; nil when the line holds none (then `!` is a line break).
+    static func decorationEnd(_ s: [Unicode.Scalar], from start: Int) -> Int? {
+        var j = start + 1
+        while j < s.count, s[j] != "!" {
+            guard s[j].isASCII, s[j].properties.isAlphabetic || s[j].properties.numericType != nil
+                    || "+-.<>()/^_".unicodeScalars.contains(s[j]) else { return nil }
+            j += 1
+        }
+        return j < s.count && j > start + 1 ? j : nil
     }
 
     /// Endings may list several passes (`|1,3`, `[1-3`): the first one is kept.

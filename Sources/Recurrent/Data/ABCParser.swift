@@ -7,11 +7,16 @@ import Foundation
 /// `//`); rests `z` `x`, whole-bar rests `Z`; chords `[CEG]`; bar lines, repeats and endings
 /// (`|`, `||`, `|]`, `[|`, `|:`, `:|`, `::`, `|1`, `:|2`, `[2`); ties `-`, broken rhythm `>` `<`,
 /// tuplets `(3`, `(3:2:3`; chord symbols in quotes. Skipped as they change no note: decorations
-/// (`.~HLMOPSTuv`, `!trill!`, `+fermata+`), annotations (`"^text"`), grace notes `{...}`, slurs,
-/// spacers, beam breaks, comments `%`, line continuations `\`, and the other fields (`T:`, `N:`, `w:`...).
+/// (`.~HLMOPSTuv`, `!trill!`, `+fermata+`), annotations (`"^text"`), grace notes `{...}`, slurs
+/// (inside chords too), spacers, beam breaks, comments `%` (continued by a final `\`), line
+/// continuations `\`, older ABC's line break `!` (a `!` that no decoration name and `!` follow on
+/// its line), and the other fields (`T:`, `N:`, `w:`...). An ending after notes rather than a bar
+/// line (`[1` at the start of a line whose previous line ended without one) gets a plain bar.
+/// Several voices (`V:` in the header or the music, inline `[V:...]`): the first voice named is
+/// read, the others are left out (as a melody model wants the tune, not its accompaniment).
 /// Refused with file, line and column: a tune without `K:` before its music, an unreadable
-/// character in the music, a zero or unreadable length, an unclosed chord or quote, several
-/// voices (`V:`, `&`).
+/// character in the music, a zero or unreadable length, an unclosed chord or quote, a voice
+/// overlay (`&`).
 public enum ABCReader {
     /// Every tune of an ABC file. The file may be UTF-8 or Latin-1 (older collections are).
     /// With `skippingUnreadable`, tunes that do not read are left out and their errors returned
@@ -79,6 +84,15 @@ struct ABCTuneParser {
     /// The meter and unit length in force inside the music.
     var currentMeter = ABCMeter(numerator: 4, denominator: 4)
     var currentUnit = Fraction(1, 8)
+    /// The first voice named (`V:`), whose music is read; the voice the music is in now (nil
+    /// before any `V:` in the music, which is the first voice's).
+    var firstVoice: String? = nil
+    var currentVoice: String? = nil
+    /// The line before was a comment ending in `\`.
+    var commentGoesOn = false
+    /// Whether the music now read is kept: the first voice's (elements, and M: L: K: changes,
+    /// of the others are left out).
+    var inFirstVoice: Bool { currentVoice == nil || currentVoice == firstVoice }
 
     init(path: String, firstLine: Int) {
         self.path = path
@@ -91,7 +105,9 @@ struct ABCTuneParser {
 
     mutating func read(line text: String, number lineNumber: Int) throws {
         let scalars = Array(text.unicodeScalars)
-        if scalars.first == "%" { return }
+        // A comment or directive (`%%...`) ending in `\` goes on over the next line.
+        defer { commentGoesOn = scalars.first == "%" || commentGoesOn ? text.hasSuffix("\\") : false }
+        if scalars.first == "%" || commentGoesOn { return }
         if scalars.count >= 2, scalars[1] == ":", let first = scalars.first, first.isASCII, first.properties.isAlphabetic {
             try field(first, value: String(String.UnicodeScalarView(scalars.dropFirst(2))), line: lineNumber, column: 3)
             return
@@ -106,6 +122,9 @@ struct ABCTuneParser {
     mutating func field(_ name: Unicode.Scalar, value rawValue: String, line: Int, column: Int) throws {
         let value = rawValue.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
             .trimmingCharacters(in: .whitespaces) ?? ""
+        if inBody && !inFirstVoice && "MLK".unicodeScalars.contains(name) {
+            return  // another voice's change of meter, length or key
+        }
         switch name {
         case "X":
             number = Int(value) ?? 0
@@ -137,7 +156,11 @@ struct ABCTuneParser {
                 currentMeter = meter ?? ABCMeter.free
             }
         case "V":
-            throw fail(line, 1, "several voices (V:) are not read; keep one voice per tune")
+            guard let id = value.split(separator: " ").first.map(String.init) else {
+                throw fail(line, column, "a voice field V: without a name")
+            }
+            if firstVoice == nil { firstVoice = id }
+            if inBody { currentVoice = id }
         default:
             break  // titles, notes, lyrics, sources, tempo...: they change no note
         }
@@ -172,6 +195,7 @@ struct ABCTuneParser {
     }
 
     mutating func append(_ element: ABCElement, _ line: Int, _ column: Int) {
+        guard inFirstVoice else { return }
         elements.append(element)
         positions.append(SourcePosition(line: line, column: column))
     }

@@ -11,8 +11,9 @@ public enum DateFormat: String, Codable, Sendable, CaseIterable {
     case yearMonthDay
     /// 19580329: ordinal in days.
     case compactYearMonthDay
-    /// 2010/01/01 00:00:00 (or a "T" between, seconds optional; the date in any `DateOrder`):
-    /// ordinal in seconds.
+    /// 2010/01/01 00:00:00 (or a "T" between, seconds optional, fractions of a second and a zone
+    /// "Z", "+02:00" or "-0500" allowed; the date in any `DateOrder`): ordinal in seconds since
+    /// 1970 (UTC where a zone is written, so a change of daylight saving time is no gap).
     case dateTime
     /// 1700, 1958.5: ordinal in years.
     case decimalYear
@@ -37,6 +38,11 @@ public struct DateAxis: Codable, Sendable, Equatable {
     /// Month and day written with two digits (01/05/2012) rather than as few as needed (1/5/2012),
     /// for the orders with the year last: two where a cell writes a leading zero; nil is two.
     public var padded: Bool?
+    /// For dates with a time: the last row's zone as written ("Z", "+02:00"), in which the dates
+    /// after the end are written; nil when the cells write none.
+    public var zone: String?
+    /// For dates with a time: "T" between date and time, as the first row writes it (nil: a space).
+    public var timeSeparator: String?
     public var monthly: Bool
     /// One per row, in months, days, seconds or years.
     public var ordinals: [Double]
@@ -67,6 +73,10 @@ public struct DateAxis: Codable, Sendable, Equatable {
                     padded = trimmed.contains { cell in
                         cell.split(separator: Character(separator)).prefix(2).contains { $0.count == 2 && $0.first == "0" }
                     }
+                }
+                if format == .dateTime {
+                    zone = dates.last?.zone
+                    if first.contains("T") { timeSeparator = "T" }
                 }
                 self.monthly = monthly
                 ordinals = dates.map { $0.ordinal(format: format, monthly: monthly) }
@@ -147,22 +157,37 @@ public struct DateAxis: Codable, Sendable, Equatable {
             let (y, m, d) = Self.civil(fromDays: Int(ordinal.rounded()))
             return written(y, m, d)
         case (.dateTime, _):
-            let seconds = Int(ordinal.rounded())
+            let seconds = Int(ordinal.rounded()) + (zone.flatMap(Self.zoneOffset) ?? 0)
             let (y, m, d) = Self.civil(fromDays: Self.floorDivide(seconds, 86400))
             let time = Self.floorModulo(seconds, 86400)
-            return written(y, m, d) + String(format: " %02d:%02d:%02d", time / 3600, time / 60 % 60, time % 60)
+            return written(y, m, d) + (timeSeparator ?? " ")
+                + String(format: "%02d:%02d:%02d", time / 3600, time / 60 % 60, time % 60) + (zone ?? "")
         }
+    }
+
+    /// Seconds east of UTC of a zone as written: "Z"; "+HH:MM", "+HHMM" or "+HH" (or "-").
+    static func zoneOffset(_ zone: String) -> Int? {
+        if zone == "Z" { return 0 }
+        guard let sign = zone.first, sign == "+" || sign == "-" else { return nil }
+        var body = Array(zone.dropFirst())
+        if body.count == 5, body[2] == ":" { body.remove(at: 2) }
+        guard body.count == 2 || body.count == 4, body.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let hours = Int(String(body.prefix(2))), let minutes = Int(body.count == 4 ? String(body.suffix(2)) : "0"),
+              hours <= 18, minutes < 60 else { return nil }
+        return (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
     }
 
     struct Parsed {
         var year: Int, month: Int, day: Int, seconds: Double
+        /// A time's zone as written, and its offset in seconds east of UTC.
+        var zone: String? = nil, offset: Int = 0
         func ordinal(format: DateFormat, monthly: Bool) -> Double {
             switch format {
             case .decimalYear: return seconds
             case .yearMonth: return Double(year * 12 + month - 1)
             case .yearMonthDay, .compactYearMonthDay:
                 return monthly ? Double(year * 12 + month - 1) : Double(DateAxis.days(year: year, month: month, day: day))
-            case .dateTime: return Double(DateAxis.days(year: year, month: month, day: day)) * 86400 + seconds
+            case .dateTime: return Double(DateAxis.days(year: year, month: month, day: day)) * 86400 + seconds - Double(offset)
             }
         }
     }
@@ -199,7 +224,14 @@ public struct DateAxis: Codable, Sendable, Equatable {
         case .dateTime:
             let halves = cell.split(whereSeparator: { $0 == " " || $0 == "T" })
             guard halves.count == 2, var parsed = date(halves[0]) else { return nil }
-            let clock = halves[1].split(separator: ":", omittingEmptySubsequences: false)
+            var time = halves[1]
+            if let start = time.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+                guard let offset = zoneOffset(String(time[start...])) else { return nil }
+                parsed.zone = String(time[start...])
+                parsed.offset = offset
+                time = time[..<start]
+            }
+            let clock = time.split(separator: ":", omittingEmptySubsequences: false)
             guard (2...3).contains(clock.count), let h = number(clock[0], digits: 1...2), let minute = number(clock[1], digits: 2...2),
                   h < 24, minute < 60 else { return nil }
             let second = clock.count == 3 ? Double(clock[2]) : 0

@@ -28,6 +28,11 @@ final class ForecastTests: XCTestCase {
             (["01-31-2012", "02-01-2012"], .yearMonthDay, ["02-02-2012"]),
             (["31.12.2010 23:00", "01.01.2011 00:00"], .dateTime, ["01.01.2011 01:00:00"]),
             (["3/13/2011 1:00", "3/13/2011 2:00"], .dateTime, ["3/13/2011 03:00:00"]),
+            // Zones: the ordinals in UTC (so the change to summer time is one hour, no gap), the
+            // dates after the end in the last row's zone, with the rows' "T".
+            (["2015-01-01T00:00:00Z", "2015-01-01T01:00:00Z"], .dateTime, ["2015-01-01T02:00:00Z"]),
+            (["2016-03-27 01:00:00+01:00", "2016-03-27 03:00:00+02:00"], .dateTime, ["2016-03-27 04:00:00+02:00"]),
+            (["2016-03-27T00:59:59.5-0500", "2016-03-27T01:59:59.5-0500"], .dateTime, ["2016-03-27T03:00:00-0500"]),
         ]
         for (cells, format, expected) in cases {
             let axis = try XCTUnwrap(DateAxis(cells: cells), "\(cells)")
@@ -38,6 +43,8 @@ final class ForecastTests: XCTestCase {
         XCTAssertNil(DateAxis(cells: ["2012/02/30"]), "no 30 February")
         XCTAssertNil(DateAxis(cells: ["13/13/2012"]), "no month 13 either way round")
         XCTAssertNil(DateAxis(cells: ["1/2/49"]), "two-digit years are not read")
+        XCTAssertNil(DateAxis(cells: ["2015-01-01T00:00:00+2:00"]), "a zone's hours have two digits")
+        XCTAssertEqual(DateAxis(cells: ["2016-03-27 01:00:00+01:00", "2016-03-27 03:00:00+02:00"])?.step, 3600)
         XCTAssertEqual(DateAxis(cells: ["1/2/2012", "1/3/2012"])?.order, .monthDayYear)
         XCTAssertEqual(DateAxis(cells: ["1/2/2012", "13/2/2012"])?.order, .dayMonthYear)
         XCTAssertNil(DateAxis(cells: ["2012-01-02"])?.order, "year first is the form files always had")

@@ -104,6 +104,58 @@ final class MusicTuneTests: XCTestCase {
         XCTAssertNil(ABCKeyParser.parse("H"))
     }
 
+    func testSeveralVoicesReadAsTheFirstVoiceAlone() throws {
+        let melody = "X:1\nT:Two voices\nM:4/4\nL:1/8\nK:G\n|:GABc d2e2|1 f4 g4:|2 g8|]\n"
+        let single = try XCTUnwrap(ABCReader.parse(melody, path: "one.abc").tunes.first)
+        // Voices declared in the header, music in turns, another voice's own length, key and
+        // endings, an inline voice and an overlay inside the second voice: none reaches the first.
+        let voices = """
+            X:1
+            T:Two voices
+            M:4/4
+            L:1/8
+            V:1 name="Melody" clef=treble
+            V:2 name="Bass" clef=bass
+            K:G
+            V:1
+            |:GABc d2e2|1 f4 g4:|
+            V:2
+            L:1/4
+            K:Em
+            |:G,2 & B,2 D,2|1 E,4:|2 [V:2] E,4|]
+            V:1
+            [2 g8|]
+            """
+        let both = try XCTUnwrap(ABCReader.parse(voices, path: "two.abc").tunes.first)
+        XCTAssertEqual(both.elements, single.elements)
+        XCTAssertEqual(both.key, single.key)
+        // Without declarations, the first voice named in the music is read.
+        let inTurns = "X:1\nT:Two voices\nM:4/4\nL:1/8\nK:G\n[V:1] |:GABc d2e2|1 f4 g4:|\n[V:2] B,8|B,8|]\n[V:1] [2 g8|]\n"
+        XCTAssertEqual(try ABCReader.parse(inTurns, path: "turns.abc").tunes.first?.elements, single.elements)
+    }
+
+    func testLooserABCOfRealCollectionsReadsAsItsTidyForm() throws {
+        func elements(_ text: String) throws -> [ABCElement] {
+            try XCTUnwrap(ABCReader.parse(text, path: "t.abc").tunes.first).elements
+        }
+        let head = "X:1\nT:t\nM:4/4\nL:1/8\nK:G\n"
+        let tidy = try elements(head + "|:GABc d2e2|1 f4 g4:|2 g8|][E4e4]c2 fed c2A|B8|]\n")
+        XCTAssertEqual(tidy.count, 23)
+        // Aird's Airs (music21's corpus) write each of these.
+        let loose = [
+            // a directive continued over two lines in the header
+            "X:1\nT:t\n%%Bfly 0 300 6 \\\n 0 0 3 2 1\nM:4/4\nL:1/8\nK:G\n|:GABc d2e2|1 f4 g4:|2 g8|][E4e4]c2 fed c2A|B8|]\n",
+            // an ending at the start of a line whose previous line ended without a bar line
+            head + "|:GABc d2e2\n[1 f4 g4:|2 g8|][E4e4]c2 fed c2A|B8|]\n",
+            // older ABC's line break, a slur inside a chord, and a real decoration beside them
+            head + "|:GABc d2e2|1 f4 g4:|2 g8|]![E4(e4]c2) !trill!fed c2A|B8|]\n",
+        ]
+        for text in loose { XCTAssertEqual(try elements(text), tidy, text) }
+        XCTAssertThrowsError(try ABCReader.parse(head + "[1 GABc|\n", path: "t.abc")) { error in
+            XCTAssertEqual("\(error)", "t.abc: line 6, column 1: an ending [1 before any note")
+        }
+    }
+
     func testBadTunesNameFileLineAndColumn() {
         func error(_ text: String) -> String {
             do { _ = try ABCReader.parse(text, path: "bad.abc"); return "no error" } catch { return "\(error)" }
@@ -115,7 +167,7 @@ final class MusicTuneTests: XCTestCase {
         XCTAssertEqual(error("X:1\nK:D\nAB [ce|\n"), "bad.abc: line 3, column 7: unreadable note \"|\" in a chord")
         XCTAssertEqual(error("X:1\nK:D\nA^ B|\n"), "bad.abc: line 3, column 3: unreadable note: an accidental needs a note letter A-G or a-g after it")
         XCTAssertEqual(error("X:1\nK:D\nA0 B|\n"), "bad.abc: line 3, column 2: a note or rest of length 0")
-        XCTAssertEqual(error("X:1\nM:4/4\nK:D\nV:2\nAB|\n"), "bad.abc: line 4, column 1: several voices (V:) are not read; keep one voice per tune")
+        XCTAssertEqual(error("X:1\nK:D\nAB & cd|\n"), "bad.abc: line 3, column 4: voice overlay (&) is not read; keep one voice per tune")
         XCTAssertEqual(error("X:1\nK:Q\nAB|\n"), "bad.abc: line 2, column 3: unreadable key K:Q")
         XCTAssertEqual(error("% only a comment\n"), "bad.abc: no tune in the file (a tune starts with an X: line and has a K: line)")
         let lenient = try? ABCReader.parse("X:1\nK:D\nAB|\n\nX:2\nK:D\nA#|\n", path: "two.abc", skippingUnreadable: true)

@@ -35,6 +35,8 @@ public struct CalendarFeatures: Codable, Sendable, Equatable {
     func phase(_ ordinal: Double, _ cycle: Cycle) -> Double {
         func fraction(_ x: Double, _ period: Double) -> Double { let r = x.truncatingRemainder(dividingBy: period) / period; return r < 0 ? r + 1 : r }
         guard let calendar else { return fraction(ordinal, Double(season)) }
+        // Times with a zone count in UTC; the day and week run on the clock of the last row's zone.
+        let ordinal = ordinal + Double(calendar.zone.flatMap(DateAxis.zoneOffset) ?? 0)
         switch (calendar.format, calendar.monthly, cycle) {
         case (.yearMonth, _, _), (_, true, _): return fraction(ordinal, 12)
         case (.decimalYear, _, _): return fraction(ordinal, 1)
