@@ -15,8 +15,12 @@ extension ABCTuneParser {
                 let text = String(String.UnicodeScalarView(s[(i + 1)..<close]))
                 if let first = text.unicodeScalars.first, !"^_<>@".unicodeScalars.contains(first) { append(.chordSymbol(text), line, column) }
                 i = close + 1
-            case "!" where Self.decorationEnd(s, from: i) == nil:
-                i += 1  // older ABC's line break (ABC 1.6), not a decoration
+            case "!", "+" where Self.decorationEnd(s, from: i) == nil:
+                i += 1  // older ABC's line break (ABC 1.6), or a lone plus: no decoration
+            case "1"..."9" where s[..<i].allSatisfy({ $0 == " " || $0 == "\t" }) && lastBarTakesEnding:
+                // An ending whose bar line closed the line before (`|\` then `1 ...`).
+                try startEnding(try readNumber(s, &i, line: line) ?? 1, line: line, column: column)
+                skipEndingList(s, &i)
             case "{", "!", "+":
                 let closing: Unicode.Scalar = c == "{" ? "}" : c
                 guard let close = s[(i + 1)...].firstIndex(of: closing) else {
@@ -174,6 +178,9 @@ extension ABCTuneParser {
                 i += 1
             } else if c == "!" || c == "+", let close = s[(i + 1)...].firstIndex(of: c) {
                 i = close + 1
+            } else if c == "z" || c == "x" {
+                i += 1  // a rest beside the notes of a chord: the notes sound
+                _ = try readLength(s, &i, line: line)
             } else {
                 throw fail(line, i + 1, "unreadable note \"\(Character(c))\" in a chord")
             }
@@ -193,7 +200,18 @@ extension ABCTuneParser {
         }
         // Collections write odd combinations ("|:|", "|]|]", "|]:|"): the colons at either end
         // say where a repeat ends or starts, and what is left is a plain, double or final bar.
-        guard text.contains("|") || text.count >= 2 else { throw fail(line, column, "unreadable bar line \"\(text)\"") }
+        guard text.contains("|") || text.count >= 2 else {
+            guard text == ":" else { throw fail(line, column, "unreadable bar line \"\(text)\"") }
+            guard inFirstVoice else { return }
+            if let last = elements.indices.last, case .bar(var bar) = elements[last] {
+                // The bar line went on over a line break (`||\` then `:`): it starts a repeat.
+                bar.kind = bar.kind == .repeatEnd || bar.kind == .repeatBoth ? .repeatBoth : .repeatStart
+                elements[last] = .bar(bar)
+            } else {
+                append(.bar(ABCBar(kind: .repeatEnd, ending: nil)), line, column)  // a colon alone after notes
+            }
+            return
+        }
         let endsRepeat = text.hasPrefix(":"), startsRepeat = text.hasSuffix(":")
         let kind: ABCBar.Kind
         if endsRepeat && startsRepeat {
@@ -229,11 +247,19 @@ extension ABCTuneParser {
         elements[last] = .bar(bar)
     }
 
-    /// Where the decoration `!name!` opened at `start` closes: a name of letters, digits and
-    /// `+-.<>()/^_` up to the next `!`; nil when the line holds none (then `!` is a line break).
+    /// Whether the last element read is a bar line without an ending yet.
+    var lastBarTakesEnding: Bool {
+        guard inFirstVoice, let last = elements.last, case .bar(let bar) = last else { return false }
+        return bar.ending == nil
+    }
+
+    /// Where the decoration `!name!` (or `+name+`) opened at `start` closes: a name of letters,
+    /// digits and `+-.<>()/^_` up to the closing mark; nil when the line holds none (then the
+    /// mark is a line break or a stray plus).
     static func decorationEnd(_ s: [Unicode.Scalar], from start: Int) -> Int? {
+        let mark = s[start]
         var j = start + 1
-        while j < s.count, s[j] != "!" {
+        while j < s.count, s[j] != mark {
             guard s[j].isASCII, s[j].properties.isAlphabetic || s[j].properties.numericType != nil
                     || "+-.<>()/^_".unicodeScalars.contains(s[j]) else { return nil }
             j += 1

@@ -10,8 +10,10 @@ import Foundation
 /// (`.~HLMOPSTuv`, `!trill!`, `+fermata+`), annotations (`"^text"`), grace notes `{...}`, slurs
 /// (inside chords too), spacers, beam breaks, comments `%` (continued by a final `\`), line
 /// continuations `\`, older ABC's line break `!` (a `!` that no decoration name and `!` follow on
-/// its line), and the other fields (`T:`, `N:`, `w:`...). An ending after notes rather than a bar
-/// line (`[1` at the start of a line whose previous line ended without one) gets a plain bar.
+/// its line, or a `+` without its pair), rests inside chords, and the other fields (`T:`, `N:`,
+/// `w:`...). An ending after notes rather than a bar line (`[1` at the start of a line whose
+/// previous line ended without one) gets a plain bar; a bar line continued over a line break
+/// (`||\` then `:` or `1` on the next line) reads as one; a colon alone after notes ends a repeat.
 /// Several voices (`V:` in the header or the music, inline `[V:...]`): the first voice named is
 /// read, the others are left out (as a melody model wants the tune, not its accompaniment).
 /// Refused with file, line and column: a tune without `K:` before its music, an unreadable

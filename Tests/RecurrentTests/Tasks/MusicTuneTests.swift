@@ -149,8 +149,13 @@ final class MusicTuneTests: XCTestCase {
             head + "|:GABc d2e2\n[1 f4 g4:|2 g8|][E4e4]c2 fed c2A|B8|]\n",
             // older ABC's line break, a slur inside a chord, and a real decoration beside them
             head + "|:GABc d2e2|1 f4 g4:|2 g8|]![E4(e4]c2) !trill!fed c2A|B8|]\n",
+            // Ryan's Mammoth: a repeat's bar line and an ending's number continued over a line
+            // break, a rest inside a chord, a lone plus
+            head + "||\\\n:GABc d2e2|\\\n1 f4 g4:|2 g8|][E4e4z4]c2 + fed c2A|B8|]\n",
         ]
         for text in loose { XCTAssertEqual(try elements(text), tidy, text) }
+        // A colon alone after notes ends a repeat.
+        XCTAssertEqual(try elements(head + "GABc:\n").last, .bar(ABCBar(kind: .repeatEnd, ending: nil)))
         XCTAssertThrowsError(try ABCReader.parse(head + "[1 GABc|\n", path: "t.abc")) { error in
             XCTAssertEqual("\(error)", "t.abc: line 6, column 1: an ending [1 before any note")
         }
