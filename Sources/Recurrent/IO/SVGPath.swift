@@ -158,3 +158,97 @@ public enum SVGPath {
         return line.indices.filter { keep[$0] }.map { line[$0] }
     }
 }
+
+/// An SVG `transform` (SVG 1.1, 7.6): `matrix(a b c d e f)`, `translate(x [y])`, `scale(x [y])`,
+/// `rotate(deg [cx cy])`, `skewX(deg)`, `skewY(deg)`, several in a list applied right to left;
+/// as an affine map x' = a x + c y + e, y' = b x + d y + f.
+public struct SVGTransform: Equatable, Sendable {
+    public var a = 1.0, b = 0.0, c = 0.0, d = 1.0, e = 0.0, f = 0.0
+    public static let identity = SVGTransform()
+
+    public init(a: Double = 1, b: Double = 0, c: Double = 0, d: Double = 1, e: Double = 0, f: Double = 0) {
+        (self.a, self.b, self.c, self.d, self.e, self.f) = (a, b, c, d, e, f)
+    }
+
+    /// This map after `inner`: a point goes through `inner` first.
+    public func after(_ inner: SVGTransform) -> SVGTransform {
+        SVGTransform(a: a * inner.a + c * inner.b, b: b * inner.a + d * inner.b,
+                     c: a * inner.c + c * inner.d, d: b * inner.c + d * inner.d,
+                     e: a * inner.e + c * inner.f + e, f: b * inner.e + d * inner.f + f)
+    }
+
+    public func apply(_ p: DrawingPoint) -> DrawingPoint {
+        DrawingPoint(x: a * p.x + c * p.y + e, y: b * p.x + d * p.y + f)
+    }
+
+    /// Reads a `transform` attribute; an unknown function or a wrong count of numbers is an error
+    /// naming it.
+    public init(parsing text: String) throws {
+        var result = SVGTransform.identity
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "(") {
+            let name = rest[..<open].trimmingCharacters(in: CharacterSet(charactersIn: " \t\n\r,"))
+            guard let close = rest[open...].firstIndex(of: ")") else {
+                throw RecurrentError.invalidArgument("transform \"\(text.prefix(60))\": \(name)( is not closed")
+            }
+            let numbers = try SVGPath.tokenize(String(rest[rest.index(after: open)..<close])).map { token -> Double in
+                guard case .number(let value) = token else {
+                    throw RecurrentError.invalidArgument("transform \"\(text.prefix(60))\": \(name)(...) holds something other than numbers")
+                }
+                return value
+            }
+            func need(_ counts: Set<Int>) throws {
+                guard counts.contains(numbers.count) else {
+                    throw RecurrentError.invalidArgument("transform \"\(text.prefix(60))\": \(name) takes \(counts.sorted().map(String.init).joined(separator: " or ")) numbers, not \(numbers.count)")
+                }
+            }
+            let step: SVGTransform
+            switch name {
+            case "matrix":
+                try need([6])
+                step = SVGTransform(a: numbers[0], b: numbers[1], c: numbers[2], d: numbers[3], e: numbers[4], f: numbers[5])
+            case "translate":
+                try need([1, 2])
+                step = SVGTransform(e: numbers[0], f: numbers.count > 1 ? numbers[1] : 0)
+            case "scale":
+                try need([1, 2])
+                step = SVGTransform(a: numbers[0], d: numbers.count > 1 ? numbers[1] : numbers[0])
+            case "rotate":
+                try need([1, 3])
+                let angle = numbers[0] * .pi / 180, (cosine, sine) = (cos(angle), sin(angle))
+                let turn = SVGTransform(a: cosine, b: sine, c: -sine, d: cosine)
+                step = numbers.count == 3
+                    ? SVGTransform(e: numbers[1], f: numbers[2]).after(turn).after(SVGTransform(e: -numbers[1], f: -numbers[2])) : turn
+            case "skewX":
+                try need([1])
+                step = SVGTransform(c: tan(numbers[0] * .pi / 180))
+            case "skewY":
+                try need([1])
+                step = SVGTransform(b: tan(numbers[0] * .pi / 180))
+            default:
+                throw RecurrentError.invalidArgument("transform \"\(text.prefix(60))\": unknown function \"\(name)\"")
+            }
+            result = result.after(step)
+            rest = rest[rest.index(after: close)...]
+        }
+        guard rest.allSatisfy({ $0 == " " || $0 == "," || $0.isNewline || $0 == "\t" }) else {
+            throw RecurrentError.invalidArgument("transform \"\(text.prefix(60))\": unreadable \"\(rest.prefix(20))\"")
+        }
+        self = result
+    }
+}
+
+extension SVGPath {
+    /// The points of a `<polyline>` or `<polygon>`'s `points` (pairs of numbers), the first
+    /// repeated at the end for a polygon.
+    public static func points(_ text: String, closed: Bool) throws -> [DrawingPoint] {
+        let numbers = try tokenize(text).map { token -> Double in
+            guard case .number(let value) = token else { throw RecurrentError.invalidArgument("points \"\(text.prefix(40))\": not a list of numbers") }
+            return value
+        }
+        guard numbers.count % 2 == 0 else { throw RecurrentError.invalidArgument("points \"\(text.prefix(40))\": an odd count of numbers (\(numbers.count))") }
+        var points = stride(from: 0, to: numbers.count, by: 2).map { DrawingPoint(x: numbers[$0], y: numbers[$0 + 1]) }
+        if closed, let first = points.first, points.count > 1 { points.append(first) }
+        return points
+    }
+}

@@ -132,7 +132,7 @@ extension TaskRoute {
             try fields.finish()
             guard let bytes = Data(base64Encoded: encoded) else { throw fields.fail("audio", "is not base64") }
             let clip: AudioClip
-            do { clip = try WAVFile.decode(Array(bytes), name: "audio") } catch let error as RecurrentError {
+            do { clip = try AudioFile.decode(Array(bytes), name: "audio") } catch let error as RecurrentError {
                 throw ServerError.badRequest("request body: \(error.description)")
             }
             guard clip.duration <= maximumAudioSeconds else {

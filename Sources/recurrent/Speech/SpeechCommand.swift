@@ -237,7 +237,7 @@ struct SpeechEvaluateCommand: ParsableCommand {
 struct SpeechTranscribeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transcribe",
-        abstract: "The transcript of each WAV file, one line per file.",
+        abstract: "The transcript of each audio file (WAV; FLAC, MP3, Ogg and others where libsndfile is installed), one line per file.",
         discussion: """
             Audio at another rate than the model's is resampled; stereo is mixed down. With one file the \
             line is the transcript; with several, "FILE: transcript". With --stream (a model trained with \
@@ -251,7 +251,7 @@ struct SpeechTranscribeCommand: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Argument(help: "WAV files.")
+    @Argument(help: "Audio files: WAV, or FLAC, MP3, Ogg, AIFF... where libsndfile (Debian's libsndfile1) is installed.")
     var files: [String]
 
     @OptionGroup var decodingOptions: SpeechDecodingOptions
@@ -269,7 +269,7 @@ struct SpeechTranscribeCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard !files.isEmpty else { throw ValidationError("give at least one WAV file") }
+        guard !files.isEmpty else { throw ValidationError("give at least one audio file") }
         guard chunkMs >= 1, chunkMs <= 60_000 else { throw ValidationError("--chunk-ms must be 1 to 60000, got \(chunkMs)") }
     }
 
@@ -284,7 +284,7 @@ struct SpeechTranscribeCommand: ParsableCommand {
                 // rank 0 shows partial transcripts.
                 let showing = DistributedLaunch.isFirst(communicator)
                 func transcribed(_ file: String) throws -> Transcript {
-                    let clip = try WAVFile.read(path: file)
+                    let clip = try AudioFile.read(path: file)
                     let text = stream ? try streamed(clip, name: file, recognizer: recognizer, decoding: decoding, showing: showing)
                         : try recognizer.transcribe(clip, name: file, decoding: decoding)
                     return Transcript(text: text, seconds: clip.duration)

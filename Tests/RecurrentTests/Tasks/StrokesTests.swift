@@ -62,6 +62,33 @@ final class StrokesTests: ScratchDirectoryTestCase {
         XCTAssertEqual(variance, 1, accuracy: 1e-4, "offsets scaled to a standard deviation of 1")
     }
 
+    func testStrokesAsDrawingProgramsWriteThemReadAsPathsDo() throws {
+        XCTAssertEqual(try SVGTransform(parsing: "translate(10 20) scale(2)").apply(DrawingPoint(x: 1, y: 1)), DrawingPoint(x: 12, y: 22))
+        XCTAssertEqual(try SVGTransform(parsing: "matrix(1,0,0,1,5,-5)").apply(DrawingPoint(x: 1, y: 1)), DrawingPoint(x: 6, y: -4))
+        let turned = try SVGTransform(parsing: "rotate(90 10 10)").apply(DrawingPoint(x: 20, y: 10))
+        XCTAssertEqual(turned.x, 10, accuracy: 1e-12)
+        XCTAssertEqual(turned.y, 20, accuracy: 1e-12)
+        // The same two strokes as KanjiVG writes them, and as a drawing program might: a polyline
+        // and a line, under a group's translation and their own scale; a definition is no stroke.
+        let plain = """
+            <svg xmlns="http://www.w3.org/2000/svg"><path d="M10,10 L50,10 L50,40"/><path d="M20,60 L80,60"/></svg>
+            """
+        let drawn = """
+            <svg:svg xmlns:svg="http://www.w3.org/2000/svg">
+              <svg:defs><svg:path d="M0,0 L99,99"/></svg:defs>
+              <svg:g transform="translate(-100,-200)">
+                <svg:polyline points="110,210 150,210 150,240" />
+                <svg:line transform="scale(2)" x1="60" y1="130" x2="90" y2="130"/>
+              </svg:g>
+            </svg:svg>
+            """
+        FileManager.default.createFile(atPath: path("plain.svg"), contents: Data(plain.utf8))
+        FileManager.default.createFile(atPath: path("drawn.svg"), contents: Data(drawn.utf8))
+        let reference = try StrokeDrawing(contentsOf: path("plain.svg")).strokes
+        XCTAssertEqual(reference, [points([(10, 10), (50, 10), (50, 40)]), points([(20, 60), (80, 60)])])
+        XCTAssertEqual(try StrokeDrawing(contentsOf: path("drawn.svg")).strokes, reference)
+    }
+
     func testBadDrawingsNameTheFile() throws {
         func error(_ text: String, _ name: String) -> String {
             let file = path(name)
@@ -70,7 +97,10 @@ final class StrokesTests: ScratchDirectoryTestCase {
         }
         XCTAssertTrue(error("hello", "a.svg").hasPrefix("a.svg: not well-formed SVG at line 1, column "), error("hello", "a.svg"))
         XCTAssertEqual(error("<html/>", "b.svg"), "b.svg: not an SVG file: its root element is <html>")
-        XCTAssertEqual(error("<svg><g><text>1</text></g></svg>", "c.svg"), "c.svg: the SVG has no stroke paths (<path d=...>)")
+        XCTAssertEqual(error("<svg><g><text>1</text></g></svg>", "c.svg"), "c.svg: the SVG has no stroke paths (<path d=...>, <polyline>, <line>)")
+        XCTAssertEqual(error("<svg>\n<g transform=\"spin(3)\"><path d=\"M1,2 L3,4\"/></g></svg>", "t.svg"),
+                       "t.svg: line 2: transform \"spin(3)\": unknown function \"spin\"")
+        XCTAssertEqual(error("<svg>\n<polyline points=\"1,2 3\"/></svg>", "p.svg"), "p.svg: line 2: points \"1,2 3\": an odd count of numbers (3)")
         XCTAssertTrue(error("<svg>\n<path d=\"M1,2 L3\"/></svg>", "d.svg").hasPrefix("d.svg: line 2: "), error("<svg>\n<path d=\"M1,2 L3\"/></svg>", "d.svg"))
         // A file cut short, and elements closed out of order: refused (Linux's XMLParser calls
         // both a success), naming the line.
@@ -151,7 +181,7 @@ final class StrokesTests: ScratchDirectoryTestCase {
         FileManager.default.createFile(atPath: folder + "/04e01.svg", contents: Data("<svg><text>x</text></svg>".utf8))
         let refused = try runCLI(["strokes", "train", folder, "-o", path("y.model")])
         XCTAssertEqual(refused.status, 1)
-        XCTAssertEqual(refused.stderr, "recurrent: error: \(folder)/04e01.svg: the SVG has no stroke paths (<path d=...>)\n")
+        XCTAssertEqual(refused.stderr, "recurrent: error: \(folder)/04e01.svg: the SVG has no stroke paths (<path d=...>, <polyline>, <line>)\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("y.model")))
     }
 }

@@ -32,7 +32,7 @@ extension SpeechRecognizer {
         if validation == nil, configuration.validationFraction > 0 {
             (trainUtterances, validationUtterances) = holdOut(train.utterances, fraction: configuration.validationFraction)
         }
-        let clips = try trainUtterances.map { try WAVFile.read(path: $0.audioPath) }
+        let clips = try trainUtterances.map { try AudioFile.read(path: $0.audioPath) }
         let sampleRate = configuration.sampleRate ?? clips[0].sampleRate
         var filterbankOptions = FilterbankOptions(sampleRate: sampleRate)
         filterbankOptions.melBins = configuration.melBins
@@ -111,7 +111,7 @@ extension SpeechRecognizer {
     func evaluationSet(_ utterances: [Utterance]) throws -> (features: [Tensor], references: [String], seconds: Double) {
         var features: [Tensor] = [], references: [String] = [], seconds = 0.0
         for utterance in utterances {
-            let clip = try WAVFile.read(path: utterance.audioPath)
+            let clip = try AudioFile.read(path: utterance.audioPath)
             features.append(try self.features(clip, name: utterance.audioPath))
             references.append(Self.normalizedText(utterance.text))
             seconds += clip.duration

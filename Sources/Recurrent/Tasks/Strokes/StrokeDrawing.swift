@@ -6,9 +6,11 @@ import FoundationXML
 /// A drawing as ordered strokes, each a polyline, with the character it draws.
 ///
 /// Read from SVG files such as KanjiVG's (one `<path>` per stroke, in stroke order; the file
-/// `04e00.svg` draws U+4E00, `04e00-Kaisho.svg` a variant of it): every path's outline is
-/// sampled to points (Bézier curves at 8 points each) and simplified (Ramer-Douglas-Peucker,
-/// within `epsilon` units), as sketch-rnn prepared its strokes.
+/// `04e00.svg` draws U+4E00, `04e00-Kaisho.svg` a variant of it), or as drawing programs write
+/// strokes (`<polyline>`, `<line>`, `<polygon>`, under `transform`s of their own and of their
+/// groups): every outline is sampled to points (Bézier curves at 8 points each), mapped through
+/// its transforms and simplified (Ramer-Douglas-Peucker, within `epsilon` units), as sketch-rnn
+/// prepared its strokes.
 public struct StrokeDrawing: Sendable {
     /// The character (from a KanjiVG file name), or the file name without its extension.
     public var label: String
@@ -33,15 +35,23 @@ public struct StrokeDrawing: Sendable {
         guard collector.root == "svg" else {
             throw RecurrentError.invalidFile(path: path, reason: "not an SVG file: its root element is <\(collector.root ?? "none")>")
         }
+        if let (line, problem) = collector.failure { throw RecurrentError.invalidFile(path: path, reason: "line \(line): \(problem)") }
         var strokes: [[DrawingPoint]] = []
-        for (line, d) in collector.paths {
+        for shape in collector.shapes {
             do {
-                strokes += try SVGPath.polylines(d).map { SVGPath.simplified($0, epsilon: epsilon) }.filter { $0.count >= 2 }
+                let outlines: [[DrawingPoint]]
+                switch shape.outline {
+                case .path(let d): outlines = try SVGPath.polylines(d)
+                case .points(let text, let closed): outlines = [try SVGPath.points(text, closed: closed)]
+                }
+                strokes += outlines.map { SVGPath.simplified($0.map(shape.transform.apply), epsilon: epsilon) }.filter { $0.count >= 2 }
             } catch let error as RecurrentError {
-                throw RecurrentError.invalidFile(path: path, reason: "line \(line): \(error.description)")
+                throw RecurrentError.invalidFile(path: path, reason: "line \(shape.line): \(error.description)")
             }
         }
-        guard !strokes.isEmpty else { throw RecurrentError.invalidFile(path: path, reason: "the SVG has no stroke paths (<path d=...>)") }
+        guard !strokes.isEmpty else {
+            throw RecurrentError.invalidFile(path: path, reason: "the SVG has no stroke paths (<path d=...>, <polyline>, <line>)")
+        }
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let parts = stem.split(separator: "-", maxSplits: 1).map(String.init)
         let label = parts.first.flatMap { UInt32($0, radix: 16) }.flatMap(Unicode.Scalar.init).map { String(Character($0)) } ?? stem
@@ -123,16 +133,52 @@ public struct StrokeDrawing: Sendable {
     }
 }
 
-/// Collects the `d` of every `<path>` (with its line), in document order.
+/// Collects every stroke outline (`<path d>`, `<polyline points>`, `<polygon points>`, `<line>`)
+/// with its line and the transform of it and its groups, in document order; definitions
+/// (`<defs>`, `<clipPath>`, ...) are left out.
 final class PathCollector: NSObject, XMLParserDelegate {
+    enum Outline { case path(String), points(String, closed: Bool) }
     var root: String?
-    var paths: [(line: Int, d: String)] = []
+    var shapes: [(line: Int, outline: Outline, transform: SVGTransform)] = []
+    /// The first unreadable transform or line, with its line.
+    var failure: (Int, String)?
+    /// The transform in force at each open element, and how many of them are definitions.
+    var transforms: [SVGTransform] = []
+    var definitions = 0
+    static let definitionElements: Set<String> = ["defs", "clipPath", "mask", "marker", "pattern", "symbol"]
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+    func parser(_ parser: XMLParser, didStartElement qualified: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
+        // "svg:path" in files that name the SVG namespace with a prefix.
+        let name = qualified.split(separator: ":").last.map(String.init) ?? qualified
         if root == nil { root = name }
-        if name == "path", let d = attributes["d"], !d.trimmingCharacters(in: .whitespaces).isEmpty {
-            paths.append((parser.lineNumber, d))
+        var transform = transforms.last ?? .identity
+        if let text = attributes["transform"] {
+            do { transform = transform.after(try SVGTransform(parsing: text)) } catch {
+                if failure == nil { failure = (parser.lineNumber, "\(error)") }
+            }
         }
+        transforms.append(transform)
+        if Self.definitionElements.contains(name) { definitions += 1 }
+        guard definitions == 0 else { return }
+        func number(_ key: String) -> String { attributes[key] ?? "0" }
+        switch name {
+        case "path":
+            if let d = attributes["d"], !d.trimmingCharacters(in: .whitespaces).isEmpty {
+                shapes.append((parser.lineNumber, .path(d), transform))
+            }
+        case "polyline", "polygon":
+            if let points = attributes["points"] { shapes.append((parser.lineNumber, .points(points, closed: name == "polygon"), transform)) }
+        case "line":
+            shapes.append((parser.lineNumber, .points("\(number("x1")) \(number("y1")) \(number("x2")) \(number("y2"))", closed: false), transform))
+        default:
+            break
+        }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement qualified: String, namespaceURI: String?, qualifiedName: String?) {
+        let name = qualified.split(separator: ":").last.map(String.init) ?? qualified
+        if !transforms.isEmpty { transforms.removeLast() }
+        if Self.definitionElements.contains(name) { definitions -= 1 }
     }
 }
