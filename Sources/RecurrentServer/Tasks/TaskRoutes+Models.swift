@@ -121,7 +121,7 @@ extension TaskRoute {
     static let transcribe: TaskRoute = {
         var route = TaskRoute(
             name: "transcribe",
-            summary: "The transcript of a WAV recording: the body itself (audio/wav; ?beam=N in the query) or JSON with the file in base64.",
+            summary: "The transcript of a recording (WAV; FLAC, MP3, Ogg where the server has libsndfile): the body itself (?beam=N in the query) or JSON with the file in base64.",
             streams: false, applies: { if case .recognizer = $0 { return true } else { return false } },
             requestSchema: Schemas.transcribeRequest, responseSchema: Schemas.transcribeResponse
         ) { model, body, executor in

@@ -54,10 +54,13 @@ struct SpeechDecodingOptions: ParsableArguments {
 struct SpeechTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a speech recognizer on a manifest of WAV files and their transcripts.",
+        abstract: "Train a speech recognizer on a manifest of audio files and their transcripts.",
         discussion: """
-            MANIFEST is a TSV or CSV file whose header holds "path" and "text" (other columns are ignored); \
-            paths are relative to the manifest (or --audio-root). Transcripts are lowercased and their white \
+            MANIFEST is a TSV or CSV file whose header holds "path" and "text" (or Common Voice's "path" and \
+            "sentence", its clips in clips/ beside it; or DeepSpeech's "wav_filename" and "transcript"; other \
+            columns are ignored), or a LibriSpeech folder (its *.trans.txt files beside the FLAC files); \
+            paths are relative to the manifest (or --audio-root). Audio: WAV, and FLAC, MP3, Ogg where \
+            libsndfile (Debian's libsndfile1) is installed. Transcripts are lowercased and their white \
             space collapsed; the characters of the training transcripts are the model's alphabet. Features are \
             log-mel filterbanks (25 ms Hann windows every 10 ms), normalised per utterance (per feature over \
             the training set for --unidirectional models, so that they can stream). --subsample K stacks K \
@@ -71,7 +74,7 @@ struct SpeechTrainCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The training manifest (TSV or CSV with path and text columns).")
+    @Argument(help: "The training manifest (TSV or CSV with path and text columns), or a LibriSpeech folder.")
     var manifest: String
 
     @OptionGroup var audioRoot: AudioRootOption
@@ -206,7 +209,7 @@ struct SpeechEvaluateCommand: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Argument(help: "The manifest (TSV or CSV with path and text columns).")
+    @Argument(help: "The manifest (TSV or CSV with path and text columns), or a LibriSpeech folder.")
     var manifest: String
 
     @OptionGroup var audioRoot: AudioRootOption

@@ -139,10 +139,28 @@ final class SpeechManifestTests: ScratchDirectoryTestCase {
         let csv = try SpeechManifest(contentsOf: path("list.csv"), audioRoot: path("clips"))
         XCTAssertEqual(csv.utterances.map(\.text), ["one, again"])
         XCTAssertEqual(csv.utterances.map(\.audioPath), [path("clips/one.wav")])
+        // Common Voice's TSV as it ships (sentence, clips/ beside it), DeepSpeech's CSV.
+        _ = try write("client_id\tpath\tsentence_id\tsentence\tup_votes\n7\tone.wav\t12\tone\t2\n", to: "validated.tsv")
+        XCTAssertEqual(try SpeechManifest(contentsOf: path("validated.tsv")).utterances,
+                       [Utterance(audioPath: path("clips/one.wav"), text: "one", line: 2)])
+        _ = try write("wav_filename,wav_filesize,transcript\nclips/one.wav,7836,one\n", to: "train.csv")
+        XCTAssertEqual(try SpeechManifest(contentsOf: path("train.csv")).utterances.map(\.audioPath), [path("clips/one.wav")])
+        // A LibriSpeech folder: SPEAKER/CHAPTER/SPEAKER-CHAPTER.trans.txt beside ID.flac (or .wav).
+        let chapter = path("LibriSpeech/dev-clean/84/121123")
+        try FileManager.default.createDirectory(atPath: chapter, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: path("clips/one.wav"), toPath: chapter + "/84-121123-0000.flac")
+        try FileManager.default.copyItem(atPath: path("clips/one.wav"), toPath: chapter + "/84-121123-0001.wav")
+        _ = try write("84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n", to: "LibriSpeech/dev-clean/84/121123/84-121123.trans.txt")
+        let libri = try SpeechManifest(contentsOf: path("LibriSpeech"))
+        XCTAssertEqual(libri.utterances, [Utterance(audioPath: chapter + "/84-121123-0000.flac", text: "GO DO YOU HEAR", line: 1),
+                                          Utterance(audioPath: chapter + "/84-121123-0001.wav", text: "BUT IN LESS THAN FIVE MINUTES", line: 2)])
+        XCTAssertThrowsError(try SpeechManifest(contentsOf: path("clips"))) { error in
+            XCTAssertTrue("\(error)".contains("is a folder without LibriSpeech transcripts (*.trans.txt)"), "\(error)")
+        }
     }
 
     func testBadManifestsNameTheFileAndLine() throws {
-        _ = try write("path\ttranscript\nx.wav\thello\n", to: "notext.tsv")
+        _ = try write("path\tcaption\nx.wav\thello\n", to: "notext.tsv")
         XCTAssertThrowsError(try SpeechManifest(contentsOf: path("notext.tsv"))) { error in
             XCTAssertTrue("\(error)".contains("notext.tsv: no \"text\" column"), "\(error)")
         }
