@@ -134,11 +134,13 @@ struct RIFFLayout {
             (Array("fLaC".utf8), "a FLAC file, not RIFF/WAVE; convert it, e.g. sox in.flac out.wav"),
             (Array("OggS".utf8), "an Ogg file, not RIFF/WAVE; convert it, e.g. sox in.ogg out.wav"),
             (Array("ID3".utf8), "an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"),
-            ([0xFF, 0xFB], "an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"),
             (Array("FORM".utf8), "an AIFF/IFF file, not RIFF/WAVE; convert it, e.g. sox in.aiff out.wav"),
             (Array(".snd".utf8), "a Sun/NeXT .au file, not RIFF/WAVE; convert it, e.g. sox in.au out.wav"),
         ]
         if let match = known.first(where: { head.starts(with: $0.prefix) }) { return "not a RIFF/WAVE file: it is \(match.what)" }
+        if head.count >= 2, head[0] == 0xFF, head[1] & 0xE0 == 0xE0 {  // an MPEG audio frame's sync, without a tag
+            return "not a RIFF/WAVE file: it is an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"
+        }
         if head.count < 12, magic == "RIFF" { return "too short for a RIFF/WAVE header (\(bytes.count) bytes)" }
         return "not a RIFF/WAVE file (it starts with \(printable(head.prefix(4))))"
     }

@@ -81,6 +81,9 @@ final class WAVFileTests: ScratchDirectoryTestCase {
         XCTAssertEqual(refusal("empty-data.wav"), "data chunk is empty (no samples)")
         XCTAssertEqual(refusal("not-riff.flac"), "not a RIFF/WAVE file: it is a FLAC file, not RIFF/WAVE; convert it, e.g. sox in.flac out.wav")
         XCTAssertEqual(refusal("notes.txt", bytes: Array("hello, world".utf8)), "not a RIFF/WAVE file (it starts with \"hell\")")
+        let mp3 = "not a RIFF/WAVE file: it is an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"
+        XCTAssertEqual(refusal("excerpt.mp3"), mp3, "a frame's sync at the start (MPEG-2.5 at 8 kHz: ff e3)")
+        XCTAssertEqual(refusal("tagged.mp3", bytes: Array("ID3\u{4}\0".utf8)), mp3)
         XCTAssertEqual(refusal("zeros.wav", bytes: [0, 0, 0]), "not a RIFF/WAVE file (it starts with bytes 00 00 00)")
         XCTAssertEqual(refusal("empty.wav", bytes: []), "empty file, not a RIFF/WAVE file")
         XCTAssertEqual(refusal("avi.wav", bytes: Array("RIFF\u{4}\0\0\0AVI ".utf8)), "a RIFF file of form \"AVI \", not WAVE")
