@@ -121,7 +121,8 @@ final class SoundFileLibrary: @unchecked Sendable {
         let channels = Int(info.channels), framesPerRead = 4096
         var buffer = [Float](repeating: 0, count: framesPerRead * channels)
         var samples: [Float] = []
-        if info.frames > 0, info.frames < Int64(Int32.max) { samples.reserveCapacity(Int(info.frames)) }
+        // The header's count, trusted only as far as a few minutes (a damaged one may claim anything).
+        if info.frames > 0 { samples.reserveCapacity(Int(min(info.frames, 1 << 23))) }
         while true {
             let read = buffer.withUnsafeMutableBufferPointer { readFloat(file, $0.baseAddress, Int64(framesPerRead)) }
             guard read > 0 else { break }
