@@ -21,6 +21,12 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The same protocol over gRPC (HTTP/2), for tritonclient.grpc and KServe's gRPC clients.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        // TLS for both listeners (--tls-cert, --tls-key); the gRPC transport builds on it too.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // Reads compressed MusicXML (.mxl, a zip archive): deflate and CRC checks through zlib.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -37,15 +43,23 @@ let package = Package(
             ],
             exclude: ["IO/ONNX/README.md"]
         ),
-        // The model server (Open Inference Protocol over HTTP), apart so that the library stays free of it.
+        // The model server (Open Inference Protocol over HTTP and gRPC), apart so that the library stays free of it.
         .target(
             name: "RecurrentServer",
             dependencies: [
                 "Recurrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["GRPC/inference.proto", "GRPC/README.md"]
         ),
         // Data-parallel training over MPI. The C shim opens the MPI library at run time, so the
         // package builds, and everything else runs, on a machine without MPI.
@@ -62,6 +76,10 @@ let package = Package(
             dependencies: ["Recurrent"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "RecurrentServerTests", dependencies: ["RecurrentServer", "Recurrent"], exclude: ["Python"]),
+        .testTarget(
+            name: "RecurrentServerTests",
+            dependencies: ["RecurrentServer", "Recurrent", .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")],
+            exclude: ["Python"]
+        ),
     ]
 )

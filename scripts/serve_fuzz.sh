@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 python="$("$root/scripts/serve_python_env.sh")"
 binary="${RECURRENT_BINARY:-$root/.build/release/recurrent}"
 log="$(mktemp)"
-"$binary" serve "$@" --port 0 2>"$log" &
+"$binary" serve "$@" --port 0 --grpc-port 0 2>"$log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q "serving" "$log" && break; sleep 0.1; done

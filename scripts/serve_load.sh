@@ -66,7 +66,7 @@ trap cleanup EXIT
 log="$bench/serve.log"
 # RECURRENT_SERVE_ARGS adds options, e.g. "--max-batch 32 --threads 1".
 # shellcheck disable=SC2086
-"$binary" serve "$bench/forecast-small.model" "$bench/charlm-medium.model" --port 0 ${RECURRENT_SERVE_ARGS:-} 2>"$log" &
+"$binary" serve "$bench/forecast-small.model" "$bench/charlm-medium.model" --port 0 --grpc-port 0 ${RECURRENT_SERVE_ARGS:-} 2>"$log" &
 pids+=($!)
 ours_pid=$!
 for _ in $(seq 100); do grep -q serving "$log" && break; sleep 0.1; done

@@ -43,13 +43,13 @@ final class ExternalClientTests: XCTestCase {
         return python
     }
 
-    func testTritonClientWithItsDefaults() throws {
-        let python = try requireModule("tritonclient.http")
+    /// A folder with lstm.in.safetensors (x, h0, c0, lengths) and lstm.out.safetensors, what
+    /// `recurrent run` gave for it: the reference the client scripts compare with.
+    func runReference(seed: UInt64) throws -> URL {
         try TestModels.make()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("triton-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        var rng = SplitMix64(seed: 31)
+        var rng = SplitMix64(seed: seed)
         var inputs = SafeTensors(tensors: ["x": .uniform(shape: [3, 6, 4], low: -2, high: 2, using: &rng),
                                            "h0": .uniform(shape: [2, 3, 6], low: -1, high: 1, using: &rng),
                                            "c0": .uniform(shape: [2, 3, 6], low: -1, high: 1, using: &rng)])
@@ -58,12 +58,31 @@ final class ExternalClientTests: XCTestCase {
         let ran = try runRecurrent(["run", TestModels.lstm, "--input", work.appendingPathComponent("lstm.in.safetensors").path,
                                     "-o", work.appendingPathComponent("lstm.out.safetensors").path])
         XCTAssertEqual(ran.status, 0, ran.stderr)
+        return work
+    }
+
+    func testTritonClientWithItsDefaults() throws {
+        let python = try requireModule("tritonclient.http")
+        let work = try runReference(seed: 31)
+        defer { try? FileManager.default.removeItem(at: work) }
         let server = try ServerProcess(TestModels.all + [TestModels.m3])
         defer { XCTAssertEqual(server.stop(), 0) }
         let (status, output) = try run(python, [pythonScript("triton_client_check.py"), "127.0.0.1:\(server.port)", work.path])
         XCTAssertTrue(output.contains("m3 forecast of 6 steps"), output)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("all tritonclient checks passed"), output)
+    }
+
+    /// tritonclient.grpc against the gRPC port: the same checks, with sequences over its stream.
+    func testTritonGRPCClientWithItsDefaults() throws {
+        let python = try requireModule("tritonclient.grpc")
+        let work = try runReference(seed: 32)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let server = try ServerProcess(TestModels.all)
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let (status, output) = try run(python, [pythonScript("triton_grpc_check.py"), "127.0.0.1:\(try server.grpcPort())", work.path])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("all tritonclient.grpc checks passed"), output)
     }
 
     func testThePageInHeadlessChromium() throws {

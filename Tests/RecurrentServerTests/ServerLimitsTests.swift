@@ -123,17 +123,17 @@ final class ServerLimitsTests: XCTestCase {
     }
 
     func testAModelThatFailsToLoadStopsTheStartWithOneLine() throws {
-        let missing = try runRecurrent(["serve", "/nonexistent/none.model", "--port", "0"])
+        let missing = try runRecurrent(["serve", "/nonexistent/none.model", "--port", "0", "--grpc-port", "0"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("none.model"), missing.stderr)
         XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
         let notAModel = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-model-\(getpid()).model")
         try Data("hello".utf8).write(to: notAModel)
         defer { try? FileManager.default.removeItem(at: notAModel) }
-        let garbage = try runRecurrent(["serve", notAModel.path, "--port", "0"])
+        let garbage = try runRecurrent(["serve", notAModel.path, "--port", "0", "--grpc-port", "0"])
         XCTAssertEqual(garbage.status, 1)
         XCTAssertTrue(garbage.stderr.hasPrefix("recurrent: error: \(notAModel.path)"), garbage.stderr)
-        let twice = try runRecurrent(["serve", TestModels.lstm, "lstm=\(TestModels.bigru)", "--port", "0"])
+        let twice = try runRecurrent(["serve", TestModels.lstm, "lstm=\(TestModels.bigru)", "--port", "0", "--grpc-port", "0"])
         XCTAssertEqual(twice.status, 1)
         XCTAssertTrue(twice.stderr.contains("two models are named \"lstm\""), twice.stderr)
     }

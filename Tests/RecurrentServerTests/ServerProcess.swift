@@ -50,13 +50,13 @@ final class ServerProcess: @unchecked Sendable {
         errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: errorLog.path, contents: nil)
         process.executableURL = recurrentBinary
-        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.arguments = ["serve"] + arguments + ["--port", "0"] + (arguments.contains("--no-grpc") ? [] : ["--grpc-port", "0"])
         process.standardError = try FileHandle(forWritingTo: errorLog)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if let range = stderr.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+            if let range = stderr.range(of: #"https?://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
                let port = Int(stderr[range].split(separator: ":").last ?? "") {
                 self.port = port
                 return
@@ -69,6 +69,19 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     var stderr: String { (try? String(contentsOf: errorLog, encoding: .utf8)) ?? "" }
+
+    /// The gRPC port the server printed (it may follow the HTTP line by a moment).
+    func grpcPort() throws -> Int {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let range = stderr.range(of: #"gRPC \(inference\.GRPCInferenceService(, TLS)?\) on 127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+               let port = Int(stderr[range].split(separator: ":").last ?? "") {
+                return port
+            }
+            usleep(20_000)
+        }
+        return try XCTUnwrap(nil as Int?, "the server printed no gRPC port: \(stderr)")
+    }
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// SIGTERM, then the exit status.

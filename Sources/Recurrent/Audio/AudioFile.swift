@@ -12,10 +12,13 @@ import Glibc
 /// with the package to install or the command that converts it. Channels are mixed down to mono by
 /// their mean; integer samples are scaled to [-1, 1] as `WAVFile` scales them (1/32768 for 16 bits).
 public enum AudioFile {
-    /// Reads and decodes the file at `path`.
+    /// Reads and decodes the file at `path`. A format libsndfile reads is handed to it by path,
+    /// recognized from the first bytes, without reading the file here as well.
     public static func read(path: String) throws -> AudioClip {
-        let bytes = [UInt8](try FileContents.read(path))
-        return try decode(bytes, name: path, path: path)
+        if let library = SoundFileLibrary.shared, let head = firstBytes(of: path, count: 12), AudioContainer.identify(head) != nil {
+            return try library.read(path: path, name: path)
+        }
+        return try decode([UInt8](try FileContents.read(path)), name: path, path: path)
     }
 
     /// Decodes an audio file's bytes (an upload, say); `name` is the file named in errors.
@@ -29,37 +32,25 @@ public enum AudioFile {
     static func decode(_ bytes: [UInt8], name: String, path: String?) throws -> AudioClip {
         let isWAVE = bytes.count >= 12 && bytes.starts(with: Array("RIFF".utf8)) && Array(bytes[8..<12]) == Array("WAVE".utf8)
         if isWAVE {
-            do {
-                return try WAVFile.decode(bytes, name: name)
-            } catch let error as RecurrentError where "\(error)".contains(WAVFormat.conversionHint) {
-                // A compressed encoding inside the WAV: libsndfile reads most of them.
-                guard let library = SoundFileLibrary.shared else { throw error }
-                return try library.decode(bytes, name: name, path: path)
-            }
+            // A compressed encoding inside the WAV goes to libsndfile, which reads most of them;
+            // PCM, and any damage, stay with WAVFile.
+            if WAVFormat.isCompressed(bytes), let library = SoundFileLibrary.shared { return try library.decode(bytes, name: name, path: path) }
+            return try WAVFile.decode(bytes, name: name)
         }
-        guard otherFormat(bytes) else { return try WAVFile.decode(bytes, name: name) }
+        guard let other = AudioContainer.identify(bytes.prefix(12)) else { return try WAVFile.decode(bytes, name: name) }
         guard let library = SoundFileLibrary.shared else {
-            do { _ = try WAVFile.decode(bytes, name: name) } catch let error as RecurrentError {
-                throw RecurrentError.invalidFile(path: name, reason: "\(reason(of: error, name: name)) (or install libsndfile, "
-                    + "Debian's libsndfile1, which reads it directly)")
-            }
-            throw RecurrentError.invalidFile(path: name, reason: "not a RIFF/WAVE file")
+            throw RecurrentError.invalidFile(path: name, reason: "not a RIFF/WAVE file: it is \(other) (or install libsndfile, "
+                + "Debian's libsndfile1, which reads it directly)")
         }
         return try library.decode(bytes, name: name, path: path)
     }
 
-    /// The first bytes of a format libsndfile reads: FLAC, Ogg, MP3 (with a tag or a frame's
-    /// sync), AIFF/IFF, Sun .au, RF64/BW64, big-endian RIFX.
-    static func otherFormat(_ bytes: [UInt8]) -> Bool {
-        let magics = ["fLaC", "OggS", "ID3", "FORM", ".snd", "RF64", "BW64", "RIFX"].map { Array($0.utf8) }
-        if magics.contains(where: { bytes.starts(with: $0) }) { return true }
-        return bytes.count >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0
-    }
-
-    /// An error's reason without the file name it starts with.
-    static func reason(of error: RecurrentError, name: String) -> String {
-        let text = "\(error)"
-        return text.hasPrefix(name + ": ") ? String(text.dropFirst(name.count + 2)) : text
+    /// The first `count` bytes of a file (fewer if it is shorter); nil when it cannot be opened,
+    /// which the full read then reports.
+    static func firstBytes(of path: String, count: Int) -> [UInt8]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: count)).map { [UInt8]($0) }
     }
 }
 

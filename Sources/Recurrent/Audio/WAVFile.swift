@@ -119,7 +119,7 @@ struct RIFFLayout {
         (0..<4).reduce(UInt32(0)) { value, i in value | UInt32(bytes[offset + i]) << (8 * i) }
     }
 
-    /// Why `bytes` is not a RIFF/WAVE file, recognizing a few formats by their first bytes.
+    /// Why `bytes` is not a RIFF/WAVE file, naming the formats `AudioContainer` recognizes.
     static func notWAVE(_ bytes: [UInt8]) -> String {
         if bytes.isEmpty { return "empty file, not a RIFF/WAVE file" }
         let head = Array(bytes.prefix(12))
@@ -127,20 +127,7 @@ struct RIFFLayout {
         if head.count >= 12, magic == "RIFF" {
             return "a RIFF file of form \(printable(head[8..<12])), not WAVE"
         }
-        let known: [(prefix: [UInt8], what: String)] = [
-            (Array("RIFX".utf8), "a big-endian RIFX file; only little-endian RIFF/WAVE is supported"),
-            (Array("RF64".utf8), "an RF64 file (WAV past 4 GB), which is not supported"),
-            (Array("BW64".utf8), "a BW64 file (WAV past 4 GB), which is not supported"),
-            (Array("fLaC".utf8), "a FLAC file, not RIFF/WAVE; convert it, e.g. sox in.flac out.wav"),
-            (Array("OggS".utf8), "an Ogg file, not RIFF/WAVE; convert it, e.g. sox in.ogg out.wav"),
-            (Array("ID3".utf8), "an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"),
-            (Array("FORM".utf8), "an AIFF/IFF file, not RIFF/WAVE; convert it, e.g. sox in.aiff out.wav"),
-            (Array(".snd".utf8), "a Sun/NeXT .au file, not RIFF/WAVE; convert it, e.g. sox in.au out.wav"),
-        ]
-        if let match = known.first(where: { head.starts(with: $0.prefix) }) { return "not a RIFF/WAVE file: it is \(match.what)" }
-        if head.count >= 2, head[0] == 0xFF, head[1] & 0xE0 == 0xE0 {  // an MPEG audio frame's sync, without a tag
-            return "not a RIFF/WAVE file: it is an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"
-        }
+        if let other = AudioContainer.identify(head) { return "not a RIFF/WAVE file: it is \(other)" }
         if head.count < 12, magic == "RIFF" { return "too short for a RIFF/WAVE header (\(bytes.count) bytes)" }
         return "not a RIFF/WAVE file (it starts with \(printable(head.prefix(4))))"
     }
@@ -149,6 +136,34 @@ struct RIFFLayout {
     static func printable<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         if bytes.allSatisfy({ (0x20...0x7E).contains($0) }) { return "\"\(String(decoding: bytes, as: UTF8.self))\"" }
         return "bytes " + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined(separator: " ")
+    }
+}
+
+/// Audio files that are not RIFF/WAVE, recognized by their first bytes: FLAC, Ogg, MP3 (with an
+/// ID3 tag or an MPEG frame's sync first), AIFF/IFF, Sun .au, RF64/BW64 and big-endian RIFX. One
+/// table for both readers: `WAVFile` names them when it refuses one, `AudioFile` hands them to
+/// libsndfile.
+enum AudioContainer {
+    static let known: [(prefix: [UInt8], what: String)] = [
+        (Array("RIFX".utf8), "a big-endian RIFX file; only little-endian RIFF/WAVE is supported"),
+        (Array("RF64".utf8), "an RF64 file (WAV past 4 GB), which is not supported"),
+        (Array("BW64".utf8), "a BW64 file (WAV past 4 GB), which is not supported"),
+        (Array("fLaC".utf8), "a FLAC file, not RIFF/WAVE; convert it, e.g. sox in.flac out.wav"),
+        (Array("OggS".utf8), "an Ogg file, not RIFF/WAVE; convert it, e.g. sox in.ogg out.wav"),
+        (Array("ID3".utf8), "an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"),
+        (Array("FORM".utf8), "an AIFF/IFF file, not RIFF/WAVE; convert it, e.g. sox in.aiff out.wav"),
+        (Array(".snd".utf8), "a Sun/NeXT .au file, not RIFF/WAVE; convert it, e.g. sox in.au out.wav"),
+    ]
+
+    /// What the first bytes say the file is, with the command that converts it; nil for none
+    /// of these (RIFF/WAVE among them).
+    static func identify<Bytes: Collection<UInt8>>(_ head: Bytes) -> String? {
+        if let match = known.first(where: { head.starts(with: $0.prefix) }) { return match.what }
+        let first = Array(head.prefix(2))
+        if first.count == 2, first[0] == 0xFF, first[1] & 0xE0 == 0xE0 {  // an MPEG audio frame's sync, without a tag
+            return "an MP3 file, not RIFF/WAVE; convert it, e.g. ffmpeg -i in.mp3 out.wav"
+        }
+        return nil
     }
 }
 

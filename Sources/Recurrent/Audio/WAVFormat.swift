@@ -54,6 +54,23 @@ struct WAVFormat {
 
     static let conversionHint = "e.g. sox in.wav -e signed -b 16 out.wav"
 
+    /// Whether a RIFF/WAVE file's samples are in an encoding other than integer or float PCM
+    /// (mu-law, A-law, ADPCM, GSM, MP3, or an extensible sub-format that is not PCM): false for
+    /// PCM and for a file too damaged to say, which `WAVFile` then refuses by its damage.
+    static func isCompressed(_ bytes: [UInt8]) -> Bool {
+        guard let layout = try? RIFFLayout(bytes, fail: { .invalidFile(path: "", reason: $0) }),
+              layout.format.declaredSize >= 16, layout.format.availableSize >= 16 else { return false }
+        let start = layout.format.start
+        func uint16(_ at: Int) -> Int { Int(bytes[start + at]) | Int(bytes[start + at + 1]) << 8 }
+        var code = uint16(0)
+        if code == extensible {
+            guard layout.format.declaredSize >= 40, layout.format.availableSize >= 40 else { return false }
+            guard Array(bytes[start + 26..<start + 40]) == subformatGUIDTail else { return true }
+            code = uint16(24)
+        }
+        return code != pcm && code != ieeeFloat
+    }
+
     /// Names of the WAVE format tags a user is likely to meet (from mmreg.h).
     static func name(ofFormat code: Int) -> String {
         switch code {

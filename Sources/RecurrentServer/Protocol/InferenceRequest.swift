@@ -54,6 +54,24 @@ struct InferenceRequest: Sendable {
         "steps", "max_tokens", "temperature", "top_k", "top_p", "seed", "beam",
     ]
 
+    /// A request from its parts (the gRPC service builds one so): refuses a parameter this
+    /// server does not read and an input given twice.
+    init(id: String?, parameters: [String: JSON], inputs: [RequestTensor], outputs: [RequestedOutput]?, binaryByDefault: Bool) throws {
+        if let unknown = Set(parameters.keys).subtracting(Self.knownParameters).sorted().first {
+            throw ServerError.badRequest("unknown parameter \"\(unknown)\" in \"parameters\" (known: \(Self.knownParameters.sorted().joined(separator: ", ")))")
+        }
+        var seen = Set<String>()
+        if let repeated = inputs.first(where: { !seen.insert($0.name).inserted }) {
+            throw ServerError.badRequest("input \"\(repeated.name)\" is given twice")
+        }
+        self.id = id
+        self.parameters = parameters
+        self.inputs = inputs
+        self.outputs = outputs
+        self.binaryByDefault = binaryByDefault
+    }
+
+    /// The JSON body of the REST protocol, with binary tensors after it.
     init(body: [UInt8], headerLength: String?) throws {
         var jsonEnd = body.count
         if let headerLength {
@@ -78,15 +96,14 @@ struct InferenceRequest: Sendable {
         if let unknown = Set(fields.keys).subtracting(["id", "parameters", "inputs", "outputs"]).sorted().first {
             throw ServerError.badRequest("unknown field \"\(unknown)\" in the request (expected id, parameters, inputs, outputs)")
         }
+        let id: String?
         switch fields["id"] {
         case nil: id = nil
         case .string(let text)?: id = text
         case let other?: throw ServerError.badRequest("field \"id\" is \(other.kindName), expected a string")
         }
-        parameters = try Self.parameters(fields["parameters"], at: "parameters")
-        if let unknown = Set(parameters.keys).subtracting(Self.knownParameters).sorted().first {
-            throw ServerError.badRequest("unknown parameter \"\(unknown)\" in \"parameters\" (known: \(Self.knownParameters.sorted().joined(separator: ", ")))")
-        }
+        let parameters = try Self.parameters(fields["parameters"], at: "parameters")
+        let binaryByDefault: Bool
         switch parameters["binary_data_output"] {
         case nil: binaryByDefault = false
         case .bool(let flag)?: binaryByDefault = flag
@@ -103,12 +120,21 @@ struct InferenceRequest: Sendable {
         guard binary.isEmpty else {
             throw ServerError.badRequest("\(binary.count) bytes of binary data follow the JSON but no input's binary_data_size claims them")
         }
-        var seen = Set<String>()
-        if let repeated = inputs.first(where: { !seen.insert($0.name).inserted }) {
-            throw ServerError.badRequest("input \"\(repeated.name)\" is given twice")
+        try self.init(id: id, parameters: parameters, inputs: inputs, outputs: try fields["outputs"].map { try Self.outputs($0) },
+                      binaryByDefault: binaryByDefault)
+    }
+
+    /// The number of values a shape holds, refused past 2^31 (a client's typo must not take
+    /// the machine's memory).
+    static func valueCount(_ shape: [Int], of name: String) throws -> Int {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { throw ServerError.badRequest("\(name): shape \(shape) must hold whole numbers 0 or more") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= 1 << 31 else { throw ServerError.badRequest("\(name): shape is too large") }
+            count = product
         }
-        self.inputs = inputs
-        outputs = try fields["outputs"].map { try Self.outputs($0) }
+        return count
     }
 
     static func parameters(_ value: JSON?, at path: String) throws -> [String: JSON] {
@@ -148,16 +174,13 @@ struct InferenceRequest: Sendable {
         let where_ = "input \"\(name)\""
         guard let datatype = fields["datatype"]?.stringValue else { throw ServerError.badRequest("\(where_): datatype is missing or not a string") }
         guard let shapeItems = fields["shape"]?.arrayValue else { throw ServerError.badRequest("\(where_): shape is missing or not an array") }
-        var count = 1
         let shape = try shapeItems.map { item -> Int in
             guard let value = item.numberValue, value.rounded() == value, value >= 0, value < 1e12 else {
                 throw ServerError.badRequest("\(where_): shape \(JSONWriter.encode(.array(shapeItems))) must hold whole numbers 0 or more")
             }
-            let (product, overflow) = count.multipliedReportingOverflow(by: Int(value))
-            guard !overflow, product <= 1 << 31 else { throw ServerError.badRequest("\(where_): shape is too large") }
-            count = product
             return Int(value)
         }
+        let count = try valueCount(shape, of: where_)
         let parameters = try Self.parameters(fields["parameters"], at: "\(path).parameters")
         if let unknown = Set(parameters.keys).subtracting(["binary_data_size"]).sorted().first {
             throw ServerError.badRequest("unknown parameter \"\(unknown)\" in \(where_)'s parameters (known: binary_data_size)")
@@ -237,7 +260,8 @@ struct InferenceRequest: Sendable {
     }
 
     /// Raw little-endian values, or for BYTES each element as a 4-byte length and its bytes.
-    static func decodeBinary(_ bytes: ArraySlice<UInt8>, datatype: String, count: Int, name: String) throws -> TensorValues {
+    /// `source` names where the bytes came from in errors (binary_data_size, raw_input_contents[i]).
+    static func decodeBinary(_ bytes: ArraySlice<UInt8>, datatype: String, count: Int, name: String, source: String = "binary_data_size") throws -> TensorValues {
         if datatype == "BYTES" {
             var elements: [[UInt8]] = [], rest = bytes
             while !rest.isEmpty {
@@ -254,7 +278,7 @@ struct InferenceRequest: Sendable {
         }
         let size = elementSizes[datatype] ?? 1
         guard bytes.count == count * size else {
-            throw ServerError.badRequest("\(name): binary_data_size is \(bytes.count) bytes, but \(count) \(datatype) values take \(count * size)")
+            throw ServerError.badRequest("\(name): \(source) is \(bytes.count) bytes, but \(count) \(datatype) values take \(count * size)")
         }
         return try bytes.withUnsafeBytes { raw -> TensorValues in
             func load<T>(_: T.Type) -> [T] {
