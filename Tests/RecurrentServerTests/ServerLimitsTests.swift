@@ -138,6 +138,21 @@ final class ServerLimitsTests: XCTestCase {
         XCTAssertTrue(twice.stderr.contains("two models are named \"lstm\""), twice.stderr)
     }
 
+    /// A port another server holds stops the start with an error naming the protocol and port.
+    func testAPortInUseIsNamed() throws {
+        try TestModels.make()
+        let server = try ServerProcess([TestModels.lstm])
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let grpcPort = try server.grpcPort()
+        let grpcTaken = try runRecurrent(["serve", TestModels.lstm, "--port", "0", "--grpc-port", String(grpcPort)])
+        XCTAssertEqual(grpcTaken.status, 1)
+        XCTAssertTrue(grpcTaken.stderr.contains("gRPC cannot listen on 127.0.0.1:\(grpcPort): the address is in use"), grpcTaken.stderr)
+        let httpTaken = try runRecurrent(["serve", TestModels.lstm, "--port", String(server.port), "--grpc-port", "0"])
+        XCTAssertEqual(httpTaken.status, 1)
+        XCTAssertTrue(httpTaken.stderr.contains("HTTP cannot listen on 127.0.0.1:\(server.port): the address is in use"), httpTaken.stderr)
+        XCTAssertEqual(try server.get("/v2/health/ready").status, 200, "the first server goes on")
+    }
+
     /// SIGTERM while a long generation is in flight: it completes, then the server exits 0.
     func testSigtermFinishesRequestsInFlightThenExitsZero() throws {
         let server = try ServerProcess([TestModels.bard])

@@ -2,6 +2,8 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
+import NIOCore
+import Recurrent
 import ServiceLifecycle
 import SwiftProtobuf
 
@@ -10,6 +12,8 @@ import SwiftProtobuf
 struct GRPCListener: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let onListening: @Sendable (String, Int) -> Void
+    /// HOST:PORT as the options gave them, for errors.
+    let place: String
 
     init(service: GRPCInferenceService, address: GRPCNIOTransportCore.SocketAddress, tls: TLSFiles?, maxMessageBytes: Int,
          onListening: @escaping @Sendable (String, Int) -> Void) {
@@ -26,19 +30,41 @@ struct GRPCListener: Service {
             config: .defaults { $0.rpc.maxRequestPayloadSize = transportLimit })
         server = GRPCServer(transport: transport, services: [GRPCRoutes(service: service, maxMessageBytes: maxMessageBytes)])
         self.onListening = onListening
+        place = address.ipv6.map { "[\($0.host)]:\($0.port)" } ?? address.ipv4.map { "\($0.host):\($0.port)" } ?? "\(address)"
     }
 
     func run() async throws {
+        let listening = ListeningFlag()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.serve() }
-                let address = try await server.listeningAddress
-                if let ipv4 = address?.ipv4 { onListening(ipv4.host, ipv4.port) }
-                if let ipv6 = address?.ipv6 { onListening("[\(ipv6.host)]", ipv6.port) }
+                group.addTask { [server, place] in
+                    do {
+                        try await server.serve()
+                    } catch let error where !listening.value {
+                        throw RecurrentError.invalidArgument("gRPC cannot listen on \(place): \(Self.reason(error)); give another --grpc-port, or --no-grpc")
+                    }
+                }
+                // When it cannot bind, serve() says why (above).
+                guard let address = try? await server.listeningAddress else { return }
+                listening.value = true
+                if let ipv4 = address.ipv4 { onListening(ipv4.host, ipv4.port) }
+                if let ipv6 = address.ipv6 { onListening("[\(ipv6.host)]", ipv6.port) }
             }
         } onGracefulShutdown: {
             server.beginGracefulShutdown()
         }
+    }
+
+    /// Why the transport did not start, as one phrase ("the address is in use").
+    static func reason(_ error: any Error) -> String {
+        var cause: (any Error)? = error
+        while let current = cause {
+            if let io = current as? IOError {
+                return io.errnoCode == EADDRINUSE ? "the address is in use" : "\(io)"
+            }
+            cause = (current as? RuntimeError)?.cause ?? (current as? RPCError)?.cause
+        }
+        return "\(error)"
     }
 
     /// The address to bind: an IPv4 or IPv6 literal, or `localhost` (127.0.0.1); nil for a
@@ -49,6 +75,16 @@ struct GRPCListener: Service {
         if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host: host, port: port) }
         if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host: host, port: port) }
         return nil
+    }
+}
+
+/// Set once the listener is bound (read by the serving task, which then reports its own errors).
+final class ListeningFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool {
+        get { lock.withLock { flag } }
+        set { lock.withLock { flag = newValue } }
     }
 }
 

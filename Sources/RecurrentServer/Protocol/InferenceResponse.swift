@@ -27,6 +27,8 @@ struct ResponseTensor: Sendable {
         }
         switch values {
         case .float32(let floats):
+            // One copy where the machine is little-endian, as every platform Swift runs on here is.
+            if 1.littleEndian == 1 { return floats.withUnsafeBytes { Array($0) } }
             bytes.reserveCapacity(floats.count * 4)
             floats.forEach { append($0.bitPattern) }
         case .float64(let doubles): doubles.forEach { append($0.bitPattern) }

@@ -129,7 +129,11 @@ public final class ModelServer: Sendable {
                                          maxMessageBytes: options.maxBodyBytes, onListening: onGRPCListening))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw RecurrentError.invalidArgument("HTTP cannot listen on \(options.host):\(options.port): the address is in use; give another --port")
+        }
     }
 
     func model(_ name: String?) throws -> ServedModel {
