@@ -94,10 +94,7 @@ struct GRPCInferenceService: Inference_GRPCInferenceService.SimpleServiceProtoco
 
     func model(_ name: String, version: String) throws -> ServedModel {
         do {
-            guard version.isEmpty || version == "1" else {
-                throw ServerError.notFound("model \"\(name)\" has one version, \"1\"; not \"\(version)\"")
-            }
-            return try server.model(name)
+            return try server.model(name, version: version)
         } catch let error as ServerError {
             throw Self.status(error)
         }
@@ -109,10 +106,7 @@ struct GRPCInferenceService: Inference_GRPCInferenceService.SimpleServiceProtoco
         let started = ModelExecutor.now()
         let model: ServedModel
         do {
-            guard message.modelVersion.isEmpty || message.modelVersion == "1" else {
-                throw ServerError.notFound("model \"\(message.modelName)\" has one version, \"1\"; not \"\(message.modelVersion)\"")
-            }
-            model = try server.model(message.modelName)
+            model = try server.model(message.modelName, version: message.modelVersion)
         } catch {
             throw ModelExecutor.serverError(error)
         }

@@ -136,6 +136,14 @@ public final class ModelServer: Sendable {
         }
     }
 
+    /// A model by name and version ("" or nil: the only one, "1"), for both protocols.
+    func model(_ name: String?, version: String?) throws -> ServedModel {
+        if let version, !version.isEmpty, version != "1" {
+            throw ServerError.notFound("model \"\(name ?? "")\" has one version, \"1\"; not \"\(version)\"")
+        }
+        return try model(name)
+    }
+
     func model(_ name: String?) throws -> ServedModel {
         guard let name, let model = models[name] else {
             throw ServerError.notFound("unknown model \"\(name ?? "")\" (serving: \(modelOrder.joined(separator: ", ")))")

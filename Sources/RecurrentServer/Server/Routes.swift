@@ -103,10 +103,7 @@ struct Routes {
     }
 
     func model(_ context: BasicRequestContext) throws -> ServedModel {
-        if let version = context.parameters.get("version"), version != "1" {
-            throw ServerError.notFound("model \"\(context.parameters.get("model") ?? "")\" has one version, \"1\"; not \"\(version)\"")
-        }
-        return try server.model(context.parameters.get("model"))
+        try server.model(context.parameters.get("model"), version: context.parameters.get("version"))
     }
 
     /// A GET about a model, with its error as JSON.
