@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Recurrent
 
-/// Clients written by others: tritonclient[http] with its defaults, headless Chromium driven by
+/// Clients written by others: tritonclient[http] and openai with their defaults, headless Chromium driven by
 /// Selenium through the page, and schemathesis fuzzing /openapi.json. Each is skipped with a
 /// message when its part is not installed (`.ci/run` installs them, scripts/serve_python_env.sh).
 final class ExternalClientTests: XCTestCase {
@@ -85,6 +85,21 @@ final class ExternalClientTests: XCTestCase {
         XCTAssertTrue(output.contains("all tritonclient.grpc checks passed"), output)
     }
 
+    /// OpenAI's own Python client (`openai` from PyPI) with its defaults: the model list, chat
+    /// completions whole and streamed equal to `recurrent chat reply`, completions from the
+    /// language model, and its error classes for refusals.
+    func testOpenAIClientWithItsDefaults() throws {
+        let python = try requireModule("openai")
+        try TestModels.make()
+        let reply = try runRecurrent(["chat", "reply", TestModels.chat, "how are you?", "--context", "hello", "--context", "hi"])
+        XCTAssertEqual(reply.status, 0, reply.stderr)
+        let server = try ServerProcess([TestModels.chat, TestModels.bard, TestModels.airline])
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let (status, output) = try run(python, [pythonScript("openai_check.py"), server.base + "/v1", reply.stdout.trimmingCharacters(in: .newlines)])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("all openai client checks passed"), output)
+    }
+
     func testThePageInHeadlessChromium() throws {
         let python = try requireModule("selenium")
         let browsers = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
@@ -92,7 +107,7 @@ final class ExternalClientTests: XCTestCase {
             throw XCTSkip("chromium and chromium-driver (Debian) are not installed; .ci/run installs them")
         }
         try TestModels.make()
-        let server = try ServerProcess(TestModels.all + [TestModels.m3])
+        let server = try ServerProcess(TestModels.all + [TestModels.m3, TestModels.chat])
         defer { XCTAssertEqual(server.stop(), 0) }
         let shots = ProcessInfo.processInfo.environment["RECURRENT_PAGE_SCREENSHOTS"]
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-page-screenshots").path
@@ -105,7 +120,7 @@ final class ExternalClientTests: XCTestCase {
         _ = try requireModule("schemathesis")
         try TestModels.make()
         let script = repositoryRoot.appendingPathComponent("scripts/serve_fuzz.sh").path
-        let (status, output) = try run("/bin/bash", [script, "30"] + TestModels.all + [TestModels.m3], environment: ["RECURRENT_BINARY": recurrentBinary.path])
+        let (status, output) = try run("/bin/bash", [script, "30"] + TestModels.all + [TestModels.m3, TestModels.chat], environment: ["RECURRENT_BINARY": recurrentBinary.path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("fuzz run clean"), output)
     }

@@ -22,6 +22,9 @@ enum TestModels {
     static var words: String { path("words") }
     /// A model of many series (the M3 monthly sample, horizon 12), served on its own.
     static var m3: String { path("m3") }
+    /// A chat model (chatterbot-corpus, 600 steps): served beside the others by the tests of
+    /// OpenAI's routes, the page and the fuzz run.
+    static var chat: String { path("chat") }
 
     private static let made = LockedValue<Result<Void, any Error>>()
     private static let lock = NSLock()
@@ -62,6 +65,9 @@ enum TestModels {
             ["seq2seq", "train", dictionary, "--format", "cmudict", "--epochs", "1", "--hidden", "32", "-o", g2p],
             ["forecast", "train", "\(data)/m3-monthly-sample-train.csv", "--season", "12", "--horizon", "12", "--epochs", "1", "--hidden", "8",
              "--reference", "theta", "--loss-scale", "level", "-o", m3],
+            // Enough steps (6 s) that its replies are words, not the empty reply.
+            ["chat", "train", "\(data)/dialogue/chatterbot", "--max-steps", "600", "--hidden", "64", "--embedding-size", "32",
+             "--vocabulary", "600", "--max-turn-tokens", "12", "--batch-size", "32", "--learning-rate", "0.005", "-o", chat],
             ["speech", "train", spoken, "--hidden", "32", "--layers", "1", "--epochs", "40", "--learning-rate", "0.01", "--dropout", "0", "-o", digits],
         ]
         for arguments in commands {

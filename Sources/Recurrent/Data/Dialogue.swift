@@ -240,6 +240,25 @@ struct DialogueJSONReader {
         }
     }
 
+    static let unspokenRoles: Set<String> = ["system", "developer", "tool", "function", "ipython"]
+
+    /// A turn's text: a string, or the content parts chat APIs write (`[{"type": "text", "text":
+    /// "..."}, {"type": "image_url", ...}]`), their texts joined by a line break (other parts left
+    /// out); nil when it is neither.
+    static func text(_ content: Any?) -> String? {
+        if let text = content as? String { return text }
+        guard let parts = content as? [Any] else { return nil }
+        var texts: [String] = []
+        for part in parts {
+            if let text = part as? String { texts.append(text); continue }
+            guard let object = part as? [String: Any] else { return nil }
+            if let text = object["text"] as? String, (object["type"] as? String).map({ $0 == "text" || $0 == "input_text" }) ?? true {
+                texts.append(text)
+            }
+        }
+        return texts.joined(separator: "\n")
+    }
+
     /// One record: `messages` (role, content), `conversations` (from, value), or a list of texts.
     func conversation(_ record: Any, line: Int, name: String) throws -> Conversation {
         let listed: [Any]
@@ -259,11 +278,17 @@ struct DialogueJSONReader {
                 turns.append(DialogueTurn(text: text, line: line))
                 continue
             }
-            guard let turn = item as? [String: Any], let text = turn[textKey] as? String else {
+            guard let turn = item as? [String: Any] else {
                 throw fail(line, "\(name), turn \(k + 1): no text (\"\(textKey.isEmpty ? "a string" : textKey)\")")
             }
             let speaker = turn[speakerKey] as? String
-            if speaker == "system" { continue }
+            // Instructions and tool traffic are not what people say to each other.
+            if let speaker, Self.unspokenRoles.contains(speaker) { continue }
+            // An assistant's tool call has no content (null).
+            if turn[textKey] is NSNull, speaker != nil { continue }
+            guard let text = Self.text(turn[textKey]) else {
+                throw fail(line, "\(name), turn \(k + 1): no text (\"\(textKey)\" a string or a list of {\"type\": \"text\", \"text\"} parts)")
+            }
             let said = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !said.isEmpty else { continue }
             turns.append(DialogueTurn(speaker: speaker, text: said, line: line))

@@ -5,7 +5,8 @@ import Recurrent
 /// model continues `text_input` (BYTES [1]) into `text_output`; a text classifier reads `text`
 /// (BYTES [N]) into `label` and `probabilities` [N, C]; an encoder-decoder reads `text` into
 /// `translation`; a forecaster reads `history` (FP64 [T], or [T, F] with covariates) into
-/// `forecast` [steps] (a model of many series: one series' values, without covariates); a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`.
+/// `forecast` [steps] (a model of many series: one series' values, without covariates); a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`;
+/// a chat model reads `text_input` (BYTES [N]: the conversation, oldest first) into its reply, `text_output`.
 /// Options travel as request parameters (max_tokens, steps, beam...).
 enum NaturalTensors {
     static func signatures(for task: ServedTask) -> (inputs: [TensorSignatureDescription], outputs: [TensorSignatureDescription]) {
@@ -22,6 +23,8 @@ enum NaturalTensors {
             return ([bytes("text", [-1])], [bytes("translation", [-1])])
         case .recognizer:
             return ([bytes("audio", [-1])], [bytes("text", [-1])])
+        case .chatbot:
+            return ([bytes("text_input", [-1])], [bytes("text_output", [1])])
         case .forecaster(let forecaster):
             let features = forecaster.configuration.features.count
             return ([.init(name: "history", datatype: "FP64", shape: features == 1 ? [-1] : [-1, features])],
@@ -108,6 +111,16 @@ enum NaturalTensors {
                 texts.append(Array(text.utf8))
             }
             return [ResponseTensor(name: "text", shape: [texts.count], values: .bytes(texts))]
+        case (.chatbot(let chatbot), .bytes(let texts)):
+            let turns = try texts.enumerated().map { try text($1, input: input.name, index: $0) }
+            let options = try ChatRequest.options(&parameters)
+            try parameters.finish()
+            guard turns.count <= TaskRoute.maximumTurns else {
+                throw ServerError.badRequest("input \"\(input.name)\": \(turns.count) turns, over the limit of \(TaskRoute.maximumTurns)")
+            }
+            let reply = try await ChatRequest.reply(model, chatbot: chatbot, message: turns[turns.count - 1], context: Array(turns.dropLast()),
+                                                    options: options, executor: executor)
+            return [ResponseTensor(name: "text_output", shape: [1], values: .bytes([Array(reply.text.utf8)]))]
         default:
             throw ServerError.badRequest("input \"\(input.name)\" does not apply to model \"\(model.name)\"")
         }

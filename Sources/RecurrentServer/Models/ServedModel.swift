@@ -12,6 +12,7 @@ enum ServedTask {
     case languageModel(LanguageModel)
     case translator(Translator)
     case recognizer(SpeechRecognizer)
+    case chatbot(Chatbot)
 
     /// The name metadata and the page show.
     var name: String {
@@ -22,6 +23,7 @@ enum ServedTask {
         case .languageModel: return "language-model"
         case .translator: return "seq2seq"
         case .recognizer: return "speech"
+        case .chatbot: return "chat"
         }
     }
 
@@ -35,6 +37,7 @@ enum ServedTask {
         case .languageModel(let languageModel): return languageModel.network
         case .translator(let translator): return translator.model.layer
         case .recognizer(let recognizer): return recognizer.model.layer
+        case .chatbot(let chatbot): return chatbot.model.layer
         }
     }
 
@@ -48,6 +51,7 @@ enum ServedTask {
         case "language-model": return .languageModel(try LanguageModel(contentsOf: path))
         case "seq2seq": return .translator(try Translator(contentsOf: path))
         case "speech": return .recognizer(try SpeechRecognizer(contentsOf: path))
+        case "chat": return .chatbot(try Chatbot(contentsOf: path))
         default: return .tensorsOnly
         }
     }
@@ -110,6 +114,11 @@ final class ServedModel: @unchecked Sendable {
             fields["sample_rate"] = .number(Double(recognizer.sampleRate))
             fields["alphabet"] = .array(recognizer.alphabet.map(JSON.string))
             fields["streams"] = .bool(recognizer.isStreamable)
+        case .chatbot(let chatbot):
+            let c = chatbot.configuration
+            fields["context_turns"] = .number(Double(c.contextTurns))
+            fields["max_turn_tokens"] = .number(Double(c.maxTurnTokens))
+            fields["rerankings"] = .array(chatbot.availableRerankings.map { .string($0.rawValue) })
         case .tensorsOnly:
             break
         }

@@ -1,7 +1,8 @@
 /// The OpenAPI 3.0 document of every route, served at /openapi.json. Task endpoints come from
 /// `TaskRoute.all`, so a new one is documented by being added there.
 enum OpenAPIDocument {
-    static func make(models: [String]) -> JSON {
+    /// `textModels`: the models OpenAI's routes serve (chat and language models).
+    static func make(models: [String], textModels: [String] = []) -> JSON {
         var paths: [String: JSON] = [
             "/v2/health/live": get("Whether the server is up.", schema: Schemas.object(["live": Schemas.boolean]), tag: "health"),
             "/v2/health/ready": get("Whether the server is ready for requests.", schema: Schemas.object(["ready": Schemas.boolean]), tag: "health"),
@@ -33,12 +34,50 @@ enum OpenAPIDocument {
             paths["/v2/models/{model_name}/\(route.name)"] = post(route.summary, request: route.requestSchema, response: route.responseSchema,
                                                                   tag: "tasks", parameters: [model], streams: route.streams)
         }
+        addOpenAI(to: &paths, models: models, textModels: textModels)
         return .object([
             "openapi": .string("3.0.3"),
             "info": .object(["title": .string("Recurrent model server"), "version": .string("1"),
-                             "description": .string("The Open Inference Protocol (KServe v2) over REST with Triton's binary tensor, sequence and generate extensions, and task endpoints.")]),
+                             "description": .string("The Open Inference Protocol (KServe v2) over REST with Triton's binary tensor, sequence and generate extensions, task endpoints, and OpenAI's API for the models that write text.")]),
             "paths": .object(paths),
         ])
+    }
+
+    /// OpenAI's routes, with OpenAI's error objects.
+    static func addOpenAI(to paths: inout [String: JSON], models: [String], textModels: [String]) {
+        let writers = textModels.isEmpty ? models : textModels
+        func errors(_ codes: [String]) -> [String: JSON] {
+            Dictionary(uniqueKeysWithValues: Self.errors(codes).map { code, _ in
+                (code, JSON.object(["description": .string("An error in OpenAI's shape."), "content": content(Schemas.openAIError)]))
+            })
+        }
+        var list = errors([])
+        list["200"] = .object(["description": .string("OK"), "content": content(Schemas.openAIModels)])
+        paths["/v1/models"] = .object(["get": .object(["summary": .string("The models served (OpenAI's model list)."), "tags": .array([.string("openai")]),
+                                                       "responses": .object(list)])])
+        var one = errors(["404"])
+        one["200"] = .object(["description": .string("OK"), "content": content(Schemas.openAIModel)])
+        paths["/v1/models/{model}"] = .object(["get": .object([
+            "summary": .string("One model (OpenAI's model object)."), "tags": .array([.string("openai")]),
+            "parameters": .array([parameter("model", in: "path", schema: Schemas.type("string", ["enum": .array(models.map(JSON.string))]))]),
+            "responses": .object(one),
+        ])])
+        for chat in [true, false] {
+            var responses = errors(["400", "404", "413", "415", "500"])
+            responses["200"] = .object([
+                "description": .string("The completion; with \"stream\": true, server-sent events (`data: {chunk}` per piece, then `data: [DONE]`)."),
+                "content": .object(["application/json": .object(["schema": Schemas.openAIResponse(chat: chat)]),
+                                    "text/event-stream": .object(["schema": Schemas.event])]),
+            ])
+            let summary = chat
+                ? "A reply to a conversation (OpenAI's chat completions): chat models reply as `recurrent chat reply` does; language models continue the turns, each followed by a blank line, up to the next blank line."
+                : "Continuations of a prompt (OpenAI's completions): language models continue it; chat models reply to it."
+            paths[chat ? "/v1/chat/completions" : "/v1/completions"] = .object(["post": .object([
+                "summary": .string(summary), "tags": .array([.string("openai")]),
+                "requestBody": .object(["required": .bool(true), "content": content(Schemas.openAIRequest(models: writers, chat: chat))]),
+                "responses": .object(responses),
+            ])])
+        }
     }
 
     static func parameter(_ name: String, in location: String, schema: JSON) -> JSON {

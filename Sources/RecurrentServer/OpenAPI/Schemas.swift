@@ -117,4 +117,115 @@ enum Schemas {
         "model_name": string, "translation": string, "tokens": array(string), "source_tokens": array(string),
         "attention": array(array(number)),
     ], required: ["translation", "tokens", "source_tokens"])
+
+    // MARK: - Chat models
+
+    static let positive = type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true)])
+    static let replyOptions: [String: JSON] = [
+        "decoding": type("string", ["enum": .array(["beam", "sample"].map(JSON.string))]), "beam": integer(1, 64),
+        "length_normalization": number, "temperature": positive,
+        "top_p": type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true), "maximum": .number(1)]),
+        "repetition_penalty": positive, "rerank": type("string", ["enum": .array(["none", "mmi-antilm", "mmi-bidi"].map(JSON.string))]),
+        "mmi_weight": type("number", ["minimum": .number(0)]), "seed": type("integer", ["minimum": .number(0)]), "max_tokens": integer(1, 10_000),
+    ]
+    // MARK: - OpenAI's API
+
+    /// A field OpenAI's API also takes as null (left out).
+    static func nullable(_ schema: JSON) -> JSON {
+        guard case .object(var fields) = schema else { return schema }
+        fields["nullable"] = .bool(true)
+        return .object(fields)
+    }
+
+    static func oneOf(_ schemas: JSON...) -> JSON { .object(["oneOf": .array(schemas)]) }
+    static let anything: JSON = .object([:])
+    static func enumeration(_ values: [String]) -> JSON { type("string", ["enum": .array(values.map(JSON.string))]) }
+
+    static let openAIError = object(["error": object([
+        "message": string, "type": string, "param": nullable(string), "code": nullable(string),
+    ], required: ["message", "type"])], required: ["error"])
+
+    static let openAIModel = object(["id": string, "object": enumeration(["model"]), "created": type("integer"), "owned_by": string, "task": string],
+                                    required: ["id", "object", "created", "owned_by"])
+    static let openAIModels = object(["object": enumeration(["list"]), "data": array(openAIModel)], required: ["object", "data"])
+
+    /// What both completion routes read (every value may also be null).
+    static func openAIOptions(models: [String], chat: Bool) -> [String: JSON] {
+        var options: [String: JSON] = [
+            "model": enumeration(models),
+            "temperature": type("number", ["minimum": .number(0), "maximum": .number(2)]),
+            "top_p": type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true), "maximum": .number(1)]),
+            "top_k": integer(1, 1_000_000), "n": integer(1, 16), "seed": type("integer"),
+            "stop": oneOf(type("string", ["minLength": .number(1)]),
+                          type("array", ["items": type("string", ["minLength": .number(1)]), "maxItems": .number(4)])),
+            "stream": boolean, "stream_options": object(["include_usage": boolean, "include_obfuscation": boolean]),
+            "beam": integer(1, 64), "length_penalty": number, "repetition_penalty": positive,
+            "rerank": enumeration(["none", "mmi-antilm", "mmi-bidi"]), "mmi_weight": type("number", ["minimum": .number(0)]),
+            "frequency_penalty": number, "presence_penalty": number, "logit_bias": type("object"),
+            "logprobs": oneOf(boolean, type("integer", ["minimum": .number(0)])), "top_logprobs": integer(0, 20),
+            "user": string, "metadata": type("object"), "store": boolean, "service_tier": string, "prompt_cache_key": string,
+            "safety_identifier": string,
+        ]
+        if chat {
+            let part = object(["type": enumeration(["text"]), "text": string], required: ["type", "text"])
+            let message = object([
+                "role": enumeration(["system", "developer", "user", "assistant", "tool", "function"]),
+                "content": nullable(oneOf(string, array(part))), "name": nullable(string),
+                "tool_call_id": anything, "tool_calls": anything, "function_call": anything, "refusal": anything, "audio": anything,
+            ], required: ["role"])
+            options["messages"] = type("array", ["items": message, "minItems": .number(1), "maxItems": .number(1_000)])
+            options["max_tokens"] = integer(1, 10_000)
+            options["max_completion_tokens"] = integer(1, 10_000)
+            options["tools"] = anything
+            options["functions"] = anything
+            options["tool_choice"] = anything
+            options["function_call"] = anything
+            options["parallel_tool_calls"] = boolean
+            options["response_format"] = object(["type": string, "json_schema": anything])
+            options["modalities"] = array(string)
+            options["audio"] = anything
+            options["prediction"] = anything
+            options["web_search_options"] = anything
+            options["reasoning_effort"] = string
+            options["verbosity"] = string
+        } else {
+            options["prompt"] = oneOf(string, type("array", ["items": string, "minItems": .number(1), "maxItems": .number(16)]))
+            options["max_tokens"] = integer(0, 10_000)
+            options["echo"] = boolean
+            options["suffix"] = string
+            options["best_of"] = integer(1, 16)
+        }
+        return options.mapValues { nullable($0) }
+    }
+
+    static func openAIRequest(models: [String], chat: Bool) -> JSON {
+        object(openAIOptions(models: models, chat: chat), required: ["model", chat ? "messages" : "prompt"])
+    }
+
+    static func openAIResponse(chat: Bool) -> JSON {
+        let usage = object(["prompt_tokens": type("integer"), "completion_tokens": type("integer"), "total_tokens": type("integer")],
+                           required: ["prompt_tokens", "completion_tokens", "total_tokens"])
+        var choice: [String: JSON] = ["index": type("integer"), "finish_reason": enumeration(["stop", "length"]),
+                                      "logprobs": nullable(type("object"))]
+        if chat {
+            choice["message"] = object(["role": enumeration(["assistant"]), "content": string, "refusal": nullable(string)],
+                                       required: ["role", "content"])
+        } else {
+            choice["text"] = string
+        }
+        return object([
+            "id": string, "object": enumeration([chat ? "chat.completion" : "text_completion"]), "created": type("integer"),
+            "model": string, "system_fingerprint": string,
+            "choices": array(object(choice, required: ["index", "finish_reason", chat ? "message" : "text"])), "usage": usage,
+        ], required: ["id", "object", "created", "model", "choices"])
+    }
+
+    static let replyRequest = object(replyOptions.merging([
+        "message": type("string", ["minLength": .number(1), "maxLength": .number(100_000)]),
+        "context": type("array", ["items": type("string", ["maxLength": .number(100_000)]), "maxItems": .number(999)]),
+    ]) { first, _ in first }, required: ["message"])
+    static let replyResponse = object([
+        "model_name": string, "reply": string, "tokens": array(string),
+        "candidates": array(object(["text": string, "score": number], required: ["text", "score"])), "truncated_turns": type("integer"),
+    ], required: ["reply", "candidates"])
 }

@@ -7,7 +7,7 @@ extension Page {
     async function call(path, body) {
       const response = await fetch(path, body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
       const reply = await response.json();
-      if (!response.ok) throw new Error(reply.error || response.statusText);
+      if (!response.ok) throw new Error((reply.error && reply.error.message) || reply.error || response.statusText);
       return reply;
     }
 
@@ -67,7 +67,7 @@ extension Page {
 
     function choose(item, config) {
       for (const other of document.querySelectorAll("#models li")) other.classList.toggle("selected", other === item);
-      const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel" };
+      const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel", "chat": "chatPanel" };
       let template = templates[config.task] || "tensorPanel";
       if (config.task === "classify" && config.reads_text) template = "classifyPanel";
       const panel = $("panel");
@@ -75,7 +75,7 @@ extension Page {
       panel.appendChild($(template).content.cloneNode(true));
       panel.querySelector(".title").textContent = `${config.name} (${config.task})`;
       panel.dataset.model = config.name;
-      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, tensorPanel })[template](config);
+      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, chatPanel, tensorPanel })[template](config);
     }
 
     const modelPath = (config, endpoint) => `/v2/models/${encodeURIComponent(config.name)}/${endpoint}`;
@@ -220,6 +220,54 @@ extension Page {
           svg("title", {}, rect).textContent = `${token} ← ${sources[j]}: ${w.toFixed(3)}`;
         });
       });
+    }
+
+    // MARK: chat models
+
+    function chatPanel(config) {
+      const messages = [];
+      const rerank = $("rerank");
+      for (const name of config.rerankings || ["none"]) rerank.add(new Option(name, name));
+      const say = (role, text) => {
+        const item = document.createElement("li");
+        item.className = role;
+        item.textContent = text;
+        $("conversation").appendChild(item);
+        return item;
+      };
+      $("restart").addEventListener("click", () => { messages.length = 0; $("conversation").innerHTML = ""; });
+      const send = () => !$("send").disabled && busy($("send"), async () => {
+        const text = $("message").value.trim();
+        if (!text) return;
+        messages.push({ role: "user", content: text });
+        say("user", text);
+        $("message").value = "";
+        const reply = say("assistant", "");
+        const body = { model: config.name, messages, stream: true, rerank: rerank.value };
+        if ($("decoding").value === "sample") body.temperature = 0.8;
+        const response = await fetch("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        if (!response.ok) { messages.pop(); return showError(reply, new Error((await response.json()).error.message)); }
+        const reader = response.body.getReader(), decoder = new TextDecoder();
+        let pending = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          pending += decoder.decode(value, { stream: true });
+          const events = pending.split("\n\n");
+          pending = events.pop();
+          for (const event of events) {
+            const data = event.replace(/^data: /, "");
+            if (data === "[DONE]") continue;
+            const chunk = JSON.parse(data);
+            if (chunk.error) { messages.pop(); return showError(reply, new Error(chunk.error.message)); }
+            for (const choice of chunk.choices) reply.textContent += choice.delta.content || "";
+          }
+        }
+        messages.push({ role: "assistant", content: reply.textContent });
+        reply.dataset.done = "true";
+      });
+      $("send").addEventListener("click", send);
+      $("message").addEventListener("keydown", (event) => { if (event.key === "Enter") send(); });
     }
 
     // MARK: tensors

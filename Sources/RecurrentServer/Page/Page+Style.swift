@@ -36,6 +36,11 @@ extension Page {
     .prediction { border-top: 1px solid var(--line); padding: .6rem 0; }
     .prediction b { display: inline-block; margin-bottom: .3rem; }
     .chart svg { width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+    select { padding: .35rem; border: 1px solid var(--line); border-radius: 6px; margin-left: .3rem; }
+    .conversation { list-style: none; padding: 0; margin: 0 0 .8rem; display: flex; flex-direction: column; gap: .4rem; min-height: 6rem; }
+    .conversation li { max-width: 80%; padding: .45rem .75rem; border-radius: 12px; white-space: pre-wrap; }
+    .conversation li.user { align-self: flex-end; background: var(--accent); color: #fff; }
+    .conversation li.assistant { align-self: flex-start; background: #edf0f5; min-width: 2rem; min-height: 2.1rem; }
     table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
     td, th { border-bottom: 1px solid var(--line); padding: .25rem .7rem .25rem 0; text-align: left; }
     """#

@@ -1,7 +1,8 @@
 /// The page at /: plain HTML, CSS and JavaScript served from these strings, with no build step.
 /// It lists the models (Triton's repository index), then offers each one what its task does:
 /// streamed generation and completions, a forecast drawn as a chart, class probabilities, a
-/// translation with its attention as a heat map, or a tensor call for a plain model.
+/// translation with its attention as a heat map, a conversation with a chat model, or a tensor
+/// call for a plain model.
 enum Page {
     static let html = #"""
     <!doctype html>
@@ -68,6 +69,19 @@ enum Page {
       </div>
       <p id="translation" class="output big"></p>
       <div id="heatmap" class="chart"></div>
+    </template>
+
+    <template id="chatPanel">
+      <h2 class="title"></h2>
+      <ol id="conversation" class="conversation"></ol>
+      <label>Message <input id="message" type="text" value="Hello, how are you?"></label>
+      <div class="row">
+        <label>Decoding <select id="decoding"><option value="beam">beam search</option><option value="sample">sampling (temperature 0.8)</option></select></label>
+        <label>Rerank <select id="rerank"></select></label>
+        <button id="send">Send</button>
+        <button id="restart" class="secondary">New conversation</button>
+      </div>
+      <p class="hint">Through OpenAI's chat completions route (<code>/v1/chat/completions</code>, streamed), the conversation so far sent with each message.</p>
     </template>
 
     <template id="tensorPanel">

@@ -46,11 +46,13 @@ struct Fields {
 
     mutating func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let number = try number(name) else { return nil }
-        guard number.rounded() == number, number >= Double(range.lowerBound), number <= Double(range.upperBound) else {
+        // Int(exactly:), not a comparison with Double(upperBound): Int.max as a double is 2^63,
+        // one past it, which Int() would trap on.
+        guard let whole = Int(exactly: number), range.contains(whole) else {
             let shown = number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : "\(number)"
             throw fail(name, "is \(shown), expected a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
-        return Int(number)
+        return whole
     }
 
     mutating func bool(_ name: String) throws -> Bool? {

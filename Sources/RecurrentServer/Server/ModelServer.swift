@@ -64,6 +64,8 @@ public final class ModelServer: Sendable {
     let metrics = ServerMetrics()
     let executor: ModelExecutor
     let tls: TLSFiles?
+    /// When the models were loaded, in seconds since 1970 (OpenAI's model list names it).
+    let started = Int(Date().timeIntervalSince1970)
 
     /// Loads every model; `specs` are `PATH` (named by the file name without its extension) or
     /// `NAME=PATH`. A model that fails to load stops here with an error naming it.

@@ -40,10 +40,15 @@ struct Routes {
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
         }
-        router.get("/openapi.json") { _, _ in Reply.json(OpenAPIDocument.make(models: server.modelOrder)) }
+        router.get("/openapi.json") { _, _ in
+            Reply.json(OpenAPIDocument.make(models: server.modelOrder, textModels: server.modelOrder.filter {
+                (try? server.model($0)).map { OpenAIRoutes.writesText($0.task) } ?? false
+            }))
+        }
         router.get("/") { _, _ in Reply.text(Page.html, type: "text/html; charset=utf-8") }
         router.get("/page.css") { _, _ in Reply.text(Page.css, type: "text/css; charset=utf-8") }
         router.get("/page.js") { _, _ in Reply.text(Page.script, type: "text/javascript; charset=utf-8") }
+        OpenAIRoutes(routes: self).register(on: router)
 
         // Each model route also answers under /versions/1, the only version a file has.
         for prefix in ["/v2/models/:model", "/v2/models/:model/versions/:version"] {
@@ -196,8 +201,10 @@ extension Routes {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let fixed: [String: [String]] = ["": ["GET"], "v2": ["GET"], "metrics": ["GET"], "openapi.json": ["GET"], "page.css": ["GET"],
                                          "page.js": ["GET"], "v2/health/live": ["GET"], "v2/health/ready": ["GET"],
-                                         "v2/repository/index": ["POST"]]
+                                         "v2/repository/index": ["POST"], "v1/models": ["GET"], "v1/chat/completions": ["POST"],
+                                         "v1/completions": ["POST"]]
         if let methods = fixed[parts.joined(separator: "/")] { return methods }
+        if parts.count == 3, parts[0] == "v1", parts[1] == "models" { return ["GET"] }
         // v2/models/{m}[/versions/{v}][/endpoint]
         guard parts.count >= 3, parts[0] == "v2", parts[1] == "models" else { return [] }
         var rest = Array(parts.dropFirst(3))
@@ -218,22 +225,24 @@ struct ErrorMiddleware: RouterMiddleware {
     let allowedMethods: @Sendable (String) -> [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // OpenAI's routes answer errors in OpenAI's shape.
+        let reply: (ServerError) -> Response = request.uri.path.hasPrefix("/v1/") ? { OpenAIRoutes.error($0) } : { Reply.error($0) }
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let allowed = allowedMethods(request.uri.path)
             guard allowed.isEmpty || allowed.contains(request.method.rawValue) else {
-                var response = Reply.error(ServerError(status: 405, message: "\(request.uri.path) answers \(allowed.joined(separator: ", ")), not \(request.method)"))
+                var response = reply(ServerError(status: 405, message: "\(request.uri.path) answers \(allowed.joined(separator: ", ")), not \(request.method)"))
                 response.headers[.allow] = allowed.joined(separator: ", ")
                 return response
             }
-            return Reply.error(.notFound("no route \(request.method) \(request.uri.path) (see /openapi.json)"))
+            return reply(.notFound("no route \(request.method) \(request.uri.path) (see /openapi.json)"))
         } catch let error as HTTPError {
-            return Reply.error(ServerError(status: error.status.code, message: error.body ?? "\(error.status)"))
+            return reply(ServerError(status: error.status.code, message: error.body ?? "\(error.status)"))
         } catch let error as ServerError {
-            return Reply.error(error)
+            return reply(error)
         } catch is NIOTooManyBytesError {
-            return Reply.error(.tooLarge("the body is over the limit (--max-body-bytes)"))
+            return reply(.tooLarge("the body is over the limit (--max-body-bytes)"))
         }
     }
 }

@@ -23,7 +23,7 @@ struct TaskRoute: Sendable {
     /// the query's parameters beside it.
     var readsAudio = false
 
-    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate, transcribe]
+    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate, transcribe, reply]
 
     static func named(_ name: String) -> TaskRoute? { all.first { $0.name == name } }
 }
@@ -91,9 +91,12 @@ final class TextGeneration: @unchecked Sendable {
     private var stream: TextGenerationStream
     private let model: ServedModel
 
+    private let length: Int
+
     private init(stream: TextGenerationStream, model: ServedModel) {
         self.stream = stream
         self.model = model
+        length = stream.remaining
     }
 
     static let maximumTokens = 10_000
@@ -123,14 +126,26 @@ final class TextGeneration: @unchecked Sendable {
     }
 
     static func start(_ model: ServedModel, body: JSON, executor: ModelExecutor) async throws -> TextGeneration {
-        guard case .languageModel(let languageModel) = model.task else { throw ServerError.notFound("no language model") }
         let request = try read(body)
+        return try await start(model, prompt: request.prompt, length: request.length, sampling: request.sampling, seed: request.seed,
+                               executor: executor)
+    }
+
+    static func start(_ model: ServedModel, prompt: String, length: Int, sampling: SamplingOptions, seed: UInt64,
+                      executor: ModelExecutor) async throws -> TextGeneration {
+        guard case .languageModel(let languageModel) = model.task else { throw ServerError.notFound("no language model") }
         let box = UncheckedBox(languageModel)
         return try await executor.run(model) {
-            TextGeneration(stream: try TextGenerationStream(box.value, prompt: request.prompt, length: request.length,
-                                                            sampling: request.sampling, seed: request.seed), model: model)
+            let generation = TextGeneration(stream: try TextGenerationStream(box.value, prompt: prompt, length: length, sampling: sampling, seed: seed),
+                                            model: model)
+            generation.promptTokens = try box.value.encode(prompt).count
+            return generation
         }
     }
+
+    /// The tokens the prompt was read as, and the tokens drawn so far.
+    private(set) var promptTokens = 0
+    var generatedTokens: Int { length - stream.remaining }
 
     /// The next piece of text, or nil at the end.
     func next(_ executor: ModelExecutor) async throws -> String? {

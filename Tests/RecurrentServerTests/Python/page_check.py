@@ -3,12 +3,15 @@
     python page_check.py http://HOST:PORT SCREENSHOT_DIR
 
 For each model the page lists, does what a person would (generate a text and watch it stream,
-ask for completions, forecast a pasted series, classify texts, translate a word, run tensors),
+ask for completions, forecast a pasted series, classify texts, translate a word, talk with a
+chat model, run tensors),
 checks what the page shows, and saves a screenshot per model. Exits 1 at the first failure.
 """
+import json
 import os
 import shutil
 import sys
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -21,6 +24,12 @@ def check(condition, what):
         print(f"FAILED: {what}")
         sys.exit(1)
     print(f"ok: {what}")
+
+
+def post(url, path, body):
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
 
 
 def browser():
@@ -76,6 +85,20 @@ def main():
                 cells = len(driver.find_elements(By.CSS_SELECTOR, "#heatmap svg rect.weight"))
                 check(cells % len("recurrent") == 0 and cells // len("recurrent") >= len(output.split()),
                       f"{name}: translation {output!r} with an attention heat map of {cells} cells")
+            elif task == "chat":
+                # Two turns typed and sent with Enter; each reply streams in and equals what the
+                # reply route gives for the same conversation.
+                said = []
+                for turn, message in enumerate(["Hello, how are you?", "What is your name?"]):
+                    box = driver.find_element(By.ID, "message")
+                    box.clear()
+                    box.send_keys(message + "\n")
+                    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conversation li.assistant[data-done=true]")) == turn + 1)
+                    shown = driver.find_elements(By.CSS_SELECTOR, "#conversation li.assistant")[turn].text
+                    expected = post(url, f"/v2/models/{name}/reply", {"message": message, "context": said})["reply"]
+                    check(shown == expected.strip(), f"{name}: reply {turn + 1} {shown!r} is the reply route's for the same conversation")
+                    said += [message, expected]
+                check(len(driver.find_elements(By.CSS_SELECTOR, "#conversation li")) == 4, f"{name}: the conversation shows four turns")
             else:
                 wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#signature tr")) > 1)
                 driver.find_element(By.ID, "infer").click()

@@ -112,8 +112,16 @@ final class DialogueTests: ScratchDirectoryTestCase {
         XCTAssertTrue(error("{\"messages\": []}\n{\"messages\": [\n").contains("bad.jsonl: line 2: not JSON"), error("{\"messages\": []}\n{\"messages\": [\n"))
         XCTAssertTrue(error("{\"text\": \"hello\"}\n").hasSuffix("bad.jsonl: line 1: line 1 has no \"messages\" (role, content) or \"conversations\" (from, value) list"),
                       error("{\"text\": \"hello\"}\n"))
-        XCTAssertTrue(error("{\"messages\": [{\"role\": \"user\"}]}\n").hasSuffix("line 1: line 1, turn 1: no text (\"content\")"),
+        XCTAssertTrue(error("{\"messages\": [{\"role\": \"user\"}]}\n").hasSuffix(
+            "line 1: line 1, turn 1: no text (\"content\" a string or a list of {\"type\": \"text\", \"text\"} parts)"),
                       error("{\"messages\": [{\"role\": \"user\"}]}\n"))
+        XCTAssertTrue(error("{\"messages\": [{\"role\": \"user\", \"content\": [7]}]}\n").contains("line 1, turn 1: no text"))
+        // Content as chat APIs write it: a list of parts (texts joined, images left out); tool
+        // traffic, developer instructions and an assistant's tool call (content null) left out.
+        let parts = try write("""
+            {"messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": [{"type": "text", "text": "look at this"}, {"type": "image_url", "image_url": {"url": "x.png"}}, {"type": "text", "text": "what is it?"}]}, {"role": "assistant", "content": null, "tool_calls": []}, {"role": "tool", "content": "42"}, {"role": "assistant", "content": [{"type": "text", "text": "a cat"}]}]}
+            """, to: "parts.jsonl")
+        XCTAssertEqual(try Dialogue(paths: [parts]).conversations.map { $0.turns.map(\.text) }, [["look at this\nwhat is it?", "a cat"]])
     }
 
     func testYAMLNotInTheCorpusShapeNamesFileLineAndColumn() throws {

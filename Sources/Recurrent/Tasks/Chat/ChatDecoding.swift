@@ -33,6 +33,8 @@ public struct ReplyOptions: Sendable {
     /// The weight of the reranking model's opinion (lambda).
     public var mmiWeight = 0.5
     public var seed: UInt64 = 0
+    /// The longest reply in tokens, below the longest turn the model was trained on (nil: that).
+    public var maximumTokens: Int?
 
     public init() {}
 
@@ -41,6 +43,9 @@ public struct ReplyOptions: Sendable {
         try BeamSearchOptions(beamWidth: candidates, lengthNormalization: lengthNormalization, repetitionPenalty: repetitionPenalty).validate()
         try sampling.validate()
         guard mmiWeight >= 0, mmiWeight.isFinite else { throw RecurrentError.invalidArgument("the MMI weight must be 0 or more, got \(mmiWeight)") }
+        if let maximumTokens, maximumTokens < 1 {
+            throw RecurrentError.invalidArgument("the longest reply must be at least 1 token, got \(maximumTokens)")
+        }
     }
 
     var beam: BeamSearchOptions {
@@ -52,6 +57,17 @@ public struct ReplyOptions: Sendable {
 public struct ReplyCandidate: Sendable {
     public var text: String
     public var score: Double
+    /// Its length in the model's tokens.
+    public var tokenCount: Int
+    /// Whether it was cut at the longest reply allowed rather than ended by the model.
+    public var reachedLimit: Bool
+
+    public init(text: String, score: Double, tokenCount: Int, reachedLimit: Bool) {
+        self.text = text
+        self.score = score
+        self.tokenCount = tokenCount
+        self.reachedLimit = reachedLimit
+    }
 }
 
 /// A reply, the candidates it was chosen from (best first), and how many of the turns read had
@@ -61,6 +77,8 @@ public struct ChatReply: Sendable {
     public var tokens: [String]
     public var candidates: [ReplyCandidate]
     public var truncatedTurns: Int
+    /// The tokens the model read: the turns it reads and the separators between them.
+    public var contextTokenCount: Int
 }
 
 extension Chatbot {
@@ -73,8 +91,17 @@ extension Chatbot {
         let (ids, truncated) = contextIDs(turns)
         let candidates = try generate(contexts: [ids], lastTurns: [vocabulary.ids(contextTurn(message).tokens)], options: options)[0]
         let best = candidates.first ?? Hypothesis(tokens: [], logProbability: 0, score: 0)
+        let limit = replyLimit(options)
         return ChatReply(text: text(best.tokens), tokens: best.tokens.map(vocabulary.token),
-                         candidates: candidates.map { ReplyCandidate(text: text($0.tokens), score: $0.score) }, truncatedTurns: truncated)
+                         candidates: candidates.map {
+                             ReplyCandidate(text: text($0.tokens), score: $0.score, tokenCount: $0.tokens.count, reachedLimit: $0.tokens.count >= limit)
+                         },
+                         truncatedTurns: truncated, contextTokenCount: ids.count)
+    }
+
+    /// The longest reply a search may write.
+    func replyLimit(_ options: ReplyOptions) -> Int {
+        min(configuration.maxTurnTokens, options.maximumTokens ?? Int.max)
     }
 
     var decodingVocabulary: DecodingVocabulary {
@@ -115,7 +142,7 @@ extension Chatbot {
                           options: ReplyOptions) throws -> [[Hypothesis]] {
         let padded = PaddedBatch(tokenIDs: contexts)
         let encoded = GradientMode.withoutRecording { network.replies.encode(padded.values, lengths: padded.lengths) }
-        let limits = [Int](repeating: configuration.maxTurnTokens, count: contexts.count)
+        let limits = [Int](repeating: replyLimit(options), count: contexts.count)
         var lists: [[Hypothesis]]
         switch options.strategy {
         case .beam:
@@ -138,6 +165,11 @@ extension Chatbot {
             lists = try zip(lastTurns, lists).map { try rerankCandidates($1, lastTurn: $0, options: options) }
         }
         return lists
+    }
+
+    /// The rerankings this model can do (none, and those whose models it was trained with).
+    public var availableRerankings: [ReplyReranking] {
+        ReplyReranking.allCases.filter { (try? checkReranking($0)) != nil }
     }
 
     func checkReranking(_ reranking: ReplyReranking) throws {
