@@ -216,3 +216,84 @@ enum JSONValue: Decodable, Equatable {
         else { self = .other }
     }
 }
+
+/// An anomaly detector's route gives `recurrent anomaly detect`'s ranges and figures, and a
+/// signal monitored a few readings at a time scores exactly as the whole signal.
+final class DetectEndpointTests: XCTestCase {
+    func testDetectGivesTheCommandLinesRangesAndMonitoringScoresExactly() throws {
+        try TestModels.make()
+        let server = try ServerProcess([TestModels.ecg])
+        defer { XCTAssertEqual(server.stop(), 0) }
+        let csv = repositoryRoot.appendingPathComponent("Data/sensors/mitdb.csv").path
+        let table = try CSVTable(path: csv)
+        let signal = try LabelledSignal(table: table, column: "data", labelColumn: "label")
+        let detector = try AnomalyDetector(contentsOf: TestModels.ecg)
+        let expected = try detector.score(signal.values).scores
+        let cli = try runRecurrent(["anomaly", "detect", TestModels.ecg, csv, "--labels", "label", "--threshold", "3", "--json"])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        let printed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(cli.stdout.split(separator: "\n").last).utf8)) as? [String: Any])
+        let cliRanges = try XCTUnwrap(printed["ranges"] as? [[String: Any]])
+        XCTAssertGreaterThan(cliRanges.count, 2, "the threshold flags ranges")
+
+        let values = signal.values.map(Double.init), labels = try XCTUnwrap(signal.labels)
+        let whole = try server.post("/v2/models/ecg/detect", json: ["values": values, "labels": labels, "threshold": 3])
+        XCTAssertEqual(whole.status, 200, whole.text)
+        let reply = try whole.json()
+        // JSONDecoder reads numbers exactly (JSONSerialization can be an ulp off).
+        struct Scores: Decodable { var scores: [Double]; var alarms: [Int]; var first_step: Int }
+        let served = try JSONDecoder().decode(Scores.self, from: whole.body).scores
+        XCTAssertEqual(served.count, expected.count)
+        let differing = zip(served, expected).enumerated().filter { $1.0 != $1.1 }
+        XCTAssertTrue(differing.isEmpty, "\(differing.count) scores differ, the first \(differing.prefix(3))")
+        let ranges = try XCTUnwrap(reply["ranges"] as? [[String: Any]])
+        for key in ["start", "end", "peak"] {
+            XCTAssertEqual(ranges.map { $0[key] as? Int }, cliRanges.map { $0[key] as? Int }, key)
+        }
+        XCTAssertEqual(ranges.map { String(format: "%.4f", $0["peak_score"] as? Double ?? -1) },
+                       cliRanges.map { String(format: "%.4f", $0["peak_score"] as? Double ?? -1) })
+        let evaluation = try XCTUnwrap(reply["evaluation"] as? [String: Any]), cliEvaluation = try XCTUnwrap(printed["evaluation"] as? [String: Any])
+        for part in ["pointwise", "point_adjusted"] {
+            let mine = try XCTUnwrap(evaluation[part] as? [String: Double]), theirs = try XCTUnwrap(cliEvaluation[part] as? [String: Double])
+            XCTAssertEqual(mine.mapValues { String(format: "%.4f", $0) }, theirs.mapValues { String(format: "%.4f", $0) }, part)
+        }
+        XCTAssertEqual(evaluation["top_location"] as? Int, cliEvaluation["top_location"] as? Int)
+        let alarms = try XCTUnwrap(reply["alarms"] as? [Int])
+        XCTAssertEqual(alarms, expected.indices.filter { expected[$0] > 3 })
+
+        // Monitored in pieces of uneven sizes through one sequence: the same scores, bit for bit,
+        // each reply numbered from the sequence's first reading.
+        var monitored: [Double] = [], monitoredAlarms: [Int] = [], start = 0
+        for (k, size) in [1, 99, 700, 1, 2200, 4499].enumerated() {
+            let piece = Array(values[start..<(start + size)])
+            let body: [String: Any] = ["values": piece, "threshold": 3, "sequence_id": "bed-7", "sequence_start": k == 0, "sequence_end": k == 5]
+            let part = try server.post("/v2/models/ecg/detect", json: body)
+            XCTAssertEqual(part.status, 200, part.text)
+            let decoded = try JSONDecoder().decode(Scores.self, from: part.body)
+            XCTAssertEqual(decoded.first_step, start)
+            monitored += decoded.scores
+            monitoredAlarms += decoded.alarms
+            if k == 2 { XCTAssertEqual(try server.metric(#"recurrent_live_sequences{model="ecg"}"#), 1) }
+            start += size
+        }
+        XCTAssertEqual(start, values.count)
+        XCTAssertTrue(monitored == expected, "monitored in pieces: the whole signal's scores")
+        XCTAssertEqual(monitoredAlarms, alarms)
+        XCTAssertEqual(try server.metric(#"recurrent_live_sequences{model="ecg"}"#), 0, "the ended sequence is let go")
+
+        let cases: [([String: Any], Int, String)] = [
+            (["values": [1, 2], "sequence_id": "bed-7"], 400, "was never started"),
+            (["values": [1, 2], "labels": [0, 1], "sequence_id": 5, "sequence_start": true], 400, "cannot be given with sequence_id"),
+            (["values": []], 400, #"field "values" is missing or empty"#),
+            (["values": [1, 2], "labels": [0, 2]], 400, #""labels" [1] is 2.0, expected 0 or 1"#),
+            (["values": [1, 2], "labels": [0]], 400, "has 1 values for 2 readings"),
+            (["values": [1, 1e39]], 400, "not a finite 32-bit number"),
+            (["values": [1], "threshold": -1], 400, "expected 0 or more"),
+            (["values": [1], "window": 3], 400, #"unknown field "window""#),
+        ]
+        for (body, status, fragment) in cases {
+            let bad = try server.post("/v2/models/ecg/detect", json: body)
+            XCTAssertEqual(bad.status, status, "\(body): \(bad.text)")
+            XCTAssertTrue(((try? bad.json()["error"] as? String) ?? "").contains(fragment), "\(fragment) in \(bad.text)")
+        }
+    }
+}

@@ -25,6 +25,8 @@ enum TestModels {
     /// A chat model (chatterbot-corpus, 600 steps): served beside the others by the tests of
     /// OpenAI's routes, the page and the fuzz run.
     static var chat: String { path("chat") }
+    /// An anomaly detector on the labelled MIT-BIH excerpt (a few steps).
+    static var ecg: String { path("ecg") }
 
     private static let made = LockedValue<Result<Void, any Error>>()
     private static let lock = NSLock()
@@ -68,6 +70,8 @@ enum TestModels {
             // Enough steps (6 s) that its replies are words, not the empty reply.
             ["chat", "train", "\(data)/dialogue/chatterbot", "--max-steps", "600", "--hidden", "64", "--embedding-size", "32",
              "--vocabulary", "600", "--max-turn-tokens", "12", "--batch-size", "32", "--learning-rate", "0.005", "-o", chat],
+            ["anomaly", "train", "\(data)/sensors/mitdb.csv", "--column", "data", "--labels", "label", "--max-steps", "40", "--hidden", "16",
+             "-o", ecg],
             ["speech", "train", spoken, "--hidden", "32", "--layers", "1", "--epochs", "40", "--learning-rate", "0.01", "--dropout", "0", "-o", digits],
         ]
         for arguments in commands {

@@ -52,8 +52,10 @@ struct SessionKey: Hashable, Sendable {
 /// a request; a new one beyond `limit` is refused (429), never made room for by evicting one.
 final class SessionStore {
     struct Entry {
-        var hidden: Tensor   // [L, 1, H]
+        var hidden: Tensor?   // [L, 1, H]
         var cell: Tensor?
+        /// A task's own state for a sequence (an anomaly detector's scorer), instead of tensors.
+        var task: AnyObject?
         var lastUsed: Double
     }
 
@@ -85,22 +87,46 @@ final class SessionStore {
     /// else the state the sequence's previous request left.
     func initialState(for control: SequenceControl, inputs: ModelRunner.Inputs) throws -> (hidden: Tensor?, cell: Tensor?) {
         if control.start {
-            if entries[control.key] == nil && entries.count >= limit {
-                throw ServerError.tooManySessions("\(limit) sequences are live (--max-sessions); end one (sequence_end) or wait for one to idle out")
-            }
+            try checkRoom(for: control)
             return (inputs.h0, inputs.c0)
         }
-        guard let entry = entries[control.key] else {
-            throw ServerError.badRequest("sequence_id \(control.id) of model \"\(control.model)\" was never started, has ended or idled out; "
-                                         + "send sequence_start: true first")
+        guard let entry = entries[control.key], let hidden = entry.hidden else { throw Self.notStarted(control) }
+        return (hidden, entry.cell)
+    }
+
+    /// A new sequence beyond the limit is refused; a live one is never evicted for it.
+    private func checkRoom(for control: SequenceControl) throws {
+        if entries[control.key] == nil && entries.count >= limit {
+            throw ServerError.tooManySessions("\(limit) sequences are live (--max-sessions); end one (sequence_end) or wait for one to idle out")
         }
-        return (entry.hidden, entry.cell)
+    }
+
+    private static func notStarted(_ control: SequenceControl) -> ServerError {
+        ServerError.badRequest("sequence_id \(control.id) of model \"\(control.model)\" was never started, has ended or idled out; "
+                               + "send sequence_start: true first")
     }
 
     /// Keeps the state after a request, or lets it go with sequence_end.
     func store(_ control: SequenceControl, hidden: Tensor?, cell: Tensor?, now: Double) {
         guard let hidden, !control.end else { return set(control.key, nil) }
         set(control.key, Entry(hidden: hidden, cell: cell, lastUsed: now))
+    }
+
+    /// A task's state for a request: a new one (`make`) when the request starts the sequence,
+    /// else the one its previous request left, under the same limit as tensor states.
+    func taskState<State: AnyObject>(for control: SequenceControl, make: () throws -> State) throws -> State {
+        if control.start {
+            try checkRoom(for: control)
+            return try make()
+        }
+        guard let state = entries[control.key]?.task as? State else { throw Self.notStarted(control) }
+        return state
+    }
+
+    /// Keeps a task's state after a request, or lets it go with sequence_end.
+    func store(_ control: SequenceControl, task: AnyObject, now: Double) {
+        guard !control.end else { return set(control.key, nil) }
+        set(control.key, Entry(hidden: nil, cell: nil, task: task, lastUsed: now))
     }
 
     /// Ends the sequences idle longer than the timeout (at most once a second).

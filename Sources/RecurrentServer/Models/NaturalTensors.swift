@@ -25,6 +25,8 @@ enum NaturalTensors {
             return ([bytes("audio", [-1])], [bytes("text", [-1])])
         case .chatbot:
             return ([bytes("text_input", [-1])], [bytes("text_output", [1])])
+        case .anomalyDetector:
+            return ([], [])
         case .forecaster(let forecaster):
             let features = forecaster.configuration.features.count
             return ([.init(name: "history", datatype: "FP64", shape: features == 1 ? [-1] : [-1, features])],

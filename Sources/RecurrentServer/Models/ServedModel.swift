@@ -13,6 +13,7 @@ enum ServedTask {
     case translator(Translator)
     case recognizer(SpeechRecognizer)
     case chatbot(Chatbot)
+    case anomalyDetector(AnomalyDetector)
 
     /// The name metadata and the page show.
     var name: String {
@@ -24,6 +25,7 @@ enum ServedTask {
         case .translator: return "seq2seq"
         case .recognizer: return "speech"
         case .chatbot: return "chat"
+        case .anomalyDetector: return "anomaly"
         }
     }
 
@@ -38,6 +40,7 @@ enum ServedTask {
         case .translator(let translator): return translator.model.layer
         case .recognizer(let recognizer): return recognizer.model.layer
         case .chatbot(let chatbot): return chatbot.model.layer
+        case .anomalyDetector(let detector): return detector.model.layer
         }
     }
 
@@ -52,6 +55,7 @@ enum ServedTask {
         case "seq2seq": return .translator(try Translator(contentsOf: path))
         case "speech": return .recognizer(try SpeechRecognizer(contentsOf: path))
         case "chat": return .chatbot(try Chatbot(contentsOf: path))
+        case "anomaly": return .anomalyDetector(try AnomalyDetector(contentsOf: path))
         default: return .tensorsOnly
         }
     }
@@ -119,6 +123,13 @@ final class ServedModel: @unchecked Sendable {
             fields["context_turns"] = .number(Double(c.contextTurns))
             fields["max_turn_tokens"] = .number(Double(c.maxTurnTokens))
             fields["rerankings"] = .array(chatbot.availableRerankings.map { .string($0.rawValue) })
+        case .anomalyDetector(let detector):
+            let c = detector.configuration
+            fields["column"] = .string(detector.column)
+            fields["threshold"] = .number(detector.threshold)
+            fields["smoothing"] = .number(Double(c.smoothing))
+            fields["burn_in"] = .number(Double(c.burnIn))
+            fields["merge_gap"] = .number(Double(c.mergeGap))
         case .tensorsOnly:
             break
         }

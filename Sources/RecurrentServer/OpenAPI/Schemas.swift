@@ -128,6 +128,26 @@ enum Schemas {
         "repetition_penalty": positive, "rerank": type("string", ["enum": .array(["none", "mmi-antilm", "mmi-bidi"].map(JSON.string))]),
         "mmi_weight": type("number", ["minimum": .number(0)]), "seed": type("integer", ["minimum": .number(0)]), "max_tokens": integer(1, 10_000),
     ]
+    // MARK: - Anomaly detectors
+
+    static let detectRequest = object([
+        "values": type("array", ["items": type("number", ["minimum": .number(-Double(Float.greatestFiniteMagnitude)),
+                                                          "maximum": .number(Double(Float.greatestFiniteMagnitude))]),
+                                  "minItems": .number(1), "maxItems": .number(1_000_000)]),
+        "labels": array(type("integer", ["enum": .array([.number(0), .number(1)])])),
+        "threshold": type("number", ["minimum": .number(0)]),
+        "sequence_id": .object(["oneOf": .array([type("integer", ["minimum": .number(0)]), string])]),
+        "sequence_start": boolean, "sequence_end": boolean,
+    ], required: ["values"])
+    static let detectResponse = object([
+        "model_name": string, "threshold": number, "first_step": type("integer"),
+        "scores": array(number), "surprises": array(number),
+        "forecasts": array(nullable(number)), "spreads": array(nullable(number)), "alarms": array(type("integer")),
+        "ranges": array(object(["start": type("integer"), "end": type("integer"), "peak": type("integer"), "peak_score": number],
+                               required: ["start", "end", "peak", "peak_score"])),
+        "evaluation": type("object", ["additionalProperties": .bool(true)]),
+    ], required: ["threshold", "first_step", "scores", "alarms", "ranges"])
+
     // MARK: - OpenAI's API
 
     /// A field OpenAI's API also takes as null (left out).

@@ -67,7 +67,8 @@ extension Page {
 
     function choose(item, config) {
       for (const other of document.querySelectorAll("#models li")) other.classList.toggle("selected", other === item);
-      const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel", "chat": "chatPanel" };
+      const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel", "chat": "chatPanel",
+                          "anomaly": "anomalyPanel" };
       let template = templates[config.task] || "tensorPanel";
       if (config.task === "classify" && config.reads_text) template = "classifyPanel";
       const panel = $("panel");
@@ -75,7 +76,7 @@ extension Page {
       panel.appendChild($(template).content.cloneNode(true));
       panel.querySelector(".title").textContent = `${config.name} (${config.task})`;
       panel.dataset.model = config.name;
-      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, chatPanel, tensorPanel })[template](config);
+      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, chatPanel, anomalyPanel, tensorPanel })[template](config);
     }
 
     const modelPath = (config, endpoint) => `/v2/models/${encodeURIComponent(config.name)}/${endpoint}`;
@@ -268,6 +269,69 @@ extension Page {
       });
       $("send").addEventListener("click", send);
       $("message").addEventListener("keydown", (event) => { if (event.key === "Enter") send(); });
+    }
+
+    // MARK: anomaly detectors
+
+    function anomalyPanel(config) {
+      // A made-up signal until one is pasted: a steady rhythm with a burst of noise in it.
+      $("readings").value = Array.from({ length: 1200 }, (_, i) =>
+        (Math.sin(i / 6) * 0.5 + (i > 800 && i < 840 ? Math.sin(i * 1.7) * 1.5 : 0)).toFixed(3)).join(" ");
+      $("threshold").value = Number(config.threshold.toPrecision(6));
+      const read = () => $("readings").value.split(/[\s,;]+/).filter((s) => s.length).map(Number);
+      const show = (values, scores, threshold, ranges) => {
+        drawAnomalies($("anomalyChart"), values, scores, threshold, ranges);
+        const alarms = scores.filter((s) => s > threshold).length;
+        $("anomalyChart").dataset.scored = String(scores.length);
+        $("anomalyChart").dataset.alarms = String(alarms);
+        $("anomalySummary").textContent = `${scores.length} of ${values.length} readings scored; ${alarms} above ${threshold}; ` +
+          `${ranges.length} range${ranges.length === 1 ? "" : "s"}` + (ranges.length ? ": " + ranges.map((r) => `${r.start}-${r.end}`).join(", ") : "");
+      };
+      $("score").addEventListener("click", (event) => busy(event.target, async () => {
+        try {
+          const values = read(), threshold = Number($("threshold").value);
+          const reply = await call(modelPath(config, "detect"), { values, threshold });
+          show(values, reply.scores, threshold, reply.ranges);
+        } catch (error) { showError($("anomalyChart"), error); }
+      }));
+      // The server keeps the detector's state between the pieces (a sequence), so the scores are the whole signal's.
+      $("monitor").addEventListener("click", (event) => busy(event.target, async () => {
+        try {
+          const values = read(), threshold = Number($("threshold").value), id = `page-${Date.now()}`;
+          let scores = [], ranges = [];
+          for (let start = 0; start < values.length; start += 100) {
+            const piece = values.slice(start, start + 100);
+            const reply = await call(modelPath(config, "detect"), { values: piece, threshold, sequence_id: id,
+              sequence_start: start === 0, sequence_end: start + 100 >= values.length });
+            scores = scores.concat(reply.scores);
+            ranges = ranges.concat(reply.ranges);
+            show(values, scores, threshold, ranges);
+          }
+        } catch (error) { showError($("anomalyChart"), error); }
+      }));
+    }
+
+    function drawAnomalies(target, values, scores, threshold, ranges) {
+      target.innerHTML = "";
+      const width = 720, height = 340, left = 50, right = 15, split = 200, bottom = 25;
+      const count = values.length, x = (i) => left + (width - left - right) * i / Math.max(count - 1, 1);
+      const low = Math.min(...values), high = Math.max(...values), span = high - low || 1;
+      const y = (v) => 15 + (split - 30) * (1 - (v - low) / span);
+      const top = Math.max(threshold * 1.5, ...scores, 1e-9);
+      const ys = (s) => split + (height - split - bottom) * (1 - Math.min(s, top) / top);
+      const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" }, target);
+      for (const r of ranges) {
+        svg("rect", { x: x(r.start), y: 10, width: Math.max(2, x(r.end) - x(r.start)), height: height - bottom - 10,
+                      fill: "#fde2dc", class: "range" }, chart);
+      }
+      const line = (points, f) => points.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${f(v).toFixed(1)}`).join("");
+      svg("path", { d: line(values, y), fill: "none", stroke: "#2f6fde", "stroke-width": 1.2, class: "signal" }, chart);
+      svg("path", { d: line(scores, ys), fill: "none", stroke: "#e0702f", "stroke-width": 1.5, class: "score" }, chart);
+      svg("line", { x1: left, x2: width - right, y1: ys(threshold), y2: ys(threshold), stroke: "#b42318", "stroke-dasharray": "5 4" }, chart);
+      svg("text", { x: left - 6, y: ys(threshold) + 4, "text-anchor": "end", fill: "#b42318" }, chart).textContent = threshold.toPrecision(3);
+      svg("text", { x: left, y: height - 6, fill: "#2f6fde" }, chart).textContent = `signal (${count} readings)`;
+      svg("text", { x: width - right, y: height - 6, fill: "#e0702f", "text-anchor": "end" }, chart).textContent =
+        `score (${scores.length}), threshold dashed; flagged ranges shaded`;
     }
 
     // MARK: tensors

@@ -1,8 +1,8 @@
 /// The page at /: plain HTML, CSS and JavaScript served from these strings, with no build step.
 /// It lists the models (Triton's repository index), then offers each one what its task does:
 /// streamed generation and completions, a forecast drawn as a chart, class probabilities, a
-/// translation with its attention as a heat map, a conversation with a chat model, or a tensor
-/// call for a plain model.
+/// translation with its attention as a heat map, a conversation with a chat model, a signal's
+/// anomaly scores drawn (whole, or monitored a piece at a time), or a tensor call for a plain model.
 enum Page {
     static let html = #"""
     <!doctype html>
@@ -82,6 +82,18 @@ enum Page {
         <button id="restart" class="secondary">New conversation</button>
       </div>
       <p class="hint">Through OpenAI's chat completions route (<code>/v1/chat/completions</code>, streamed), the conversation so far sent with each message.</p>
+    </template>
+
+    <template id="anomalyPanel">
+      <h2 class="title"></h2>
+      <label>Readings (numbers separated by commas, spaces or lines) <textarea id="readings" rows="5"></textarea></label>
+      <div class="row">
+        <label>Threshold <input id="threshold" type="number" min="0" step="any"></label>
+        <button id="score">Score</button>
+        <button id="monitor" class="secondary">Monitor, 100 readings at a time</button>
+      </div>
+      <div id="anomalyChart" class="chart"></div>
+      <p id="anomalySummary" class="hint"></p>
     </template>
 
     <template id="tensorPanel">

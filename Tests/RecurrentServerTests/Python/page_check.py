@@ -4,7 +4,7 @@
 
 For each model the page lists, does what a person would (generate a text and watch it stream,
 ask for completions, forecast a pasted series, classify texts, translate a word, talk with a
-chat model, run tensors),
+chat model, score a signal whole and monitored in pieces, run tensors),
 checks what the page shows, and saves a screenshot per model. Exits 1 at the first failure.
 """
 import json
@@ -99,6 +99,22 @@ def main():
                     check(shown == expected.strip(), f"{name}: reply {turn + 1} {shown!r} is the reply route's for the same conversation")
                     said += [message, expected]
                 check(len(driver.find_elements(By.CSS_SELECTOR, "#conversation li")) == 4, f"{name}: the conversation shows four turns")
+            elif task == "anomaly":
+                # Scored whole, then monitored 100 readings at a time through a sequence: the
+                # same alarms, drawn over the signal.
+                chart = lambda d: d.find_element(By.ID, "anomalyChart")
+                driver.find_element(By.ID, "score").click()
+                wait.until(lambda d: chart(d).get_attribute("data-scored") == "1200")
+                alarms = chart(driver).get_attribute("data-alarms")
+                check(len(driver.find_elements(By.CSS_SELECTOR, "#anomalyChart svg path.signal")) == 1
+                      and len(driver.find_elements(By.CSS_SELECTOR, "#anomalyChart svg path.score")) == 1,
+                      f"{name}: the signal and its score are drawn ({alarms} readings above the threshold)")
+                driver.execute_script('document.getElementById("anomalyChart").dataset.scored = ""')
+                driver.find_element(By.ID, "monitor").click()
+                wait.until(lambda d: chart(d).get_attribute("data-scored") == "1200" and not d.find_element(By.ID, "monitor").get_property("disabled"))
+                check(chart(driver).get_attribute("data-alarms") == alarms, f"{name}: monitored in pieces, the same {alarms} alarms")
+                shaded = len(driver.find_elements(By.CSS_SELECTOR, "#anomalyChart svg rect.range"))
+                check((shaded > 0) == (int(alarms) > 0), f"{name}: {shaded} flagged ranges shaded")
             else:
                 wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#signature tr")) > 1)
                 driver.find_element(By.ID, "infer").click()

@@ -88,6 +88,13 @@ public struct AnomalyRange: Codable, Sendable, Equatable {
     public var end: Int
     public var peak: Int
     public var peakScore: Double
+
+    public init(start: Int, end: Int, peak: Int, peakScore: Double) {
+        self.start = start
+        self.end = end
+        self.peak = peak
+        self.peakScore = peakScore
+    }
 }
 
 extension AnomalyDetector {
