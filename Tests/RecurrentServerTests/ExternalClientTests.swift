@@ -107,7 +107,7 @@ final class ExternalClientTests: XCTestCase {
             throw XCTSkip("chromium and chromium-driver (Debian) are not installed; .ci/run installs them")
         }
         try TestModels.make()
-        let server = try ServerProcess(TestModels.all + [TestModels.m3, TestModels.chat, TestModels.ecg])
+        let server = try ServerProcess(TestModels.all + [TestModels.m3, TestModels.chat, TestModels.ecg, TestModels.tunes, TestModels.chorales, TestModels.strokes])
         defer { XCTAssertEqual(server.stop(), 0) }
         let shots = ProcessInfo.processInfo.environment["RECURRENT_PAGE_SCREENSHOTS"]
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-page-screenshots").path
@@ -120,7 +120,7 @@ final class ExternalClientTests: XCTestCase {
         _ = try requireModule("schemathesis")
         try TestModels.make()
         let script = repositoryRoot.appendingPathComponent("scripts/serve_fuzz.sh").path
-        let (status, output) = try run("/bin/bash", [script, "30"] + TestModels.all + [TestModels.m3, TestModels.chat, TestModels.ecg], environment: ["RECURRENT_BINARY": recurrentBinary.path])
+        let (status, output) = try run("/bin/bash", [script, "30"] + TestModels.all + [TestModels.m3, TestModels.chat, TestModels.ecg, TestModels.tunes, TestModels.chorales, TestModels.strokes], environment: ["RECURRENT_BINARY": recurrentBinary.path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("fuzz run clean"), output)
     }

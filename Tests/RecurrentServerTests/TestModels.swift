@@ -27,6 +27,10 @@ enum TestModels {
     static var chat: String { path("chat") }
     /// An anomaly detector on the labelled MIT-BIH excerpt (a few steps).
     static var ecg: String { path("ecg") }
+    /// A tune model, a chorale model and a stroke model (a few steps each).
+    static var tunes: String { path("tunes") }
+    static var chorales: String { path("chorales") }
+    static var strokes: String { path("strokes") }
 
     private static let made = LockedValue<Result<Void, any Error>>()
     private static let lock = NSLock()
@@ -72,6 +76,9 @@ enum TestModels {
              "--vocabulary", "600", "--max-turn-tokens", "12", "--batch-size", "32", "--learning-rate", "0.005", "-o", chat],
             ["anomaly", "train", "\(data)/sensors/mitdb.csv", "--column", "data", "--labels", "label", "--max-steps", "40", "--hidden", "16",
              "-o", ecg],
+            ["music", "train", "\(data)/music/oneills1850", "--max-steps", "3", "--hidden", "16", "-o", tunes],
+            ["music", "train", "\(data)/music/bach", "--format", "pianoroll", "--max-steps", "3", "--hidden", "16", "-o", chorales],
+            ["strokes", "train", "\(data)/strokes/kanjivg", "--max-steps", "3", "--hidden", "16", "-o", strokes],
             ["speech", "train", spoken, "--hidden", "32", "--layers", "1", "--epochs", "40", "--learning-rate", "0.01", "--dropout", "0", "-o", digits],
         ]
         for arguments in commands {

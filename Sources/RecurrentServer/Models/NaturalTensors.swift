@@ -25,7 +25,7 @@ enum NaturalTensors {
             return ([bytes("audio", [-1])], [bytes("text", [-1])])
         case .chatbot:
             return ([bytes("text_input", [-1])], [bytes("text_output", [1])])
-        case .anomalyDetector:
+        case .anomalyDetector, .tunes, .chorales, .strokes:
             return ([], [])
         case .forecaster(let forecaster):
             let features = forecaster.configuration.features.count

@@ -14,6 +14,9 @@ enum ServedTask {
     case recognizer(SpeechRecognizer)
     case chatbot(Chatbot)
     case anomalyDetector(AnomalyDetector)
+    case tunes(TuneModel)
+    case chorales(ChoraleModel)
+    case strokes(StrokeModel)
 
     /// The name metadata and the page show.
     var name: String {
@@ -26,6 +29,9 @@ enum ServedTask {
         case .recognizer: return "speech"
         case .chatbot: return "chat"
         case .anomalyDetector: return "anomaly"
+        case .tunes: return "music-tunes"
+        case .chorales: return "music-chorales"
+        case .strokes: return "strokes"
         }
     }
 
@@ -41,6 +47,9 @@ enum ServedTask {
         case .recognizer(let recognizer): return recognizer.model.layer
         case .chatbot(let chatbot): return chatbot.model.layer
         case .anomalyDetector(let detector): return detector.model.layer
+        case .tunes(let tunes): return tunes.model.layer
+        case .chorales(let chorales): return chorales.model.layer
+        case .strokes(let strokes): return strokes.model.layer
         }
     }
 
@@ -56,6 +65,9 @@ enum ServedTask {
         case "speech": return .recognizer(try SpeechRecognizer(contentsOf: path))
         case "chat": return .chatbot(try Chatbot(contentsOf: path))
         case "anomaly": return .anomalyDetector(try AnomalyDetector(contentsOf: path))
+        case "music-tunes": return .tunes(try TuneModel(contentsOf: path))
+        case "music-chorales": return .chorales(try ChoraleModel(contentsOf: path))
+        case "strokes": return .strokes(try StrokeModel(contentsOf: path))
         default: return .tensorsOnly
         }
     }
@@ -130,6 +142,13 @@ final class ServedModel: @unchecked Sendable {
             fields["smoothing"] = .number(Double(c.smoothing))
             fields["burn_in"] = .number(Double(c.burnIn))
             fields["merge_gap"] = .number(Double(c.mergeGap))
+        case .tunes(let tunes):
+            fields["meters"] = .array(tunes.meters.map(JSON.string))
+            fields["keys"] = .array(tunes.keys.map(JSON.string))
+        case .chorales:
+            break
+        case .strokes(let strokes):
+            fields["characters"] = .array(strokes.characters.map(JSON.string))
         case .tensorsOnly:
             break
         }

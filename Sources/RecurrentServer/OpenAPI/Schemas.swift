@@ -148,6 +148,27 @@ enum Schemas {
         "evaluation": type("object", ["additionalProperties": .bool(true)]),
     ], required: ["threshold", "first_step", "scores", "alarms", "ranges"])
 
+    // MARK: - Tunes, chorales, strokes
+
+    static let boundedTemperature = type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true), "maximum": .number(10)])
+    static let composeRequest = object([
+        "count": integer(1, 64), "temperature": boundedTemperature, "seed": type("integer", ["minimum": .number(0)]), "length": integer(1, 10_000),
+        "tempo": type("number", ["minimum": .number(1), "maximum": .number(1000)]), "meter": string, "key": string,
+    ])
+    static let composeResponse = object([
+        "model_name": string, "abc": string, "midi": type("string", ["format": .string("byte")]), "svg": string,
+        "tunes": array(object(["abc": string, "reads": boolean, "truncated": boolean, "read_error": string], required: ["abc", "reads"])),
+        "steps": type("integer"), "notes": type("integer"),
+    ], required: ["midi"])
+    static let drawRequest = object([
+        "count": integer(1, 64), "temperature": boundedTemperature, "seed": type("integer", ["minimum": .number(0)]), "columns": integer(1, 64),
+        "condition": type("string", ["minLength": .number(1)]), "first_offset_from_data": boolean,
+    ])
+    static let drawResponse = object([
+        "model_name": string, "svg": string,
+        "drawings": array(object(["character": string, "strokes": array(array(array(number)))], required: ["character", "strokes"])),
+    ], required: ["svg", "drawings"])
+
     // MARK: - OpenAI's API
 
     /// A field OpenAI's API also takes as null (left out).

@@ -68,7 +68,7 @@ extension Page {
     function choose(item, config) {
       for (const other of document.querySelectorAll("#models li")) other.classList.toggle("selected", other === item);
       const templates = { "language-model": "languageModelPanel", "forecast": "forecastPanel", "seq2seq": "translatePanel", "chat": "chatPanel",
-                          "anomaly": "anomalyPanel" };
+                          "anomaly": "anomalyPanel", "music-tunes": "musicPanel", "music-chorales": "musicPanel", "strokes": "strokesPanel" };
       let template = templates[config.task] || "tensorPanel";
       if (config.task === "classify" && config.reads_text) template = "classifyPanel";
       const panel = $("panel");
@@ -76,7 +76,7 @@ extension Page {
       panel.appendChild($(template).content.cloneNode(true));
       panel.querySelector(".title").textContent = `${config.name} (${config.task})`;
       panel.dataset.model = config.name;
-      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, chatPanel, anomalyPanel, tensorPanel })[template](config);
+      ({ languageModelPanel, forecastPanel, classifyPanel, translatePanel, chatPanel, anomalyPanel, musicPanel, strokesPanel, tensorPanel })[template](config);
     }
 
     const modelPath = (config, endpoint) => `/v2/models/${encodeURIComponent(config.name)}/${endpoint}`;
@@ -332,6 +332,43 @@ extension Page {
       svg("text", { x: left, y: height - 6, fill: "#2f6fde" }, chart).textContent = `signal (${count} readings)`;
       svg("text", { x: width - right, y: height - 6, fill: "#e0702f", "text-anchor": "end" }, chart).textContent =
         `score (${scores.length}), threshold dashed; flagged ranges shaded`;
+    }
+
+    // MARK: music and strokes
+
+    function musicPanel(config) {
+      const tunes = config.task === "music-tunes";
+      for (const label of document.querySelectorAll(".tunesOnly")) label.classList.toggle("hidden", !tunes);
+      $("compose").addEventListener("click", (event) => busy(event.target, async () => {
+        const body = { count: Number($("pieces").value), temperature: Number($("musicTemperature").value), seed: Number($("musicSeed").value) };
+        if (tunes && $("meter").value.trim()) body.meter = $("meter").value.trim();
+        if (tunes && $("key").value.trim()) body.key = $("key").value.trim();
+        try {
+          const reply = await call(modelPath(config, "compose"), body);
+          $("abc").textContent = reply.abc || "";
+          $("abc").classList.toggle("hidden", !tunes);
+          // The server's own picture of the rolls (its text is escaped there).
+          $("roll").innerHTML = reply.svg || "";
+          const link = $("midiLink");
+          link.href = "data:audio/midi;base64," + reply.midi;
+          link.download = `${config.name}-seed${body.seed}.mid`;
+          link.classList.remove("hidden");
+          $("roll").dataset.done = "true";
+        } catch (error) { showError($("roll"), error); }
+      }));
+    }
+
+    function strokesPanel(config) {
+      $("condition").value = (config.characters || []).slice(0, 3).join("");
+      $("draw").addEventListener("click", (event) => busy(event.target, async () => {
+        const body = { count: Number($("drawings").value), temperature: Number($("strokeTemperature").value), seed: Number($("strokeSeed").value) };
+        if ($("condition").value.trim()) body.condition = $("condition").value.trim();
+        try {
+          const reply = await call(modelPath(config, "draw"), body);
+          $("grid").innerHTML = reply.svg;
+          $("grid").dataset.done = "true";
+        } catch (error) { showError($("grid"), error); }
+      }));
     }
 
     // MARK: tensors

@@ -41,6 +41,8 @@ extension Page {
     .conversation li { max-width: 80%; padding: .45rem .75rem; border-radius: 12px; white-space: pre-wrap; }
     .conversation li.user { align-self: flex-end; background: var(--accent); color: #fff; }
     .conversation li.assistant { align-self: flex-start; background: #edf0f5; min-width: 2rem; min-height: 2.1rem; }
+    .hidden { display: none; }
+    .row input[type=text] { display: inline-block; width: 8rem; margin-left: .3rem; }
     table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
     td, th { border-bottom: 1px solid var(--line); padding: .25rem .7rem .25rem 0; text-align: left; }
     """#

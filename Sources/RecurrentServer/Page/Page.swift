@@ -2,7 +2,8 @@
 /// It lists the models (Triton's repository index), then offers each one what its task does:
 /// streamed generation and completions, a forecast drawn as a chart, class probabilities, a
 /// translation with its attention as a heat map, a conversation with a chat model, a signal's
-/// anomaly scores drawn (whole, or monitored a piece at a time), or a tensor call for a plain model.
+/// anomaly scores drawn (whole, or monitored a piece at a time), tunes as ABC and MIDI, chorales
+/// as piano rolls, drawn characters, or a tensor call for a plain model.
 enum Page {
     static let html = #"""
     <!doctype html>
@@ -94,6 +95,33 @@ enum Page {
       </div>
       <div id="anomalyChart" class="chart"></div>
       <p id="anomalySummary" class="hint"></p>
+    </template>
+
+    <template id="musicPanel">
+      <h2 class="title"></h2>
+      <div class="row">
+        <label>Pieces <input id="pieces" type="number" value="2" min="1" max="64"></label>
+        <label>Temperature <input id="musicTemperature" type="number" value="1" step="0.1" min="0.05"></label>
+        <label>Seed <input id="musicSeed" type="number" value="1" min="0"></label>
+        <label class="tunesOnly">Meter <input id="meter" type="text" placeholder="as learnt"></label>
+        <label class="tunesOnly">Key <input id="key" type="text" placeholder="as learnt"></label>
+        <button id="compose">Compose</button>
+      </div>
+      <p><a id="midiLink" class="hidden">Download the MIDI file</a></p>
+      <pre id="abc" class="output"></pre>
+      <div id="roll" class="chart"></div>
+    </template>
+
+    <template id="strokesPanel">
+      <h2 class="title"></h2>
+      <div class="row">
+        <label>Characters (blank: any) <input id="condition" type="text"></label>
+        <label>Drawings <input id="drawings" type="number" value="12" min="1" max="64"></label>
+        <label>Temperature <input id="strokeTemperature" type="number" value="0.4" step="0.05" min="0.05"></label>
+        <label>Seed <input id="strokeSeed" type="number" value="1" min="0"></label>
+        <button id="draw">Draw</button>
+      </div>
+      <div id="grid" class="chart"></div>
     </template>
 
     <template id="tensorPanel">

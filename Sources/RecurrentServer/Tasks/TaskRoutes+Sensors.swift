@@ -6,6 +6,7 @@ import Recurrent
 extension TaskRoute {
     /// The most readings one request scores.
     static let maximumReadings = 1_000_000
+    static let maximumDeviations = 1e6
 
     /// `POST /v2/models/{m}/detect`: scores readings as `recurrent anomaly detect` does. A whole
     /// signal in one request (with labels, the detection figures too), or a monitored signal a
@@ -25,6 +26,13 @@ extension TaskRoute {
         guard values.count <= maximumReadings else { throw fields.fail("values", "has \(values.count) readings, over the limit of \(maximumReadings)") }
         if let bad = values.firstIndex(where: { !$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude) }) {
             throw fields.fail("values", "[\(bad)] is \(values[bad]), not a finite 32-bit number")
+        }
+        // A reading millions of standard deviations from the training signal is a unit or a
+        // sensor fault, not a measurement; past that the network's sums overflow.
+        let (mean, spread) = detector.scale
+        if let bad = values.firstIndex(where: { abs($0 - mean) / spread > maximumDeviations }) {
+            throw fields.fail("values", String(format: "[%d] is %g, %.3g standard deviations from the training signal's mean %g; over %.0g is refused",
+                                               bad, values[bad], abs(values[bad] - mean) / spread, mean, maximumDeviations))
         }
         let labels = try fields.numbers("labels")
         if let labels {
@@ -51,6 +59,11 @@ extension TaskRoute {
             }
             let first = scorer.stepsSeen
             let steps = readings.map { scorer.push($0) }
+            if let bad = steps.firstIndex(where: { !$0.score.isFinite || !$0.surprise.isFinite || !($0.forecast ?? 0).isFinite }) {
+                // The state is spoilt for what follows: the sequence ends here.
+                if let sequence { executor.sessions.store(SequenceControl(model: sequence.model, id: sequence.id, start: false, end: true), task: scorer, now: 0) }
+                throw ServerError.badRequest("request body: the score of values[\(bad)] is not finite" + (sequence == nil ? "" : "; the sequence is ended"))
+            }
             if let sequence { executor.sessions.store(sequence, task: scorer, now: ModelExecutor.now()) }
             return (first, steps)
         }

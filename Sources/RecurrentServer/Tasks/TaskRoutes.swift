@@ -23,7 +23,7 @@ struct TaskRoute: Sendable {
     /// the query's parameters beside it.
     var readsAudio = false
 
-    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate, transcribe, reply, detect]
+    static let all: [TaskRoute] = [generate, generateStream, complete, forecast, classify, translate, transcribe, reply, detect, compose, draw]
 
     static func named(_ name: String) -> TaskRoute? { all.first { $0.name == name } }
 }

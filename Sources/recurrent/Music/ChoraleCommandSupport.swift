@@ -51,22 +51,10 @@ enum ChoraleCommandSupport {
 
     static func generate(model: String, count: Int, temperature: Double, seed: UInt64, steps: Int?, tempo: Double, svg: String?, midi: String?) throws {
         let choraleModel = try ChoraleModel(contentsOf: model)
-        let stepLength = choraleModel.configuration.stepLength
-        // By default 8 bars of 4/4.
-        let rolls = try choraleModel.generate(count: count, steps: steps ?? Int((Fraction(32) / stepLength).doubleValue.rounded()),
-                                              temperature: Float(temperature), seed: seed)
-        var notes: [PerformedNote] = []
-        var offset = Fraction.zero
-        for roll in rolls {
-            notes += roll.notes().map { PerformedNote(pitch: $0.pitch, start: $0.start + offset, length: $0.length) }
-            offset = offset + Fraction(roll.steps.count) * stepLength / Fraction(4) + Fraction(1, 2)
-        }
-        let midiData = MIDIFile(parts: [(name: "Chorale", program: 19, notes: notes)], quarterNotesPerMinute: tempo, meter: (4, 4)).data()
-        let stepsPerBar = max(1, Int((Fraction(4) / stepLength).doubleValue.rounded()))
-        let picture = PianoRollPicture(rolls: rolls, titles: rolls.indices.map { "Generated chorale \($0 + 1) (seed \(seed), temperature \(temperature))" },
-                                       stepsPerBar: stepsPerBar).render()
-        if let midi { try AtomicFile.write(midiData, to: midi) }
-        if let svg { try AtomicFile.write(Data(picture.utf8), to: svg) }
+        let composed = try choraleModel.compose(count: count, steps: steps, temperature: temperature, seed: seed, quarterNotesPerMinute: tempo)
+        let rolls = composed.rolls, notes = composed.notes
+        if let midi { try AtomicFile.write(composed.midi.data(), to: midi) }
+        if let svg { try AtomicFile.write(Data(composed.picture.utf8), to: svg) }
         let chords = rolls.flatMap(\.steps).map { $0.filter { $0 }.count }
         note("\(rolls.count) chorale\(rolls.count == 1 ? "" : "s") of \(rolls.first?.steps.count ?? 0) steps, \(notes.count) notes; "
              + "keys sounding per step: " + (0...4).map { k in "\(k): \(chords.filter { $0 == k }.count)" }.joined(separator: ", "))

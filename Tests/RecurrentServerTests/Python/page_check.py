@@ -4,7 +4,8 @@
 
 For each model the page lists, does what a person would (generate a text and watch it stream,
 ask for completions, forecast a pasted series, classify texts, translate a word, talk with a
-chat model, score a signal whole and monitored in pieces, run tensors),
+chat model, score a signal whole and monitored in pieces,
+compose tunes and chorales, draw characters, run tensors),
 checks what the page shows, and saves a screenshot per model. Exits 1 at the first failure.
 """
 import json
@@ -115,6 +116,22 @@ def main():
                 check(chart(driver).get_attribute("data-alarms") == alarms, f"{name}: monitored in pieces, the same {alarms} alarms")
                 shaded = len(driver.find_elements(By.CSS_SELECTOR, "#anomalyChart svg rect.range"))
                 check((shaded > 0) == (int(alarms) > 0), f"{name}: {shaded} flagged ranges shaded")
+            elif task in ("music-tunes", "music-chorales"):
+                driver.find_element(By.ID, "compose").click()
+                wait.until(lambda d: d.find_element(By.ID, "roll").get_attribute("data-done") == "true")
+                link = driver.find_element(By.ID, "midiLink").get_attribute("href")
+                check(link.startswith("data:audio/midi;base64,TVRoZA"), f"{name}: a MIDI file to download (MThd header)")
+                if task == "music-tunes":
+                    abc = driver.find_element(By.ID, "abc").text
+                    check(abc.count("X:") == 2 and "K:" in abc, f"{name}: two tunes written as ABC")
+                else:
+                    panels = len(driver.find_elements(By.CSS_SELECTOR, "#roll svg"))
+                    check(panels == 1, f"{name}: the chorales' piano rolls drawn")
+            elif task == "strokes":
+                driver.find_element(By.ID, "draw").click()
+                wait.until(lambda d: d.find_element(By.ID, "grid").get_attribute("data-done") == "true")
+                cells = len(driver.find_elements(By.CSS_SELECTOR, "#grid svg text"))
+                check(cells == 12, f"{name}: a grid of 12 drawings ({len(driver.find_elements(By.CSS_SELECTOR, '#grid svg polyline'))} strokes)")
             else:
                 wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#signature tr")) > 1)
                 driver.find_element(By.ID, "infer").click()

@@ -13,6 +13,11 @@ public struct GeneratedTune: Sendable {
 }
 
 extension TuneModel {
+    /// The meters the model's tunes were written in (what `generate(meter:)` may ask for).
+    public var meters: [String] { vocabulary.tokens.filter { $0.hasPrefix("M:") }.map { String($0.dropFirst(2)) } }
+    /// The keys likewise (`generate(key:)`).
+    public var keys: [String] { vocabulary.tokens.filter { $0.hasPrefix("K:") }.map { String($0.dropFirst(2)) } }
+
     /// Writes `count` tunes at once (a batch), each started with `<s>`, the meter and the key
     /// (sampled where not given: `meter` "6/8", `key` "D", "Dmaj", "Ador", "Em"), then sampled
     /// token by token until `</s>` or `maximumTokens`. The header tokens are drawn only where

@@ -97,5 +97,8 @@ public final class AnomalyDetector {
         head(try recurrent.run(inputs).output)
     }
 
+    /// The training signal's mean and standard deviation, by which readings are standardised.
+    public var scale: (mean: Double, standardDeviation: Double) { (spec.mean, spec.standardDeviation) }
+
     func standardised(_ value: Float) -> Float { Float((Double(value) - spec.mean) / spec.standardDeviation) }
 }
