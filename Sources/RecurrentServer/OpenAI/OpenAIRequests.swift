@@ -80,15 +80,15 @@ struct OpenAIRequest {
             guard stream else { throw fields.fail("stream_options", "is given without \"stream\": true") }
         }
         beam = try fields.integer("beam", in: 1...64)
-        lengthNormalization = try fields.number("length_penalty")
-        repetitionPenalty = try fields.number("repetition_penalty")
+        lengthNormalization = try ChatRequest.bounded(&fields, "length_penalty", ChatRequest.lengthNormalizations)
+        repetitionPenalty = try ChatRequest.bounded(&fields, "repetition_penalty", ChatRequest.repetitionPenalties)
         if let name = try fields.string("rerank") {
             guard let reranking = ReplyReranking(rawValue: name) else {
                 throw fields.fail("rerank", "is \"\(name)\", expected one of: \(ReplyReranking.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             rerank = reranking
         }
-        mmiWeight = try fields.number("mmi_weight")
+        mmiWeight = try ChatRequest.bounded(&fields, "mmi_weight", ChatRequest.mmiWeights)
         try Self.refuseWhatCannotBeDone(&fields, chat: chat)
         try fields.finish()
     }

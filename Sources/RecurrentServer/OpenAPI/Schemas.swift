@@ -121,12 +121,13 @@ enum Schemas {
     // MARK: - Chat models
 
     static let positive = type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true)])
+    static func range(_ low: Double, _ high: Double) -> JSON { type("number", ["minimum": .number(low), "maximum": .number(high)]) }
     static let replyOptions: [String: JSON] = [
         "decoding": type("string", ["enum": .array(["beam", "sample"].map(JSON.string))]), "beam": integer(1, 64),
-        "length_normalization": number, "temperature": positive,
+        "length_normalization": range(0, 10), "temperature": positive,
         "top_p": type("number", ["minimum": .number(0), "exclusiveMinimum": .bool(true), "maximum": .number(1)]),
-        "repetition_penalty": positive, "rerank": type("string", ["enum": .array(["none", "mmi-antilm", "mmi-bidi"].map(JSON.string))]),
-        "mmi_weight": type("number", ["minimum": .number(0)]), "seed": type("integer", ["minimum": .number(0)]), "max_tokens": integer(1, 10_000),
+        "repetition_penalty": range(0.01, 100), "rerank": type("string", ["enum": .array(["none", "mmi-antilm", "mmi-bidi"].map(JSON.string))]),
+        "mmi_weight": range(0, 100), "seed": type("integer", ["minimum": .number(0)]), "max_tokens": integer(1, 10_000),
     ]
     // MARK: - Anomaly detectors
 
@@ -200,8 +201,8 @@ enum Schemas {
             "stop": oneOf(type("string", ["minLength": .number(1)]),
                           type("array", ["items": type("string", ["minLength": .number(1)]), "maxItems": .number(4)])),
             "stream": boolean, "stream_options": object(["include_usage": boolean, "include_obfuscation": boolean]),
-            "beam": integer(1, 64), "length_penalty": number, "repetition_penalty": positive,
-            "rerank": enumeration(["none", "mmi-antilm", "mmi-bidi"]), "mmi_weight": type("number", ["minimum": .number(0)]),
+            "beam": integer(1, 64), "length_penalty": range(0, 10), "repetition_penalty": range(0.01, 100),
+            "rerank": enumeration(["none", "mmi-antilm", "mmi-bidi"]), "mmi_weight": range(0, 100),
             "frequency_penalty": number, "presence_penalty": number, "logit_bias": type("object"),
             "logprobs": oneOf(boolean, type("integer", ["minimum": .number(0)])), "top_logprobs": integer(0, 20),
             "user": string, "metadata": type("object"), "store": boolean, "service_tier": string, "prompt_cache_key": string,

@@ -40,6 +40,16 @@ enum ChatRequest {
     /// The longest message read, in characters (the model reads only its last tokens).
     static let maximumCharacters = 100_000
 
+    /// The ranges of the scores' knobs: beyond them a candidate's score leaves the doubles
+    /// (found by schemathesis: a length normalization of 1e300 gave scores of -inf).
+    static let lengthNormalizations = 0.0...10.0, repetitionPenalties = 0.01...100.0, mmiWeights = 0.0...100.0
+
+    static func bounded(_ fields: inout Fields, _ name: String, _ range: ClosedRange<Double>) throws -> Double? {
+        guard let value = try fields.number(name) else { return nil }
+        guard range.contains(value) else { throw fields.fail(name, "is \(value), expected \(range.lowerBound) to \(range.upperBound)") }
+        return value
+    }
+
     static func options(_ fields: inout Fields) throws -> ReplyOptions {
         var options = ReplyOptions()
         if let decoding = try fields.string("decoding") {
@@ -49,17 +59,17 @@ enum ChatRequest {
             options.strategy = strategy
         }
         if let beam = try fields.integer("beam", in: 1...64) { options.candidates = beam }
-        if let alpha = try fields.number("length_normalization") { options.lengthNormalization = alpha }
+        if let alpha = try bounded(&fields, "length_normalization", lengthNormalizations) { options.lengthNormalization = alpha }
         let temperature = try fields.number("temperature"), topP = try fields.number("top_p")
         options.sampling = SamplingOptions(temperature: temperature ?? options.sampling.temperature, topP: topP ?? options.sampling.topP)
-        if let penalty = try fields.number("repetition_penalty") { options.repetitionPenalty = RepetitionPenalty(penalty) }
+        if let penalty = try bounded(&fields, "repetition_penalty", repetitionPenalties) { options.repetitionPenalty = RepetitionPenalty(penalty) }
         if let rerank = try fields.string("rerank") {
             guard let reranking = ReplyReranking(rawValue: rerank) else {
                 throw fields.fail("rerank", "is \"\(rerank)\", expected one of: \(ReplyReranking.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             options.reranking = reranking
         }
-        if let weight = try fields.number("mmi_weight") { options.mmiWeight = weight }
+        if let weight = try bounded(&fields, "mmi_weight", mmiWeights) { options.mmiWeight = weight }
         if let seed = try fields.integer("seed", in: 0...Int(Int64.max)) { options.seed = UInt64(seed) }
         options.maximumTokens = try fields.integer("max_tokens", in: 1...10_000)
         do { try options.validate() } catch let error as RecurrentError { throw ServerError.badRequest("request body: \(error.description)") }
@@ -74,6 +84,9 @@ enum ChatRequest {
             throw ServerError.badRequest("request body: \(name) has \(turn.count) characters, over the limit of \(maximumCharacters)")
         }
         let box = UncheckedBox(chatbot)
-        return try await executor.run(model) { try box.value.reply(to: message, context: context, options: options) }
+        var reply = try await executor.run(model) { try box.value.reply(to: message, context: context, options: options) }
+        // A candidate the model gives no chance at all (-inf) cannot be ranked or sent as JSON.
+        reply.candidates.removeAll { !$0.score.isFinite }
+        return reply
     }
 }
