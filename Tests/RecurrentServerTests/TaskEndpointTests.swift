@@ -278,6 +278,20 @@ final class DetectEndpointTests: XCTestCase {
         XCTAssertEqual(start, values.count)
         XCTAssertTrue(monitored == expected, "monitored in pieces: the whole signal's scores")
         XCTAssertEqual(monitoredAlarms, alarms)
+        // Through the inference protocol (and so gRPC): values in, scores out, a sequence in two requests.
+        struct Inferred: Decodable { var outputs: [Output]; struct Output: Decodable { var name: String; var data: [Double] } }
+        var inferred: [Double] = []
+        for (k, range) in [0..<3000, 3000..<values.count].enumerated() {
+            let reply = try server.post("/v2/models/ecg/infer", json: [
+                "inputs": [["name": "values", "datatype": "FP64", "shape": [range.count], "data": Array(values[range])]],
+                "parameters": ["sequence_id": 77, "sequence_start": k == 0, "sequence_end": k == 1],
+            ])
+            XCTAssertEqual(reply.status, 200, reply.text)
+            let output = try XCTUnwrap(try JSONDecoder().decode(Inferred.self, from: reply.body).outputs.first)
+            XCTAssertEqual(output.name, "scores")
+            inferred += output.data
+        }
+        XCTAssertTrue(inferred == expected, "the inference protocol's scores are the whole signal's")
         XCTAssertEqual(try server.metric(#"recurrent_live_sequences{model="ecg"}"#), 0, "the ended sequence is let go")
 
         let cases: [([String: Any], Int, String)] = [

@@ -15,10 +15,15 @@ public struct CSVTable: Sendable {
     public let lineNumbers: [Int]
 
     /// Reads (`TextFile`: UTF-8, or UTF-16 with a byte-order mark) and parses `path`. The first
-    /// record is the header.
+    /// record is the header. A PhysioNet record's header (`.hea`) reads as the table of its
+    /// signals in physical units (`WFDBRecord`): a column each, a row per sample.
     public init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw RecurrentError.io(path: path, reason: "no such file")
+        }
+        if path.lowercased().hasSuffix(".hea") {
+            self = try WFDBRecord(contentsOf: path).table(path: path)
+            return
         }
         let text = try TextFile.read(path)
         try self.init(text: text, path: path)
@@ -75,8 +80,12 @@ public struct CSVTable: Sendable {
 
     /// Where a cell is, as "file:line: column NAME (number K)" for error messages.
     public func location(row: Int, column: Int) -> String {
-        "line \(lineNumbers[row]), column \(column + 1) (\"\(header[column])\")"
+        "\(rowName) \(lineNumbers[row]), \(columnName) \(column + 1) (\"\(header[column])\")"
     }
+
+    /// What a row and a column are called in messages: a line and a column of a CSV file; a
+    /// sample (numbered from 0) and a signal of a WFDB record.
+    public internal(set) var rowName = "line", columnName = "column"
 
     struct Record { var fields: [String]; var line: Int }
 

@@ -21,7 +21,8 @@ public enum DateFormat: String, Codable, Sendable, CaseIterable {
 
 /// The order of a date's year, month and day: 2012-01-31; 1/31/2012 (as in the United States);
 /// 31.01.2012 or 31/01/2012 (as in most of Europe). Only the day-level forms take the latter two,
-/// always with a four-digit year.
+/// with a four-digit year or a two-digit one (1/31/49, as spreadsheets write it: see
+/// `DateAxis.century(ofTwoDigitYear:)`).
 public enum DateOrder: String, Codable, Sendable, CaseIterable {
     case yearMonthDay, monthDayYear, dayMonthYear
 }
@@ -38,6 +39,8 @@ public struct DateAxis: Codable, Sendable, Equatable {
     /// Month and day written with two digits (01/05/2012) rather than as few as needed (1/5/2012),
     /// for the orders with the year last: two where a cell writes a leading zero; nil is two.
     public var padded: Bool?
+    /// The year written with two digits (1/31/49), for the orders with the year last; nil is four.
+    public var twoDigitYear: Bool?
     /// For dates with a time: the last row's zone as written ("Z", "+02:00"), in which the dates
     /// after the end are written; nil when the cells write none.
     public var zone: String?
@@ -73,6 +76,7 @@ public struct DateAxis: Codable, Sendable, Equatable {
                     padded = trimmed.contains { cell in
                         cell.split(separator: Character(separator)).prefix(2).contains { $0.count == 2 && $0.first == "0" }
                     }
+                    if dates.allSatisfy(\.twoDigitYear) { twoDigitYear = true }
                 }
                 if format == .dateTime {
                     zone = dates.last?.zone
@@ -132,8 +136,10 @@ public struct DateAxis: Codable, Sendable, Equatable {
         let s = separator
         switch order ?? .yearMonthDay {
         case .yearMonthDay: return String(format: "%04d\(s)%02d\(s)%02d", y, m, d)
-        case .monthDayYear: return String(format: padded == false ? "%d\(s)%d\(s)%04d" : "%02d\(s)%02d\(s)%04d", m, d, y)
-        case .dayMonthYear: return String(format: padded == false ? "%d\(s)%d\(s)%04d" : "%02d\(s)%02d\(s)%04d", d, m, y)
+        case .monthDayYear, .dayMonthYear:
+            let (first, second) = order == .monthDayYear ? (m, d) : (d, m)
+            let year = twoDigitYear == true ? String(format: "%02d", Self.floorModulo(y, 100)) : String(format: "%04d", y)
+            return String(format: padded == false ? "%d\(s)%d\(s)" : "%02d\(s)%02d\(s)", first, second) + year
         }
     }
 
@@ -177,8 +183,18 @@ public struct DateAxis: Codable, Sendable, Equatable {
         return (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
     }
 
+    /// The year a two-digit year stands for. Dated rows record the past, and known covariates
+    /// run a few years ahead at most: a year up to ten years after this one is this century's,
+    /// any other the last century's (in 2026: 00-36 are 2000-2036, 37-99 are 1937-1999).
+    public static func century(ofTwoDigitYear year: Int, now: Date = Date()) -> Int {
+        let current = Calendar(identifier: .gregorian).component(.year, from: now)
+        let thisCentury = current - current % 100
+        return thisCentury + year <= current + 10 ? thisCentury + year : thisCentury - 100 + year
+    }
+
     struct Parsed {
         var year: Int, month: Int, day: Int, seconds: Double
+        var twoDigitYear = false
         /// A time's zone as written, and its offset in seconds east of UTC.
         var zone: String? = nil, offset: Int = 0
         func ordinal(format: DateFormat, monthly: Bool) -> Double {
@@ -202,9 +218,13 @@ public struct DateAxis: Codable, Sendable, Equatable {
             let parts = text.split(separator: Character(separator), omittingEmptySubsequences: false)
             guard parts.count == 3 else { return nil }
             let (yi, mi, di) = order == .yearMonthDay ? (0, 1, 2) : order == .monthDayYear ? (2, 0, 1) : (2, 1, 0)
-            guard let y = number(parts[yi], digits: 4...4), let m = number(parts[mi], digits: 1...2),
-                  let d = number(parts[di], digits: 1...2), valid(y, m, d) else { return nil }
-            return Parsed(year: y, month: m, day: d, seconds: 0)
+            // Only a year written last may have two digits (31.01.49); 49-01-31 stays unread.
+            let short = order != .yearMonthDay && parts[yi].count == 2
+            guard let written = number(parts[yi], digits: short ? 2...2 : 4...4), let m = number(parts[mi], digits: 1...2),
+                  let d = number(parts[di], digits: 1...2) else { return nil }
+            let y = short ? Self.century(ofTwoDigitYear: written) : written
+            guard valid(y, m, d) else { return nil }
+            return Parsed(year: y, month: m, day: d, seconds: 0, twoDigitYear: short)
         }
         switch format {
         case .yearMonth:

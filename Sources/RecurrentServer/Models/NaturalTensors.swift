@@ -6,7 +6,8 @@ import Recurrent
 /// (BYTES [N]) into `label` and `probabilities` [N, C]; an encoder-decoder reads `text` into
 /// `translation`; a forecaster reads `history` (FP64 [T], or [T, F] with covariates) into
 /// `forecast` [steps] (a model of many series: one series' values, without covariates); a speech recognizer reads `audio` (BYTES [N], WAV files) into `text`;
-/// a chat model reads `text_input` (BYTES [N]: the conversation, oldest first) into its reply, `text_output`.
+/// a chat model reads `text_input` (BYTES [N]: the conversation, oldest first) into its reply, `text_output`;
+/// an anomaly detector reads `values` (FP64 [T]; with the sequence parameters, a monitored signal) into `scores`.
 /// Options travel as request parameters (max_tokens, steps, beam...).
 enum NaturalTensors {
     static func signatures(for task: ServedTask) -> (inputs: [TensorSignatureDescription], outputs: [TensorSignatureDescription]) {
@@ -25,7 +26,9 @@ enum NaturalTensors {
             return ([bytes("audio", [-1])], [bytes("text", [-1])])
         case .chatbot:
             return ([bytes("text_input", [-1])], [bytes("text_output", [1])])
-        case .anomalyDetector, .tunes, .chorales, .strokes:
+        case .anomalyDetector:
+            return ([.init(name: "values", datatype: "FP64", shape: [-1])], [.init(name: "scores", datatype: "FP64", shape: [-1])])
+        case .tunes, .chorales, .strokes:
             return ([], [])
         case .forecaster(let forecaster):
             let features = forecaster.configuration.features.count
@@ -113,6 +116,16 @@ enum NaturalTensors {
                 texts.append(Array(text.utf8))
             }
             return [ResponseTensor(name: "text", shape: [texts.count], values: .bytes(texts))]
+        case (.anomalyDetector, .float64(let values)):
+            // The detect route's body: the readings, and a monitored sequence's parameters.
+            var body: [String: JSON] = ["values": .array(values.map(JSON.number))]
+            for key in ["threshold", "sequence_id", "sequence_start", "sequence_end"] {
+                if let value = parameters.value(key) { body[key] = value }
+            }
+            try parameters.finish()
+            guard case .json(let reply) = try await TaskRoute.detect.handle(model, .object(body), executor),
+                  let scores = reply["scores"]?.arrayValue?.compactMap(\.numberValue) else { throw ServerError.internalFault("detection gave no scores") }
+            return [ResponseTensor(name: "scores", shape: [scores.count], values: .float64(scores))]
         case (.chatbot(let chatbot), .bytes(let texts)):
             let turns = try texts.enumerated().map { try text($1, input: input.name, index: $0) }
             let options = try ChatRequest.options(&parameters)

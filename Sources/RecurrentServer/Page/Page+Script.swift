@@ -11,6 +11,22 @@ extension Page {
       return reply;
     }
 
+    /// Hands each server-sent event's data to `handle` as it arrives; `handle` returning false stops.
+    async function readEvents(response, handle) {
+      const reader = response.body.getReader(), decoder = new TextDecoder();
+      let pending = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        pending += decoder.decode(value, { stream: true });
+        const events = pending.split("\n\n");
+        pending = events.pop();
+        for (const event of events) {
+          if (handle(event.replace(/^data: /, "")) === false) return;
+        }
+      }
+    }
+
     function showError(element, error) {
       element.innerHTML = "";
       const line = document.createElement("p");
@@ -92,21 +108,13 @@ extension Page {
           max_tokens: Number($("maxTokens").value), temperature: Number($("temperature").value), seed: Number($("seed").value) } };
         const response = await fetch(modelPath(config, "generate_stream"), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
         if (!response.ok) return showError(output, new Error((await response.json()).error));
-        const reader = response.body.getReader(), decoder = new TextDecoder();
-        let pending = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          pending += decoder.decode(value, { stream: true });
-          const events = pending.split("\n\n");
-          pending = events.pop();
-          for (const event of events) {
-            const data = JSON.parse(event.replace(/^data: /, ""));
-            if (data.error) return showError(output, new Error(data.error));
-            output.textContent += data.text_output;
-          }
-        }
-        output.dataset.done = "true";
+        let failed = false;
+        await readEvents(response, (text) => {
+          const data = JSON.parse(text);
+          if (data.error) { failed = true; showError(output, new Error(data.error)); return false; }
+          output.textContent += data.text_output;
+        });
+        if (!failed) output.dataset.done = "true";
       }));
       $("complete").addEventListener("click", (event) => busy(event.target, async () => {
         const target = $("completions");
@@ -248,22 +256,14 @@ extension Page {
         if ($("decoding").value === "sample") body.temperature = 0.8;
         const response = await fetch("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
         if (!response.ok) { messages.pop(); return showError(reply, new Error((await response.json()).error.message)); }
-        const reader = response.body.getReader(), decoder = new TextDecoder();
-        let pending = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          pending += decoder.decode(value, { stream: true });
-          const events = pending.split("\n\n");
-          pending = events.pop();
-          for (const event of events) {
-            const data = event.replace(/^data: /, "");
-            if (data === "[DONE]") continue;
-            const chunk = JSON.parse(data);
-            if (chunk.error) { messages.pop(); return showError(reply, new Error(chunk.error.message)); }
-            for (const choice of chunk.choices) reply.textContent += choice.delta.content || "";
-          }
-        }
+        let failed = false;
+        await readEvents(response, (data) => {
+          if (data === "[DONE]") return;
+          const chunk = JSON.parse(data);
+          if (chunk.error) { failed = true; showError(reply, new Error(chunk.error.message)); return false; }
+          for (const choice of chunk.choices) reply.textContent += choice.delta.content || "";
+        });
+        if (failed) { messages.pop(); return; }
         messages.push({ role: "assistant", content: reply.textContent });
         reply.dataset.done = "true";
       });

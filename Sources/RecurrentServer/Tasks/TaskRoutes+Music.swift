@@ -10,6 +10,17 @@ extension TaskRoute {
     /// mixture's spreads overflow.
     static let maximumTemperature = 10.0
 
+    /// How many pieces, at what temperature and from what seed (the command line's defaults
+    /// given), for compose and draw.
+    static func sampling(_ fields: inout Fields, count: Int, temperature: Double) throws -> (count: Int, temperature: Double, seed: UInt64) {
+        let count = try fields.integer("count", in: 1...maximumPieces) ?? count
+        let temperature = try fields.number("temperature") ?? temperature
+        guard temperature > 0, temperature <= maximumTemperature else {
+            throw fields.fail("temperature", "is \(temperature), expected above 0 and at most \(Int(maximumTemperature))")
+        }
+        return (count, temperature, UInt64(try fields.integer("seed", in: 0...Int(Int64.max)) ?? 0))
+    }
+
     /// `POST /v2/models/{m}/compose`: `recurrent music generate` over HTTP. A tune model writes
     /// ABC (each tune's text, whether it reads, and one MIDI file of those that do); a chorale
     /// model writes piano rolls (the MIDI file and the rolls' picture).
@@ -20,12 +31,7 @@ extension TaskRoute {
         requestSchema: Schemas.composeRequest, responseSchema: Schemas.composeResponse
     ) { model, body, executor in
         var fields = try Fields(body, context: "request body")
-        let count = try fields.integer("count", in: 1...maximumPieces) ?? 1
-        let temperature = try fields.number("temperature") ?? 1
-        guard temperature > 0, temperature <= maximumTemperature else {
-            throw fields.fail("temperature", "is \(temperature), expected above 0 and at most \(Int(maximumTemperature))")
-        }
-        let seed = UInt64(try fields.integer("seed", in: 0...Int(Int64.max)) ?? 0)
+        let (count, temperature, seed) = try sampling(&fields, count: 1, temperature: 1)
         let length = try fields.integer("length", in: 1...10_000)
         let tempo = try fields.number("tempo") ?? 120
         guard (1...1000).contains(tempo) else { throw fields.fail("tempo", "is \(tempo), expected 1 to 1000 quarter notes per minute") }
@@ -74,12 +80,7 @@ extension TaskRoute {
     ) { model, body, executor in
         guard case .strokes(let strokes) = model.task else { throw ServerError.notFound("no stroke model") }
         var fields = try Fields(body, context: "request body")
-        let count = try fields.integer("count", in: 1...maximumPieces) ?? 12
-        let temperature = try fields.number("temperature") ?? 0.4
-        guard temperature > 0, temperature <= maximumTemperature else {
-            throw fields.fail("temperature", "is \(temperature), expected above 0 and at most \(Int(maximumTemperature))")
-        }
-        let seed = UInt64(try fields.integer("seed", in: 0...Int(Int64.max)) ?? 0)
+        let (count, temperature, seed) = try sampling(&fields, count: 12, temperature: 0.4)
         let columns = try fields.integer("columns", in: 1...64) ?? 6
         let condition = try fields.string("condition")
         let fromData = try fields.bool("first_offset_from_data") ?? false
