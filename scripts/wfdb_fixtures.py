@@ -24,3 +24,15 @@ for name in sorted(n[:-4] for n in os.listdir(FOLDER) if n.endswith(".hea")):
         for row in record.p_signal:
             writer.writerow(["" if math.isnan(v) else repr(float(v)) for v in row])
     print(f"{name}: {record.n_sig} signals x {record.sig_len} samples at {record.fs} Hz, formats {record.fmt} -> {path}")
+
+# Annotation files: each annotation's sample, symbol and auxiliary text, as PhysioNet's reader gives them.
+for file in sorted(n for n in os.listdir(FOLDER) if n.endswith(".atr")):
+    record = file[:-4]
+    annotation = wfdb.rdann(os.path.join(FOLDER, record), "atr")
+    path = os.path.join(FOLDER, f"{record}.atr.expected.csv")
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["sample", "symbol", "aux_note"])
+        for sample, symbol, aux in zip(annotation.sample, annotation.symbol, annotation.aux_note):
+            writer.writerow([int(sample), symbol, aux.rstrip("\x00")])
+    print(f"{record}.atr: {len(annotation.sample)} annotations, symbols {sorted(set(annotation.symbol))} -> {path}")

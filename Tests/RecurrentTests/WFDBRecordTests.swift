@@ -33,6 +33,38 @@ final class WFDBRecordTests: ScratchDirectoryTestCase {
         XCTAssertEqual(table.location(row: 7, column: 1), "sample 7, signal 2 (\"ECG 2\")")
     }
 
+    /// MIT-format annotation files (record 100's reference beats, and 1003's with auxiliary
+    /// text on every beat) read as PhysioNet's reader reads them, and abnormal beats as labels.
+    func testAnnotationsGivePhysioNetsBeatsAndLabelAbnormalBeats() throws {
+        for name in ["100", "1003"] {
+            let read = try WFDBAnnotations(contentsOf: "\(folder)/\(name).atr").annotations
+            let expected = try CSVTable(path: "\(folder)/\(name).atr.expected.csv")
+            XCTAssertEqual(read.count, expected.rows.count, name)
+            XCTAssertEqual(read.map(\.sample), expected.rows.map { Int($0[0]) ?? -1 }, name)
+            XCTAssertEqual(read.map(\.symbol), expected.rows.map { $0[1] }, name)
+            XCTAssertEqual(read.map(\.auxiliary), expected.rows.map { $0[2] }, name)
+        }
+        let record100 = try WFDBAnnotations(contentsOf: "\(folder)/100.atr")
+        let labels = record100.abnormalBeatLabels(sampleCount: 650_000)
+        let beats = record100.annotations.filter { ["N", "A", "V"].contains($0.symbol) }
+        XCTAssertEqual(beats.filter { $0.symbol != "N" }.count, 34, "33 atrial premature beats and one ventricular")
+        for beat in beats { XCTAssertEqual(labels[beat.sample], beat.symbol == "N" ? 0 : 1, "\(beat.symbol) at \(beat.sample)") }
+        // A beat covers halfway to its neighbours.
+        let few = WFDBAnnotations(annotations: [.init(sample: 10, code: 1, auxiliary: ""), .init(sample: 20, code: 5, auxiliary: ""),
+                                               .init(sample: 25, code: 28, auxiliary: "(N"), .init(sample: 31, code: 1, auxiliary: "")])
+        XCTAssertEqual(few.abnormalBeatLabels(sampleCount: 35), (0..<35).map { (15...25).contains($0) ? 1 : 0 })
+
+        // Beside a record's header, the annotations are a column of labels.
+        for file in ["test01_00s.hea", "test01_00s.dat"] { try FileManager.default.copyItem(atPath: "\(folder)/\(file)", toPath: path(file)) }
+        try FileManager.default.copyItem(atPath: "\(folder)/100.atr", toPath: path("test01_00s.atr"))
+        let table = try CSVTable(path: path("test01_00s.hea"))
+        XCTAssertEqual(table.header, ["ECG 1", "ECG 2", "ECG 3", "ECG 4", "atr"])
+        XCTAssertEqual(table.rows.map { Int($0[4]) ?? -1 }, record100.abnormalBeatLabels(sampleCount: 4000))
+        let truncated = try write("", to: "bad.atr")
+        try Data([0x4D, 0xFC, 0x05]).write(to: URL(fileURLWithPath: truncated))
+        XCTAssertThrowsError(try WFDBAnnotations(contentsOf: truncated)) { XCTAssertTrue("\($0)".contains("bad.atr: byte 0: auxiliary text"), "\($0)") }
+    }
+
     func testRecordsThatCannotBeReadAreNamedWithTheLine() throws {
         func copy(_ name: String) throws { try FileManager.default.copyItem(atPath: "\(folder)/\(name)", toPath: path(name)) }
         try copy("100_3chan.dat")
@@ -69,6 +101,12 @@ final class WFDBRecordTests: ScratchDirectoryTestCase {
         XCTAssertEqual(trained.status, 0, trained.stderr)
         let detected = try runCLI(["anomaly", "detect", path("ecg.model"), header, "--json"])
         XCTAssertEqual(detected.status, 0, detected.stderr)
+        // With annotations beside the header, --labels atr scores the detection.
+        for file in ["test01_00s.hea", "test01_00s.dat"] { try FileManager.default.copyItem(atPath: "\(folder)/\(file)", toPath: path(file)) }
+        try FileManager.default.copyItem(atPath: "\(folder)/100.atr", toPath: path("test01_00s.atr"))
+        let labelled = try runCLI(["anomaly", "detect", path("ecg.model"), path("test01_00s.hea"), "--labels", "atr", "--json"])
+        XCTAssertEqual(labelled.status, 0, labelled.stderr)
+        XCTAssertTrue(labelled.stdout.contains("\"evaluation\""), labelled.stdout)
         let wrong = try runCLI(["anomaly", "train", header, "--column", "MLII", "-o", path("x.model")])
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stderr.contains("test01_00s.hea") && wrong.stderr.contains("ECG 1"), wrong.stderr)

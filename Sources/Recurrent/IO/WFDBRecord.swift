@@ -202,11 +202,22 @@ public struct WFDBRecord: Sendable {
     }
 
     /// The signals as a table, a column each (named as `Signal.name`), a row per sample; a
-    /// missing sample is an empty cell. Messages name a sample (numbered from 0, as WFDB's tools
-    /// number them) and a signal.
+    /// missing sample is an empty cell. With the record's reference annotations beside its header
+    /// (`NAME.atr`), a last column `atr` marks its abnormal beats with 1
+    /// (`WFDBAnnotations.abnormalBeatLabels`), for `--labels atr`. Messages name a sample
+    /// (numbered from 0, as WFDB's tools number them) and a signal.
     public func table(path: String) throws -> CSVTable {
-        let rows = (0..<sampleCount).map { t in signals.map { $0.values[t].isNaN ? "" : "\($0.values[t])" } }
-        var table = try CSVTable(header: signals.map(\.name), rows: rows, lineNumbers: Array(0..<sampleCount), path: path)
+        var header = signals.map(\.name)
+        var labels: [Int]? = nil
+        let annotationPath = String(path.dropLast(4)) + ".atr"
+        if FileManager.default.fileExists(atPath: annotationPath), !header.contains("atr") {
+            labels = try WFDBAnnotations(contentsOf: annotationPath).abnormalBeatLabels(sampleCount: sampleCount)
+            header.append("atr")
+        }
+        let rows = (0..<sampleCount).map { t in
+            signals.map { $0.values[t].isNaN ? "" : "\($0.values[t])" } + (labels.map { [String($0[t])] } ?? [])
+        }
+        var table = try CSVTable(header: header, rows: rows, lineNumbers: Array(0..<sampleCount), path: path)
         table.rowName = "sample"
         table.columnName = "signal"
         return table
