@@ -75,6 +75,7 @@ struct OpenAIRoutes {
                                               + "serves chat models and language models (here: \(writers.isEmpty ? "none" : writers.joined(separator: ", ")))"),
                                   param: "model", code: "model_not_supported")
             }
+            try Self.check(parsed, for: model)
             let completion = Completion(model: model, request: parsed, chat: chat, executor: server.executor)
             let response: Response
             if parsed.stream {
@@ -92,6 +93,24 @@ struct OpenAIRoutes {
                 server.metrics.request(model: served.name, endpoint: endpoint, outcome: failure.error.outcome, seconds: ModelExecutor.now() - started)
             }
             return Self.error(failure.error, param: failure.param, code: failure.code)
+        }
+    }
+
+    /// What can be refused before a stream starts (an error then is a 400, not an event after
+    /// a 200): the decoding options, and a reranking the model was not trained for.
+    static func check(_ request: OpenAIRequest, for model: ServedModel) throws {
+        switch model.task {
+        case .chatbot(let chatbot):
+            let options = try request.replyOptions(choice: 0)
+            guard chatbot.availableRerankings.contains(options.reranking) else {
+                throw OpenAIError(.badRequest("request body: field \"rerank\" is \"\(options.reranking.rawValue)\", which model \"\(model.name)\" "
+                                              + "was not trained for (it can: \(chatbot.availableRerankings.map(\.rawValue).joined(separator: ", ")))"),
+                                  param: "rerank")
+            }
+        case .languageModel:
+            _ = try request.sampling
+        default:
+            break
         }
     }
 
