@@ -51,6 +51,11 @@ struct OpenAIRoutes {
         }
     }
 
+    /// The names of the models these routes serve, in the server's order.
+    static func textModels(_ server: ModelServer) -> [String] {
+        server.modelOrder.filter { (try? server.model($0)).map { writesText($0.task) } ?? false }
+    }
+
     // MARK: - Completions
 
     func handle(_ request: Request, chat: Bool) async -> Response {
@@ -58,33 +63,26 @@ struct OpenAIRoutes {
         let endpoint = chat ? "chat.completions" : "completions"
         var served: ServedModel?
         do {
-            let body = try await routes.collect(request)
-            let document: JSON
-            do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
-                throw ServerError.badRequest("request body: \(failure)")
-            }
-            let parsed = try OpenAIRequest(document, chat: chat)
+            let parsed = try OpenAIRequest(try Routes.document(try await routes.collect(request)), chat: chat)
             let model: ServedModel
             do { model = try server.model(parsed.model) } catch let error as ServerError {
                 throw OpenAIError(error, param: "model", code: "model_not_found")
             }
             served = model
             guard Self.writesText(model.task) else {
-                let writers = server.modelOrder.filter { (try? server.model($0)).map { Self.writesText($0.task) } ?? false }
+                let writers = Self.textModels(server)
                 throw OpenAIError(.badRequest("model \"\(model.name)\" (\(model.task.name)) does not write text; /v1/\(endpoint.replacingOccurrences(of: ".", with: "/")) "
                                               + "serves chat models and language models (here: \(writers.isEmpty ? "none" : writers.joined(separator: ", ")))"),
                                   param: "model", code: "model_not_supported")
             }
             try Self.check(parsed, for: model)
             let completion = Completion(model: model, request: parsed, chat: chat, executor: server.executor)
-            let response: Response
             if parsed.stream {
-                response = completion.events { outcome in
+                return completion.events { outcome in
                     server.metrics.request(model: model.name, endpoint: endpoint, outcome: outcome, seconds: ModelExecutor.now() - started)
                 }
-                return response
             }
-            response = Reply.json(try await completion.whole())
+            let response = Reply.json(try await completion.whole())
             server.metrics.request(model: model.name, endpoint: endpoint, outcome: "success", seconds: ModelExecutor.now() - started)
             return response
         } catch {
@@ -193,17 +191,10 @@ struct Completion: Sendable {
                 usage.prompt += replies.contextTokens
                 for (k, reply) in replies.candidates.enumerated() {
                     let choice = promptIndex * request.n + k
-                    var scanner = StopScanner(stops: request.stop)
-                    var reason = reply.reachedLimit ? "length" : "stop"
                     if !prompt.echo.isEmpty { try await emit(.text(choice: choice, prompt.echo)) }
-                    for piece in Self.words(reply.text) {
-                        let (shown, stopped) = scanner.add(piece)
-                        if !shown.isEmpty { try await emit(.text(choice: choice, shown)) }
-                        if stopped { reason = "stop"; break }
-                    }
-                    if !scanner.stopped, !scanner.held.isEmpty { try await emit(.text(choice: choice, scanner.held)) }
+                    var words = Self.words(reply.text).makeIterator()
+                    try await send(choice: choice, stops: request.stop, reason: reply.reachedLimit ? "length" : "stop", next: { words.next() }, emit)
                     usage.completion += reply.tokenCount
-                    try await emit(.finished(choice: choice, reason: reason))
                 }
             }
         case .languageModel:
@@ -226,16 +217,8 @@ struct Completion: Sendable {
                                                                     seed: (request.seed ?? 0) &+ UInt64(choice), executor: executor)
                     if k == 0 { usage.prompt += generation.promptTokens }
                     if request.echo { try await emit(.text(choice: choice, prompt)) }
-                    var scanner = StopScanner(stops: stops)
-                    var reason = "length"
-                    while let piece = try await generation.next(executor) {
-                        let (shown, stopped) = scanner.add(piece)
-                        if !shown.isEmpty { try await emit(.text(choice: choice, shown)) }
-                        if stopped { reason = "stop"; break }
-                    }
-                    if !scanner.stopped, !scanner.held.isEmpty { try await emit(.text(choice: choice, scanner.held)) }
+                    try await send(choice: choice, stops: stops, reason: "length", next: { try await generation.next(executor) }, emit)
                     usage.completion += generation.generatedTokens
-                    try await emit(.finished(choice: choice, reason: reason))
                 }
             }
         default:
@@ -244,23 +227,38 @@ struct Completion: Sendable {
         return usage
     }
 
+    /// One choice's pieces (`next` until nil) through the stop strings, then its finish reason:
+    /// "stop" where a stop string cut it, else `reason`.
+    func send(choice: Int, stops: [String], reason: String, next: () async throws -> String?,
+              _ emit: (Event) async throws -> Void) async throws {
+        var scanner = StopScanner(stops: stops)
+        while let piece = try await next() {
+            let (shown, stopped) = scanner.add(piece)
+            if !shown.isEmpty { try await emit(.text(choice: choice, shown)) }
+            if stopped { return try await emit(.finished(choice: choice, reason: "stop")) }
+        }
+        if !scanner.held.isEmpty { try await emit(.text(choice: choice, scanner.held)) }
+        try await emit(.finished(choice: choice, reason: reason))
+    }
+
     /// A chat model's n replies: the n best of one beam search, or n draws.
     func chatReplies(_ chatbot: Chatbot, context: [String], message: String) async throws -> (candidates: [ReplyCandidate], contextTokens: Int) {
+        let nothing = ReplyCandidate(text: "", score: 0, tokenCount: 0, reachedLimit: false)
         let first = try request.replyOptions(choice: 0)
         let reply = try await ChatRequest.reply(model, chatbot: chatbot, message: message, context: context, options: first, executor: executor)
         guard first.strategy == .sample else {
             var candidates = Array(reply.candidates.prefix(request.n))
-            if candidates.isEmpty { candidates = [ReplyCandidate(text: "", score: 0, tokenCount: 0, reachedLimit: false)] }
+            if candidates.isEmpty { candidates = [nothing] }
             // A beam holds fewer finished replies than asked only when the model has few ways to
             // answer: the last is repeated so that every asked choice is there.
             while candidates.count < request.n { candidates.append(candidates[candidates.count - 1]) }
             return (candidates, reply.contextTokenCount)
         }
-        var candidates = [reply.candidates.first ?? ReplyCandidate(text: "", score: 0, tokenCount: 0, reachedLimit: false)]
+        var candidates = [reply.candidates.first ?? nothing]
         for k in 1..<max(1, request.n) {
             let options = try request.replyOptions(choice: k)
             let drawn = try await ChatRequest.reply(model, chatbot: chatbot, message: message, context: context, options: options, executor: executor)
-            candidates.append(drawn.candidates.first ?? ReplyCandidate(text: "", score: 0, tokenCount: 0, reachedLimit: false))
+            candidates.append(drawn.candidates.first ?? nothing)
         }
         return (candidates, reply.contextTokenCount)
     }
@@ -379,7 +377,7 @@ struct StopScanner {
     let stops: [String]
     /// Text not yet shown: it may begin a stop string.
     private(set) var held = ""
-    private(set) var stopped = false
+    private var stopped = false
 
     init(stops: [String]) { self.stops = stops }
 

@@ -22,11 +22,7 @@ struct Routes {
             do {
                 let body = try await collect(request)
                 if !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-                    let document: JSON
-                    do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
-                        throw ServerError.badRequest("request body: \(failure)")
-                    }
-                    var fields = try Fields(document, context: "request body")
+                    var fields = try Fields(try Self.document(body), context: "request body")
                     _ = try fields.bool("ready")
                     try fields.finish()
                 }
@@ -41,9 +37,7 @@ struct Routes {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.text())))
         }
         router.get("/openapi.json") { _, _ in
-            Reply.json(OpenAPIDocument.make(models: server.modelOrder, textModels: server.modelOrder.filter {
-                (try? server.model($0)).map { OpenAIRoutes.writesText($0.task) } ?? false
-            }))
+            Reply.json(OpenAPIDocument.make(models: server.modelOrder, textModels: OpenAIRoutes.textModels(server)))
         }
         router.get("/") { _, _ in Reply.text(Page.html, type: "text/html; charset=utf-8") }
         router.get("/page.css") { _, _ in Reply.text(Page.css, type: "text/css; charset=utf-8") }
@@ -85,9 +79,7 @@ struct Routes {
                         if route.readsAudio, body.first != UInt8(ascii: "{") {
                             document = Self.audioDocument(body, query: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
                         } else {
-                            do { document = try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
-                                throw ServerError.badRequest("request body: \(failure)")
-                            }
+                            document = try Self.document(body)
                         }
                         switch try await route.handle(model, document, server.executor) {
                         case .json(let value): return Reply.json(value)
@@ -96,6 +88,13 @@ struct Routes {
                     }
                 }
             }
+        }
+    }
+
+    /// A request body as JSON; malformed JSON is a 400 naming where it breaks.
+    static func document(_ body: [UInt8]) throws -> JSON {
+        do { return try JSONReader.parse(body) } catch let failure as JSONReader.Failure {
+            throw ServerError.badRequest("request body: \(failure)")
         }
     }
 
